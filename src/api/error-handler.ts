@@ -1,0 +1,42 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ApiError, errors } from './errors.js';
+
+/**
+ * The one place that renders errors. Known failures become Together's error shape with
+ * their status; anything else is logged and answered as a 500 that reveals nothing.
+ */
+export function installErrorHandling(app: FastifyInstance, bodyLimit: number) {
+  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+    const apiError = toApiError(err, bodyLimit, request.headers['content-type']);
+    if (apiError.status >= 500) request.log.error({ err }, 'request failed');
+    return reply.status(apiError.status).send(apiError.toBody());
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const e = errors.routeNotFound(request.method, request.url.split('?')[0] ?? '');
+    return reply.status(404).send(e.toBody());
+  });
+}
+
+function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType: string | undefined): ApiError {
+  if (err instanceof ApiError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return errors.tooLarge(bodyLimit);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return errors.unsupportedMediaType(contentType);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return errors.invalid('body', 'The request body is empty; send a JSON object', 'invalid_json');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return errors.invalid('body', 'The request body is not valid JSON', 'invalid_json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return errors.invalid('body', 'The request body does not match its Content-Length', 'invalid_body');
+  }
+  if (err instanceof SyntaxError || err.statusCode === 400) {
+    return errors.invalid('body', 'The request body is not valid JSON', 'invalid_json');
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return errors.invalid(null, err.message, err.code ?? 'invalid_request');
+  }
+  return errors.internal();
+}

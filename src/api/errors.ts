@@ -1,0 +1,63 @@
+/**
+ * The one error catalogue. Every error the API returns is an ApiError rendered by the
+ * handler in error-handler.ts into Together's shape: {"error":{"message","type","param","code"}}.
+ */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'request_too_large'
+  | 'unsupported_media_type'
+  | 'internal_error';
+
+const STATUS: Record<ErrorType, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  not_found_error: 404,
+  conflict_error: 409,
+  request_too_large: 413,
+  unsupported_media_type: 415,
+  internal_error: 500,
+};
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.status = STATUS[type];
+  }
+
+  toBody() {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const errors = {
+  invalid: (param: string | null, message: string, code = 'invalid_value') =>
+    new ApiError('invalid_request_error', message, param, code),
+  unauthenticated: (message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".') =>
+    new ApiError('authentication_error', message, null, 'invalid_api_key'),
+  notFound: (kind: string, idOrName: string) =>
+    new ApiError('not_found_error', `${kind} '${idOrName}' not found`, null, 'not_found'),
+  routeNotFound: (method: string, url: string) =>
+    new ApiError('not_found_error', `Route ${method} ${url} not found`, null, 'route_not_found'),
+  alreadyExists: (kind: string, name: string) =>
+    new ApiError('conflict_error', `${kind} with name '${name}' already exists`, 'name', 'already_exists'),
+  conflict: (message: string, code = 'conflict') => new ApiError('conflict_error', message, null, code),
+  tooLarge: (limit: number) =>
+    new ApiError('request_too_large', `Request body is larger than the limit of ${limit} bytes`, null, 'body_too_large'),
+  unsupportedMediaType: (type: string | undefined) =>
+    new ApiError(
+      'unsupported_media_type',
+      `Unsupported Content-Type '${type ?? ''}': send the body as application/json`,
+      null,
+      'unsupported_media_type',
+    ),
+  internal: () => new ApiError('internal_error', 'Internal server error', null, 'internal_error'),
+};

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+import type { Static } from '@sinclair/typebox';
+import * as deployments from '../../commands/deployments.js';
+import type { CommandContext } from '../../commands/context.js';
+import { callerOf } from '../auth.js';
+import { Deleted, IdParams, ListOf, errorResponses } from '../schemas/common.js';
+import {
+  CreateDeploymentRequest,
+  DeploymentResponseItem,
+  UpdateDeploymentRequest,
+  type CreateDeploymentBody,
+  type UpdateDeploymentBody,
+} from '../schemas/deployment.js';
+
+type Id = { Params: Static<typeof IdParams> };
+const tags = ['Deployments'];
+
+export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
+  app.get('/deployments', {
+    schema: { tags, summary: 'List deployments', response: { 200: ListOf(DeploymentResponseItem), ...errorResponses } },
+  }, async (req) => ({ object: 'list', data: await deployments.listDeployments(ctx, callerOf(req)) }));
+
+  app.post<{ Body: CreateDeploymentBody }>('/deployments', {
+    schema: { tags, summary: 'Create a deployment', body: CreateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
+  }, async (req) => deployments.createDeployment(ctx, callerOf(req), req.body));
+
+  app.get<Id>('/deployments/:id', {
+    schema: { tags, summary: 'Get a deployment by id or name', params: IdParams, response: { 200: DeploymentResponseItem, ...errorResponses } },
+  }, async (req) => deployments.view(ctx, await deployments.findDeployment(ctx, callerOf(req), req.params.id)));
+
+  app.patch<Id & { Body: UpdateDeploymentBody }>('/deployments/:id', {
+    schema: { tags, summary: 'Update a deployment', params: IdParams, body: UpdateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
+  }, async (req) => deployments.updateDeployment(ctx, callerOf(req), req.params.id, req.body));
+
+  app.delete<Id>('/deployments/:id', {
+    schema: { tags, summary: 'Delete a deployment', params: IdParams, response: { 200: Deleted, ...errorResponses } },
+  }, async (req) => deployments.deleteDeployment(ctx, callerOf(req), req.params.id));
+}

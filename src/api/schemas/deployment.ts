@@ -1,0 +1,176 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { StringEnum } from './common.js';
+
+/**
+ * Deployment schemas: the single source of truth for request validation, response
+ * serialisation and /openapi.json. Field names and limits follow Together's contract
+ * (CreateDeploymentRequest, UpdateDeploymentRequest, DeploymentResponseItem).
+ */
+
+export const GPU_TYPES = ['h100-80gb', 'h100-40gb-mig', 'b200-192gb', 'h200-140gb', 'a100-80gb', 'none'] as const;
+export const AUTOSCALING_METRICS = [
+  'HTTPTotalRequests',
+  'HTTPAvgRequestDuration',
+  'QueueBacklogPerWorker',
+  'CustomMetric',
+] as const;
+export const DEPLOYMENT_STATUSES = ['Updating', 'Scaling', 'Ready', 'Failed', 'ScaledToZero'] as const;
+
+export const ENV_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+export const DEPLOYMENT_NAME_PATTERN = '^[A-Za-z0-9_-]+$';
+export const CUSTOM_METRIC_PATTERN = '^[a-zA-Z_:][a-zA-Z0-9_:]*$';
+
+export const EnvironmentVariable = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 256, pattern: ENV_NAME_PATTERN }),
+    value: Type.Optional(Type.String({ maxLength: 32768 })),
+    value_from_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const VolumeMount = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    mount_path: Type.String({ minLength: 1, maxLength: 1024, pattern: '^/[^\\u0000-\\u001f]*$' }),
+    version: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * One object type for the contract's three autoscaling configs. Which fields belong to
+ * which metric is checked in domain/autoscaling.ts, where the error can say so plainly
+ * (a JSON Schema oneOf would only say "must match exactly one schema").
+ */
+export const Autoscaling = Type.Object(
+  {
+    metric: Type.Optional(StringEnum(AUTOSCALING_METRICS)),
+    target: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e9 })),
+    time_interval_minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440 })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    custom_metric_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: CUSTOM_METRIC_PATTERN })),
+  },
+  { additionalProperties: false },
+);
+
+const fields = {
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: DEPLOYMENT_NAME_PATTERN }),
+  description: Type.String({ maxLength: 1000 }),
+  image: Type.String({ minLength: 1, maxLength: 1024, pattern: '^\\S+$' }),
+  gpu_type: StringEnum(GPU_TYPES),
+  gpu_count: Type.Integer({ minimum: 0, maximum: 16 }),
+  cpu: Type.Number({ minimum: 0.1, maximum: 1000 }),
+  memory: Type.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+  storage: Type.Integer({ minimum: 1, maximum: 400 }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  min_replicas: Type.Integer({ minimum: 0, maximum: 1000 }),
+  max_replicas: Type.Integer({ minimum: 0, maximum: 1000 }),
+  command: Type.Array(Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), { maxItems: 256 }),
+  args: Type.Array(Type.String({ maxLength: 4096, pattern: '^[^\\u0000]*$' }), { maxItems: 256 }),
+  environment_variables: Type.Array(EnvironmentVariable, { maxItems: 1000 }),
+  // "" disables health checks; otherwise an absolute path without control characters.
+  health_check_path: Type.String({ maxLength: 1024, pattern: '^(/[^\\u0000-\\u001f]*)?$' }),
+  termination_grace_period_seconds: Type.Integer({ minimum: 0, maximum: 86400 }),
+  volumes: Type.Array(VolumeMount, { maxItems: 64 }),
+};
+
+export const CreateDeploymentRequest = Type.Object(
+  {
+    name: fields.name,
+    image: fields.image,
+    gpu_type: fields.gpu_type,
+    description: Type.Optional(fields.description),
+    gpu_count: Type.Optional(fields.gpu_count),
+    cpu: Type.Optional(fields.cpu),
+    memory: Type.Optional(fields.memory),
+    storage: Type.Optional(fields.storage),
+    port: Type.Optional(fields.port),
+    min_replicas: Type.Optional(fields.min_replicas),
+    max_replicas: Type.Optional(fields.max_replicas),
+    command: Type.Optional(fields.command),
+    args: Type.Optional(fields.args),
+    environment_variables: Type.Optional(fields.environment_variables),
+    health_check_path: Type.Optional(fields.health_check_path),
+    termination_grace_period_seconds: Type.Optional(fields.termination_grace_period_seconds),
+    volumes: Type.Optional(fields.volumes),
+    autoscaling: Type.Optional(Type.Union([Autoscaling, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateDeploymentRequest = Type.Object(
+  {
+    name: Type.Optional(fields.name),
+    image: Type.Optional(fields.image),
+    gpu_type: Type.Optional(fields.gpu_type),
+    description: Type.Optional(fields.description),
+    gpu_count: Type.Optional(fields.gpu_count),
+    cpu: Type.Optional(fields.cpu),
+    memory: Type.Optional(fields.memory),
+    storage: Type.Optional(fields.storage),
+    port: Type.Optional(fields.port),
+    min_replicas: Type.Optional(fields.min_replicas),
+    max_replicas: Type.Optional(fields.max_replicas),
+    command: Type.Optional(fields.command),
+    args: Type.Optional(fields.args),
+    environment_variables: Type.Optional(fields.environment_variables),
+    health_check_path: Type.Optional(fields.health_check_path),
+    termination_grace_period_seconds: Type.Optional(fields.termination_grace_period_seconds),
+    volumes: Type.Optional(fields.volumes),
+    autoscaling: Type.Optional(Type.Union([Autoscaling, Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplicaEvent = Type.Object({
+  image: Type.Optional(Type.String()),
+  revision_id: Type.Optional(Type.String()),
+  replica_status: Type.Optional(Type.String()),
+  replica_status_reason: Type.Optional(Type.String()),
+  replica_status_message: Type.Optional(Type.String()),
+  replica_ready_since: Type.Optional(Type.String()),
+  volume_preload_status: Type.Optional(Type.String()),
+  volume_preload_started_at: Type.Optional(Type.String()),
+  volume_preload_completed_at: Type.Optional(Type.String()),
+});
+
+export const DeploymentResponseItem = Type.Object(
+  {
+    object: Type.Literal('deployment'),
+    id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    image: Type.String(),
+    status: StringEnum(DEPLOYMENT_STATUSES),
+    gpu_type: Type.String(),
+    gpu_count: Type.Integer(),
+    cpu: Type.Number(),
+    memory: Type.Number(),
+    storage: Type.Integer(),
+    port: Type.Integer(),
+    health_check_path: Type.String(),
+    command: Type.Array(Type.String()),
+    args: Type.Array(Type.String()),
+    min_replicas: Type.Integer(),
+    max_replicas: Type.Integer(),
+    desired_replicas: Type.Integer(),
+    ready_replicas: Type.Integer(),
+    autoscaling: Type.Optional(Autoscaling),
+    environment_variables: Type.Array(EnvironmentVariable),
+    volumes: Type.Array(VolumeMount),
+    termination_grace_period_seconds: Type.Integer(),
+    replica_events: Type.Record(Type.String(), ReplicaEvent),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+  },
+  {},
+);
+
+export type CreateDeploymentBody = Static<typeof CreateDeploymentRequest>;
+export type UpdateDeploymentBody = Static<typeof UpdateDeploymentRequest>;
+export type AutoscalingConfig = Static<typeof Autoscaling>;
+export type EnvVar = Static<typeof EnvironmentVariable>;
+export type VolumeMountSpec = Static<typeof VolumeMount>;
+export type DeploymentView = Static<typeof DeploymentResponseItem>;
+export type ReplicaEventView = Static<typeof ReplicaEvent>;

@@ -1,0 +1,67 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { CommandContext } from './commands/context.js';
+import { requireApiKey } from './api/auth.js';
+import { installErrorHandling } from './api/error-handler.js';
+import { validatorCompiler } from './api/validation.js';
+import { deploymentRoutes } from './api/routes/deployments.js';
+import { secretRoutes } from './api/routes/secrets.js';
+import { volumeRoutes } from './api/routes/volumes.js';
+import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  ctx: CommandContext;
+  bodyLimit?: number;
+  logLevel?: string;
+  metrics?: Metrics;
+}
+
+/** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
+  const app = Fastify({
+    bodyLimit,
+    logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization'] },
+    // Per-request log lines would cost more than the requests themselves; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('caller', null);
+  app.setValidatorCompiler(validatorCompiler);
+  // The API takes JSON only; any other body is a 415, not a string to be misread.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app, bodyLimit);
+
+  const metrics = deps.metrics ?? createMetrics();
+  instrumentHttp(app, metrics);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Gantry', version: VERSION, description: "Gantry's implementation of Together AI's Dedicated Containers API" },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (v1) => {
+      requireApiKey(v1, deps.ctx.store);
+      deploymentRoutes(v1, deps.ctx);
+      secretRoutes(v1, deps.ctx);
+      volumeRoutes(v1, deps.ctx);
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, type Config } from '../config/config.js';
+import { systemClock } from '../domain/clock.js';
+import { randomIds } from '../domain/ids.js';
+import { parseSecretKey, SecretBox } from '../domain/secret-box.js';
+import { openDatabase } from '../store/database.js';
+import { Store } from '../store/store.js';
+
+/** Opens the real dependencies that `serve` and `keys` share: data dir, store, ids, clock. */
+export async function openStore(config: Config) {
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = new Store(await openDatabase(config.databaseUrl));
+  return { store, ids: randomIds, clock: systemClock };
+}
+
+/**
+ * The key that encrypts secrets at rest: GANTRY_SECRET_KEY, or one generated once into the
+ * data dir (mode 0600). Several instances sharing one PostgreSQL must share GANTRY_SECRET_KEY.
+ */
+export function loadSecretBox(config: Config): SecretBox {
+  if (config.secretKey !== undefined) {
+    const key = parseSecretKey(config.secretKey);
+    if (!key) throw new ConfigError('GANTRY_SECRET_KEY (--secret-key): must be 32 bytes, as 64 hex characters or base64');
+    return new SecretBox(key);
+  }
+  const path = join(config.dataDir, 'secret.key');
+  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  const key = parseSecretKey(readFileSync(path, 'utf8'));
+  if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
+  return new SecretBox(key);
+}

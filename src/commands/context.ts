@@ -1,0 +1,40 @@
+import type { Clock } from '../domain/clock.js';
+import type { Observed } from '../domain/deployment.js';
+import type { IdSource } from '../domain/ids.js';
+import type { SecretBox } from '../domain/secret-box.js';
+import type { Store } from '../store/store.js';
+
+/** Who is calling: resolved from the bearer key by api/auth.ts. */
+export interface Caller {
+  projectId: string;
+  projectName: string;
+  keyId: string;
+}
+
+/** Reports what is really running for a deployment; the runtime provides it. */
+export interface ReplicaObserver {
+  observe(deploymentId: string): Observed;
+}
+
+/** Everything a domain command needs, passed explicitly. */
+export interface CommandContext {
+  store: Store;
+  clock: Clock;
+  ids: IdSource;
+  secretBox: SecretBox;
+  observer: ReplicaObserver;
+}
+
+/**
+ * Runs a read-modify-write until it is not overtaken: each attempt re-reads, and a stale
+ * write (an update whose version no longer matches) answers false and tries again.
+ */
+export async function retryOnConflict<T>(attempt: () => Promise<T | typeof STALE>): Promise<T> {
+  for (let i = 0; i < 20; i++) {
+    const result = await attempt();
+    if (result !== STALE) return result;
+  }
+  throw new Error('too many concurrent updates to one resource');
+}
+
+export const STALE = Symbol('stale');

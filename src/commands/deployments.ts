@@ -1,0 +1,134 @@
+import type { CreateDeploymentBody, DeploymentView, UpdateDeploymentBody } from '../api/schemas/deployment.js';
+import { errors } from '../api/errors.js';
+import {
+  checkDraft,
+  clampDesired,
+  draftFromCreate,
+  draftFromPatch,
+  renderDeployment,
+  revisionHash,
+  type SpecDraft,
+} from '../domain/deployment.js';
+import { StoreConstraintError } from '../store/database.js';
+import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+
+const KIND = 'Deployment';
+
+export function view(ctx: CommandContext, d: DeploymentRecord): DeploymentView {
+  return renderDeployment(d, ctx.observer.observe(d.id));
+}
+
+/**
+ * Resolves the secrets and volumes a draft refers to, inside the writing transaction, and
+ * fixes each mount's version (the volume's current one when not given).
+ */
+async function resolveRefs(store: Store, projectId: string, draft: SpecDraft) {
+  const secretIds: string[] = [];
+  for (const [i, v] of draft.environment_variables.entries()) {
+    if (v.value_from_secret === undefined) continue;
+    const secret = await store.findSecret(projectId, v.value_from_secret);
+    if (!secret) {
+      throw errors.invalid(`environment_variables[${i}].value_from_secret`, `environment_variables[${i}].value_from_secret: secret '${v.value_from_secret}' not found`);
+    }
+    secretIds.push(secret.id);
+  }
+  const volumeRefs: { volume_id: string; version: number }[] = [];
+  const volumes: DeploymentSpec['volumes'] = [];
+  for (const [i, m] of draft.volumes.entries()) {
+    const volume = await store.findVolume(projectId, m.name);
+    if (!volume) throw errors.invalid(`volumes[${i}].name`, `volumes[${i}].name: volume '${m.name}' not found`);
+    const version = m.version ?? volume.current_version;
+    if (version > volume.current_version) {
+      throw errors.invalid(`volumes[${i}].version`, `volumes[${i}].version: volume '${m.name}' has no version ${version} (current is ${volume.current_version})`);
+    }
+    volumeRefs.push({ volume_id: volume.id, version });
+    volumes.push({ name: m.name, mount_path: m.mount_path, version });
+  }
+  return { spec: { ...draft, volumes } as DeploymentSpec, secretIds, volumeRefs };
+}
+
+function mapUnique(err: unknown, name: string): never {
+  if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, name);
+  if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
+    throw errors.invalid(null, 'a secret or volume this deployment refers to was deleted while it was being saved; try again');
+  }
+  throw err;
+}
+
+export async function createDeployment(ctx: CommandContext, caller: Caller, body: CreateDeploymentBody) {
+  const draft = draftFromCreate(body);
+  checkDraft(draft);
+  const now = ctx.clock.now().toISOString();
+  try {
+    const record = await ctx.store.transaction(async (s) => {
+      const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+      const record: DeploymentRecord = {
+        id: ctx.ids.id('dep'),
+        project_id: caller.projectId,
+        name: body.name,
+        spec,
+        revision_id: ctx.ids.uuidv7(),
+        revision_hash: revisionHash(body.name, spec),
+        desired_replicas: clampDesired(spec, undefined),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+      };
+      await s.insertDeployment(record);
+      await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
+      return record;
+    });
+    return view(ctx, record);
+  } catch (err) {
+    mapUnique(err, body.name);
+  }
+}
+
+export async function findDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const found = await ctx.store.findDeployment(caller.projectId, idOrName);
+  if (!found) throw errors.notFound(KIND, idOrName);
+  return found;
+}
+
+export async function listDeployments(ctx: CommandContext, caller: Caller) {
+  return (await ctx.store.listDeployments(caller.projectId)).map((d) => view(ctx, d));
+}
+
+export async function updateDeployment(ctx: CommandContext, caller: Caller, idOrName: string, body: UpdateDeploymentBody) {
+  const record = await retryOnConflict(async () => {
+    const current = await findDeployment(ctx, caller, idOrName);
+    const name = body.name ?? current.name;
+    const draft = draftFromPatch(current.spec, name, body);
+    checkDraft(draft);
+    try {
+      return await ctx.store.transaction(async (s) => {
+        const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+        const hash = revisionHash(name, spec);
+        const next: DeploymentRecord = {
+          ...current,
+          name,
+          spec,
+          revision_hash: hash,
+          revision_id: hash === current.revision_hash ? current.revision_id : ctx.ids.uuidv7(),
+          desired_replicas: clampDesired(spec, current.desired_replicas),
+          updated_at: ctx.clock.now().toISOString(),
+          version: current.version + 1,
+        };
+        if (!(await s.updateDeployment(next, current.version))) return STALE;
+        await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
+        return next;
+      });
+    } catch (err) {
+      mapUnique(err, name);
+    }
+  });
+  return view(ctx, record);
+}
+
+export async function deleteDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const d = await findDeployment(ctx, caller, idOrName);
+  await ctx.store.transaction((s) => s.deleteDeployment(d.id));
+  return { id: d.id, object: 'deployment', deleted: true };
+}

@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
+import type { IdSource } from '../domain/ids.js';
+import type { Store } from '../store/store.js';
+
+export const DEFAULT_PROJECT = 'default';
+
+/**
+ * API keys are 256-bit random tokens, so a plain SHA-256 is the right stored form: it
+ * cannot be reversed, and a slow password hash would only slow every request down.
+ */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export async function createApiKey(
+  deps: { store: Store; ids: IdSource; clock: Clock },
+  projectName: string,
+  options: { label?: string; key?: string } = {},
+): Promise<{ id: string; key: string; project: string }> {
+  const key = options.key ?? `gantry_${deps.ids.token(32)}`;
+  const now = deps.clock.now().toISOString();
+  const id = deps.ids.id('key');
+  await deps.store.transaction(async (s) => {
+    const project = await s.ensureProject({ id: deps.ids.id('proj'), name: projectName, created_at: now });
+    await s.insertApiKey(
+      { id, project_id: project.id, prefix: key.slice(0, 12), label: options.label ?? '', created_at: now },
+      hashKey(key),
+    );
+  });
+  return { id, key, project: projectName };
+}
+
+/**
+ * On first start the `default` project gets an admin key: GANTRY_ADMIN_KEY when set (and
+ * registered if it is not yet), else a random one that the caller writes to the data dir.
+ */
+export async function ensureAdminKey(
+  deps: { store: Store; ids: IdSource; clock: Clock },
+  configured: string | undefined,
+): Promise<{ created: { id: string; key: string } | null }> {
+  if (configured) {
+    // Already registered (or registered and since revoked, which stays revoked): nothing to do.
+    if (await deps.store.hasApiKey(hashKey(configured))) return { created: null };
+    return { created: await createApiKey(deps, DEFAULT_PROJECT, { label: 'admin (GANTRY_ADMIN_KEY)', key: configured }) };
+  }
+  if ((await deps.store.countApiKeys()) > 0) return { created: null };
+  return { created: await createApiKey(deps, DEFAULT_PROJECT, { label: 'admin' }) };
+}

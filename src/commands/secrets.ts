@@ -1,0 +1,101 @@
+import type { CreateSecretBody, SecretView, UpdateSecretBody } from '../api/schemas/secret.js';
+import { errors } from '../api/errors.js';
+import { StoreConstraintError } from '../store/database.js';
+import type { SecretRecord } from '../store/records.js';
+import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+
+const KIND = 'Secret';
+
+export function renderSecret(s: SecretRecord): SecretView {
+  return {
+    object: 'secret',
+    id: s.id,
+    name: s.name,
+    description: s.description,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
+    created_by: s.created_by,
+    last_updated_by: s.last_updated_by,
+  };
+}
+
+export async function createSecret(ctx: CommandContext, caller: Caller, body: CreateSecretBody): Promise<SecretView> {
+  const now = ctx.clock.now().toISOString();
+  const id = ctx.ids.id('sec');
+  const record: SecretRecord = {
+    id,
+    project_id: caller.projectId,
+    name: body.name,
+    description: body.description ?? '',
+    ciphertext: ctx.secretBox.seal(body.value, id),
+    created_by: caller.keyId,
+    last_updated_by: caller.keyId,
+    created_at: now,
+    updated_at: now,
+    version: 1,
+  };
+  try {
+    await ctx.store.transaction((s) => s.insertSecret(record));
+  } catch (err) {
+    if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, body.name);
+    throw err;
+  }
+  return renderSecret(record);
+}
+
+export async function getSecret(ctx: CommandContext, caller: Caller, idOrName: string): Promise<SecretRecord> {
+  const found = await ctx.store.findSecret(caller.projectId, idOrName);
+  if (!found) throw errors.notFound(KIND, idOrName);
+  return found;
+}
+
+export async function listSecrets(ctx: CommandContext, caller: Caller): Promise<SecretView[]> {
+  return (await ctx.store.listSecrets(caller.projectId)).map(renderSecret);
+}
+
+export async function updateSecret(
+  ctx: CommandContext,
+  caller: Caller,
+  idOrName: string,
+  body: UpdateSecretBody,
+): Promise<SecretView> {
+  return retryOnConflict(async () => {
+    const current = await getSecret(ctx, caller, idOrName);
+    const next: SecretRecord = {
+      ...current,
+      name: body.name ?? current.name,
+      description: body.description ?? current.description,
+      ciphertext: body.value !== undefined ? ctx.secretBox.seal(body.value, current.id) : current.ciphertext,
+      last_updated_by: caller.keyId,
+      updated_at: ctx.clock.now().toISOString(),
+      version: current.version + 1,
+    };
+    try {
+      const ok = await ctx.store.transaction((s) => s.updateSecret(next, current.version));
+      return ok ? renderSecret(next) : STALE;
+    } catch (err) {
+      if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, next.name);
+      throw err;
+    }
+  });
+}
+
+export async function deleteSecret(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const secret = await getSecret(ctx, caller, idOrName);
+  const inUse = (names: string[]) =>
+    errors.conflict(`Secret '${secret.name}' is used by deployment(s) ${names.join(', ')}; remove the reference first`, 'secret_in_use');
+  try {
+    await ctx.store.transaction(async (s) => {
+      const users = await s.deploymentNamesUsingSecret(secret.id);
+      if (users.length > 0) throw inUse(users);
+      if (!(await s.deleteSecret(secret.id))) throw errors.notFound(KIND, idOrName);
+    });
+  } catch (err) {
+    // A deployment that started using the secret while we deleted it: its reference row wins.
+    if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
+      throw inUse(await ctx.store.deploymentNamesUsingSecret(secret.id));
+    }
+    throw err;
+  }
+  return { id: secret.id, object: 'secret', deleted: true };
+}

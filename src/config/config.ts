@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+
+/**
+ * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
+ * environment variable, else the config file (JSON), else its default. An invalid value
+ * fails start-up with a message that names the setting and where it came from.
+ */
+export interface Config {
+  listen: { host: string; port: number };
+  dataDir: string;
+  databaseUrl: string;
+  adminKey: string | undefined;
+  secretKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  bodyLimit: number;
+}
+
+export class ConfigError extends Error {}
+
+interface Setting {
+  flag: string;
+  env: string;
+  file: string;
+}
+
+const SETTINGS = {
+  listen: { flag: '--listen', env: 'GANTRY_LISTEN', file: 'listen' },
+  dataDir: { flag: '--data-dir', env: 'GANTRY_DATA_DIR', file: 'data_dir' },
+  databaseUrl: { flag: '--database', env: 'GANTRY_DATABASE_URL', file: 'database_url' },
+  adminKey: { flag: '--admin-key', env: 'GANTRY_ADMIN_KEY', file: 'admin_key' },
+  secretKey: { flag: '--secret-key', env: 'GANTRY_SECRET_KEY', file: 'secret_key' },
+  logLevel: { flag: '--log-level', env: 'GANTRY_LOG_LEVEL', file: 'log_level' },
+  bodyLimit: { flag: '--body-limit', env: 'GANTRY_BODY_LIMIT', file: 'body_limit' },
+} satisfies Record<keyof Config, Setting>;
+
+export type Flags = Partial<Record<keyof typeof SETTINGS, string>> & { config?: string };
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function loadConfig(flags: Flags, env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const configPath = flags.config ?? env.GANTRY_CONFIG;
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(resolve(cwd, configPath), 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`config file ${configPath} (--config / GANTRY_CONFIG): ${(err as Error).message}`);
+    }
+    if (typeof file !== 'object' || file === null || Array.isArray(file)) {
+      throw new ConfigError(`config file ${configPath}: must hold a JSON object`);
+    }
+    const known = new Set(Object.values(SETTINGS).map((s) => s.file));
+    for (const key of Object.keys(file)) {
+      if (!known.has(key)) throw new ConfigError(`config file ${configPath}: unknown setting '${key}' (known: ${[...known].join(', ')})`);
+    }
+  }
+
+  const pick = (key: keyof typeof SETTINGS): { value: string | undefined; from: string } => {
+    const s = SETTINGS[key];
+    if (flags[key] !== undefined) return { value: flags[key], from: s.flag };
+    if (env[s.env] !== undefined && env[s.env] !== '') return { value: env[s.env], from: s.env };
+    const v = file[s.file];
+    if (v !== undefined) return { value: String(v), from: `${s.file} in ${configPath}` };
+    return { value: undefined, from: 'default' };
+  };
+
+  const listenIn = pick('listen');
+  const listen = parseListen(listenIn.value ?? '127.0.0.1:8080', listenIn.from);
+  const dataDir = resolve(cwd, pick('dataDir').value ?? '.gantry');
+  const dbIn = pick('databaseUrl');
+  const databaseUrl = dbIn.value ?? `sqlite:${join(dataDir, 'gantry.db')}`;
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    throw new ConfigError(`${dbIn.from}: '${databaseUrl}' is not a database URL (use sqlite:PATH or postgres://USER@HOST/DB)`);
+  }
+  const levelIn = pick('logLevel');
+  const logLevel = (levelIn.value ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`${levelIn.from}: log level '${logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const limitIn = pick('bodyLimit');
+  const bodyLimit = Number(limitIn.value ?? 1024 * 1024);
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) {
+    throw new ConfigError(`${limitIn.from}: body limit must be a whole number of bytes, at least 1024 (got '${limitIn.value}')`);
+  }
+  return {
+    listen,
+    dataDir,
+    databaseUrl: databaseUrl.startsWith('sqlite:') ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}` : databaseUrl,
+    adminKey: pick('adminKey').value,
+    secretKey: pick('secretKey').value,
+    logLevel,
+    bodyLimit,
+  };
+}
+
+function parseListen(text: string, from: string) {
+  const m = /^(.*):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !m[1] || port > 65535) {
+    throw new ConfigError(`${from}: '${text}' is not HOST:PORT (for example 127.0.0.1:8080; port 0 picks a free port)`);
+  }
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
+}

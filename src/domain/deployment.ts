@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import type {
+  CreateDeploymentBody,
+  DeploymentView,
+  ReplicaEventView,
+  UpdateDeploymentBody,
+} from '../api/schemas/deployment.js';
+import { errors } from '../api/errors.js';
+import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
+import { normalizeAutoscaling } from './autoscaling.js';
+
+/** Environment variables the platform sets itself; a user may not define them. */
+export const RESERVED_ENV = new Set([
+  'TOGETHER_DEPLOYMENT_NAME',
+  'TOGETHER_DEPLOYMENT_REVISION_ID',
+  'TOGETHER_API_BASE_URL',
+  'TERMINATION_GRACE_PERIOD_SECONDS',
+]);
+
+export const DEPLOYMENT_DEFAULTS = {
+  description: '',
+  gpu_count: 0,
+  cpu: 1,
+  memory: 8,
+  storage: 100,
+  port: 8000,
+  min_replicas: 1,
+  command: [] as string[],
+  args: [] as string[],
+  health_check_path: '',
+  termination_grace_period_seconds: 300,
+};
+
+/** A volume mount as the user wrote it; the version is resolved against the store by the command. */
+export type MountInput = { name: string; mount_path: string; version?: number };
+export type SpecDraft = Omit<DeploymentSpec, 'volumes'> & { volumes: MountInput[] };
+
+export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
+  const min = body.min_replicas ?? DEPLOYMENT_DEFAULTS.min_replicas;
+  return {
+    description: body.description ?? DEPLOYMENT_DEFAULTS.description,
+    image: body.image,
+    gpu_type: body.gpu_type,
+    gpu_count: body.gpu_count ?? DEPLOYMENT_DEFAULTS.gpu_count,
+    cpu: body.cpu ?? DEPLOYMENT_DEFAULTS.cpu,
+    memory: body.memory ?? DEPLOYMENT_DEFAULTS.memory,
+    storage: body.storage ?? DEPLOYMENT_DEFAULTS.storage,
+    port: body.port ?? DEPLOYMENT_DEFAULTS.port,
+    min_replicas: min,
+    max_replicas: body.max_replicas ?? min,
+    command: body.command ?? DEPLOYMENT_DEFAULTS.command,
+    args: body.args ?? DEPLOYMENT_DEFAULTS.args,
+    environment_variables: body.environment_variables ?? [],
+    health_check_path: body.health_check_path ?? DEPLOYMENT_DEFAULTS.health_check_path,
+    termination_grace_period_seconds:
+      body.termination_grace_period_seconds ?? DEPLOYMENT_DEFAULTS.termination_grace_period_seconds,
+    volumes: body.volumes ?? [],
+    autoscaling: normalizeAutoscaling(body.autoscaling, body.name),
+  };
+}
+
+/**
+ * A PATCH is partial: absent fields keep their value; lists replace wholesale; `autoscaling: {}`
+ * (or null) disables autoscaling; a mount without `version` keeps the version mounted now.
+ * Raising min_replicas above an unchanged max_replicas raises max with it, as max defaults to min.
+ */
+export function draftFromPatch(current: DeploymentSpec, name: string, body: UpdateDeploymentBody): SpecDraft {
+  const { name: _rename, autoscaling, volumes, ...rest } = body;
+  const merged: SpecDraft = { ...current, ...rest, volumes: current.volumes };
+  if (body.min_replicas !== undefined && body.max_replicas === undefined && merged.max_replicas < body.min_replicas) {
+    merged.max_replicas = body.min_replicas;
+  }
+  if (autoscaling !== undefined) merged.autoscaling = normalizeAutoscaling(autoscaling, name);
+  if (volumes !== undefined) {
+    merged.volumes = volumes.map((v) => {
+      if (v.version !== undefined) return v;
+      const mounted = current.volumes.find((m) => m.name === v.name);
+      return mounted ? { ...v, version: mounted.version } : v;
+    });
+  }
+  return merged;
+}
+
+/** The rules that JSON Schema cannot express. Each error names its field. */
+export function checkDraft(d: SpecDraft): void {
+  if (d.min_replicas > d.max_replicas) {
+    throw errors.invalid('min_replicas', `min_replicas (${d.min_replicas}) must be less than or equal to max_replicas (${d.max_replicas})`);
+  }
+  if (d.gpu_type === 'none' && d.gpu_count > 0) {
+    throw errors.invalid('gpu_count', `gpu_count must be 0 when gpu_type is "none" (got ${d.gpu_count})`);
+  }
+  const seen = new Set<string>();
+  d.environment_variables.forEach((v, i) => {
+    const param = `environment_variables[${i}]`;
+    const hasValue = v.value !== undefined;
+    const hasSecret = v.value_from_secret !== undefined;
+    if (hasValue === hasSecret) {
+      throw errors.invalid(param, `${param} (${v.name}) must set exactly one of value or value_from_secret`);
+    }
+    if (RESERVED_ENV.has(v.name)) {
+      throw errors.invalid(`${param}.name`, `${param}.name: ${v.name} is set by the platform and cannot be overridden`);
+    }
+    if (seen.has(v.name)) throw errors.invalid(`${param}.name`, `${param}.name: ${v.name} is defined more than once`);
+    seen.add(v.name);
+  });
+  const paths = new Set<string>();
+  d.volumes.forEach((v, i) => {
+    const param = `volumes[${i}].mount_path`;
+    if (v.mount_path.split('/').includes('..')) throw errors.invalid(param, `${param} must not contain '..'`);
+    const normal = v.mount_path.replace(/\/+$/, '') || '/';
+    if (normal === '/') throw errors.invalid(param, `${param} must not be the root directory`);
+    if (paths.has(normal)) throw errors.invalid(param, `${param}: ${v.mount_path} is mounted more than once`);
+    paths.add(normal);
+  });
+}
+
+/** The fields that decide what runs (the name is injected as TOGETHER_DEPLOYMENT_NAME): a change in any of them makes a new revision. */
+export function revisionHash(name: string, spec: DeploymentSpec): string {
+  const runtime = {
+    name,
+    image: spec.image,
+    command: spec.command,
+    args: spec.args,
+    env: spec.environment_variables,
+    gpu: [spec.gpu_type, spec.gpu_count],
+    resources: [spec.cpu, spec.memory, spec.storage],
+    port: spec.port,
+    health: spec.health_check_path,
+    grace: spec.termination_grace_period_seconds,
+    volumes: spec.volumes,
+  };
+  return createHash('sha256').update(JSON.stringify(runtime)).digest('hex');
+}
+
+/** What the replicas are doing, as observed from the runtime. */
+export interface ObservedReplica {
+  id: string;
+  revision_id: string;
+  image: string;
+  status: 'Running' | 'Waiting' | 'Terminated';
+  reason?: string;
+  message?: string;
+  ready_since?: string | null;
+  volume_preload_status?: 'InProgress' | 'Completed' | 'Failed';
+  volume_preload_started_at?: string;
+  volume_preload_completed_at?: string;
+}
+
+export interface Observed {
+  replicas: ObservedReplica[];
+  /** Set when the current revision cannot become ready; the message says why. */
+  failure?: string;
+}
+
+export const NOTHING_OBSERVED: Observed = { replicas: [] };
+
+export type DeploymentStatus = DeploymentView['status'];
+
+export function deriveStatus(d: DeploymentRecord, observed: Observed): DeploymentStatus {
+  const current = observed.replicas.filter((r) => r.revision_id === d.revision_id);
+  const others = observed.replicas.filter((r) => r.revision_id !== d.revision_id && r.status !== 'Terminated');
+  const ready = current.filter((r) => r.ready_since).length;
+  if (observed.failure) return 'Failed';
+  if (d.desired_replicas === 0 && others.length === 0 && ready === 0) return 'ScaledToZero';
+  if (others.length > 0 || (ready === 0 && d.desired_replicas > 0)) return 'Updating';
+  if (ready !== d.desired_replicas) return 'Scaling';
+  return 'Ready';
+}
+
+export function renderDeployment(d: DeploymentRecord, observed: Observed): DeploymentView {
+  const s = d.spec;
+  const events: Record<string, ReplicaEventView> = {};
+  for (const r of observed.replicas) {
+    const e: ReplicaEventView = { image: r.image, revision_id: r.revision_id, replica_status: r.status };
+    if (r.reason) e.replica_status_reason = r.reason;
+    if (r.message) e.replica_status_message = r.message;
+    if (r.ready_since) e.replica_ready_since = r.ready_since;
+    if (r.volume_preload_status) e.volume_preload_status = r.volume_preload_status;
+    if (r.volume_preload_started_at) e.volume_preload_started_at = r.volume_preload_started_at;
+    if (r.volume_preload_completed_at) e.volume_preload_completed_at = r.volume_preload_completed_at;
+    events[r.id] = e;
+  }
+  const view: DeploymentView = {
+    object: 'deployment',
+    id: d.id,
+    name: d.name,
+    description: s.description,
+    image: s.image,
+    status: deriveStatus(d, observed),
+    gpu_type: s.gpu_type,
+    gpu_count: s.gpu_count,
+    cpu: s.cpu,
+    memory: s.memory,
+    storage: s.storage,
+    port: s.port,
+    health_check_path: s.health_check_path,
+    command: s.command,
+    args: s.args,
+    min_replicas: s.min_replicas,
+    max_replicas: s.max_replicas,
+    desired_replicas: d.desired_replicas,
+    ready_replicas: observed.replicas.filter((r) => r.revision_id === d.revision_id && r.ready_since).length,
+    environment_variables: [...s.environment_variables, { name: 'TOGETHER_DEPLOYMENT_REVISION_ID', value: d.revision_id }],
+    volumes: s.volumes,
+    termination_grace_period_seconds: s.termination_grace_period_seconds,
+    replica_events: events,
+    created_at: d.created_at,
+    updated_at: d.updated_at,
+  };
+  if (s.autoscaling) view.autoscaling = s.autoscaling;
+  return view;
+}
+
+/** Without an autoscaler decision, a deployment runs min_replicas; an autoscaled one stays within its bounds. */
+export function clampDesired(spec: DeploymentSpec, previous: number | undefined): number {
+  if (!spec.autoscaling || previous === undefined) return spec.min_replicas;
+  return Math.min(spec.max_replicas, Math.max(spec.min_replicas, previous));
+}

@@ -1,0 +1,94 @@
+import type { Database } from './database.js';
+
+/**
+ * Schema migrations, the same SQL on SQLite and PostgreSQL: TEXT timestamps (ISO 8601),
+ * TEXT JSON, INTEGER versions. Append new steps; never edit a step that has shipped.
+ */
+const STEPS: string[][] = [
+  [
+    `CREATE TABLE projects (
+       id TEXT PRIMARY KEY,
+       name TEXT NOT NULL UNIQUE,
+       created_at TEXT NOT NULL)`,
+    `CREATE TABLE api_keys (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       hash TEXT NOT NULL UNIQUE,
+       prefix TEXT NOT NULL,
+       label TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       revoked_at TEXT)`,
+    `CREATE TABLE secrets (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       name TEXT NOT NULL,
+       description TEXT NOT NULL,
+       ciphertext TEXT NOT NULL,
+       created_by TEXT NOT NULL,
+       last_updated_by TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       updated_at TEXT NOT NULL,
+       version INTEGER NOT NULL,
+       UNIQUE (project_id, name))`,
+    `CREATE TABLE volumes (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       name TEXT NOT NULL,
+       type TEXT NOT NULL,
+       current_version INTEGER NOT NULL,
+       created_at TEXT NOT NULL,
+       updated_at TEXT NOT NULL,
+       version INTEGER NOT NULL,
+       UNIQUE (project_id, name))`,
+    `CREATE TABLE volume_versions (
+       volume_id TEXT NOT NULL REFERENCES volumes(id) ON DELETE CASCADE,
+       version INTEGER NOT NULL,
+       source_prefix TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       PRIMARY KEY (volume_id, version))`,
+    `CREATE TABLE deployments (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       name TEXT NOT NULL,
+       spec TEXT NOT NULL,
+       revision_id TEXT NOT NULL,
+       revision_hash TEXT NOT NULL,
+       desired_replicas INTEGER NOT NULL,
+       created_at TEXT NOT NULL,
+       updated_at TEXT NOT NULL,
+       version INTEGER NOT NULL,
+       UNIQUE (project_id, name))`,
+    // References are rows with foreign keys, so a secret or volume in use cannot be deleted
+    // even by a request racing the deployment that starts using it.
+    `CREATE TABLE deployment_secret_refs (
+       deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+       secret_id TEXT NOT NULL REFERENCES secrets(id),
+       PRIMARY KEY (deployment_id, secret_id))`,
+    `CREATE TABLE deployment_volume_refs (
+       deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+       volume_id TEXT NOT NULL REFERENCES volumes(id),
+       version INTEGER NOT NULL,
+       PRIMARY KEY (deployment_id, volume_id, version))`,
+    `CREATE INDEX deployment_secret_refs_secret ON deployment_secret_refs (secret_id)`,
+    `CREATE INDEX deployment_volume_refs_volume ON deployment_volume_refs (volume_id)`,
+  ],
+];
+
+export const SCHEMA_VERSION = STEPS.length;
+
+export async function migrate(db: Database): Promise<void> {
+  await db.transaction(async (tx) => {
+    // Several Gantry instances may start at once against one PostgreSQL: one migrates, the others wait.
+    if (db.dialect === 'postgres') await tx.get('SELECT pg_advisory_xact_lock(727274)');
+    await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
+    const row = await tx.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+    const current = Number(row?.v ?? 0);
+    if (current > STEPS.length) {
+      throw new Error(`database schema version ${current} is newer than this Gantry (${STEPS.length}); upgrade Gantry`);
+    }
+    for (let v = current + 1; v <= STEPS.length; v++) {
+      for (const sql of STEPS[v - 1]!) await tx.run(sql);
+      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, new Date().toISOString()]);
+    }
+  });
+}

@@ -1,0 +1,262 @@
+import type { Database, Executor } from './database.js';
+import type {
+  ApiKeyRecord,
+  DeploymentRecord,
+  ProjectRecord,
+  SecretRecord,
+  VolumeMountRow,
+  VolumeRecord,
+  VolumeVersionRecord,
+} from './records.js';
+
+/**
+ * The store's named operations: all of Gantry's SQL lives here. A Store bound to a
+ * transaction (see `transaction`) runs the same operations inside it. Updates take the
+ * version the caller read and answer false when someone else wrote first.
+ */
+export class Store {
+  constructor(
+    readonly db: Database,
+    private readonly ex: Executor = db,
+  ) {}
+
+  transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+    return this.db.transaction((tx) => fn(new Store(this.db, tx)));
+  }
+
+  close() {
+    return this.db.close();
+  }
+
+  // Projects and keys
+
+  async ensureProject(project: ProjectRecord): Promise<ProjectRecord> {
+    const found = await this.ex.get<ProjectRecord>('SELECT * FROM projects WHERE name = $1', [project.name]);
+    if (found) return found;
+    await this.ex.run('INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)', [
+      project.id,
+      project.name,
+      project.created_at,
+    ]);
+    return project;
+  }
+
+  async insertApiKey(key: Omit<ApiKeyRecord, 'project_name' | 'revoked_at'>, hash: string): Promise<void> {
+    await this.ex.run(
+      'INSERT INTO api_keys (id, project_id, hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [key.id, key.project_id, hash, key.prefix, key.label, key.created_at],
+    );
+  }
+
+  findActiveKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.ex.get<ApiKeyRecord>(
+      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at
+         FROM api_keys k JOIN projects p ON p.id = k.project_id
+        WHERE k.hash = $1 AND k.revoked_at IS NULL`,
+      [hash],
+    );
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.ex.all<ApiKeyRecord>(
+      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at
+         FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.created_at, k.id`,
+    );
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    return (await this.ex.run('UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, at])) > 0;
+  }
+
+  async hasApiKey(hash: string): Promise<boolean> {
+    return (await this.ex.get('SELECT 1 AS one FROM api_keys WHERE hash = $1', [hash])) !== undefined;
+  }
+
+  async countApiKeys(): Promise<number> {
+    const row = await this.ex.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM api_keys');
+    return Number(row?.n ?? 0);
+  }
+
+  // Secrets
+
+  async insertSecret(s: SecretRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO secrets (id, project_id, name, description, ciphertext, created_by, last_updated_by, created_at, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [s.id, s.project_id, s.name, s.description, s.ciphertext, s.created_by, s.last_updated_by, s.created_at, s.updated_at, s.version],
+    );
+  }
+
+  findSecret(projectId: string, idOrName: string): Promise<SecretRecord | undefined> {
+    return this.ex.get<SecretRecord>(
+      'SELECT * FROM secrets WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
+      [projectId, idOrName],
+    );
+  }
+
+  listSecrets(projectId: string): Promise<SecretRecord[]> {
+    return this.ex.all<SecretRecord>('SELECT * FROM secrets WHERE project_id = $1 ORDER BY created_at, id', [projectId]);
+  }
+
+  async updateSecret(s: SecretRecord, expectedVersion: number): Promise<boolean> {
+    const n = await this.ex.run(
+      `UPDATE secrets SET name = $3, description = $4, ciphertext = $5, last_updated_by = $6, updated_at = $7, version = $8
+        WHERE id = $1 AND version = $2`,
+      [s.id, expectedVersion, s.name, s.description, s.ciphertext, s.last_updated_by, s.updated_at, s.version],
+    );
+    return n > 0;
+  }
+
+  async deleteSecret(id: string): Promise<boolean> {
+    return (await this.ex.run('DELETE FROM secrets WHERE id = $1', [id])) > 0;
+  }
+
+  async deploymentNamesUsingSecret(secretId: string): Promise<string[]> {
+    const rows = await this.ex.all<{ name: string }>(
+      `SELECT d.name FROM deployment_secret_refs r JOIN deployments d ON d.id = r.deployment_id
+        WHERE r.secret_id = $1 ORDER BY d.name`,
+      [secretId],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  // Volumes
+
+  async insertVolume(v: VolumeRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO volumes (id, project_id, name, type, current_version, created_at, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [v.id, v.project_id, v.name, v.type, v.current_version, v.created_at, v.updated_at, v.version],
+    );
+  }
+
+  async insertVolumeVersion(v: VolumeVersionRecord): Promise<void> {
+    await this.ex.run(
+      'INSERT INTO volume_versions (volume_id, version, source_prefix, created_at) VALUES ($1, $2, $3, $4)',
+      [v.volume_id, v.version, v.source_prefix, v.created_at],
+    );
+  }
+
+  findVolume(projectId: string, idOrName: string): Promise<VolumeRecord | undefined> {
+    return this.ex.get<VolumeRecord>(
+      'SELECT * FROM volumes WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
+      [projectId, idOrName],
+    );
+  }
+
+  listVolumes(projectId: string): Promise<VolumeRecord[]> {
+    return this.ex.all<VolumeRecord>('SELECT * FROM volumes WHERE project_id = $1 ORDER BY created_at, id', [projectId]);
+  }
+
+  volumeVersions(volumeIds: readonly string[]): Promise<VolumeVersionRecord[]> {
+    if (volumeIds.length === 0) return Promise.resolve([]);
+    const list = volumeIds.map((_, i) => `$${i + 1}`).join(', ');
+    return this.ex.all<VolumeVersionRecord>(
+      `SELECT * FROM volume_versions WHERE volume_id IN (${list}) ORDER BY volume_id, version`,
+      volumeIds,
+    );
+  }
+
+  volumeMounts(volumeIds: readonly string[]): Promise<VolumeMountRow[]> {
+    if (volumeIds.length === 0) return Promise.resolve([]);
+    const list = volumeIds.map((_, i) => `$${i + 1}`).join(', ');
+    return this.ex.all<VolumeMountRow>(
+      `SELECT deployment_id, volume_id, version FROM deployment_volume_refs WHERE volume_id IN (${list})
+        ORDER BY deployment_id`,
+      volumeIds,
+    );
+  }
+
+  async updateVolume(v: VolumeRecord, expectedVersion: number): Promise<boolean> {
+    const n = await this.ex.run(
+      `UPDATE volumes SET name = $3, type = $4, current_version = $5, updated_at = $6, version = $7
+        WHERE id = $1 AND version = $2`,
+      [v.id, expectedVersion, v.name, v.type, v.current_version, v.updated_at, v.version],
+    );
+    return n > 0;
+  }
+
+  async deleteVolume(id: string): Promise<boolean> {
+    return (await this.ex.run('DELETE FROM volumes WHERE id = $1', [id])) > 0;
+  }
+
+  async deploymentNamesUsingVolume(volumeId: string): Promise<string[]> {
+    const rows = await this.ex.all<{ name: string }>(
+      `SELECT DISTINCT d.name FROM deployment_volume_refs r JOIN deployments d ON d.id = r.deployment_id
+        WHERE r.volume_id = $1 ORDER BY d.name`,
+      [volumeId],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  // Deployments
+
+  async insertDeployment(d: DeploymentRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO deployments (id, project_id, name, spec, revision_id, revision_hash, desired_replicas, created_at, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [d.id, d.project_id, d.name, JSON.stringify(d.spec), d.revision_id, d.revision_hash, d.desired_replicas, d.created_at, d.updated_at, d.version],
+    );
+  }
+
+  async findDeployment(projectId: string, idOrName: string): Promise<DeploymentRecord | undefined> {
+    const row = await this.ex.get<DeploymentRow>(
+      'SELECT * FROM deployments WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
+      [projectId, idOrName],
+    );
+    return row && toDeployment(row);
+  }
+
+  async listDeployments(projectId: string): Promise<DeploymentRecord[]> {
+    const rows = await this.ex.all<DeploymentRow>(
+      'SELECT * FROM deployments WHERE project_id = $1 ORDER BY created_at, id',
+      [projectId],
+    );
+    return rows.map(toDeployment);
+  }
+
+  async updateDeployment(d: DeploymentRecord, expectedVersion: number): Promise<boolean> {
+    const n = await this.ex.run(
+      `UPDATE deployments SET name = $3, spec = $4, revision_id = $5, revision_hash = $6, desired_replicas = $7,
+              updated_at = $8, version = $9
+        WHERE id = $1 AND version = $2`,
+      [d.id, expectedVersion, d.name, JSON.stringify(d.spec), d.revision_id, d.revision_hash, d.desired_replicas, d.updated_at, d.version],
+    );
+    return n > 0;
+  }
+
+  async deleteDeployment(id: string): Promise<boolean> {
+    return (await this.ex.run('DELETE FROM deployments WHERE id = $1', [id])) > 0;
+  }
+
+  /** Replaces the rows that pin the secrets and volume versions a deployment uses. */
+  async setDeploymentRefs(deploymentId: string, secretIds: readonly string[], volumes: readonly { volume_id: string; version: number }[]) {
+    await this.ex.run('DELETE FROM deployment_secret_refs WHERE deployment_id = $1', [deploymentId]);
+    await this.ex.run('DELETE FROM deployment_volume_refs WHERE deployment_id = $1', [deploymentId]);
+    for (const id of new Set(secretIds)) {
+      await this.ex.run('INSERT INTO deployment_secret_refs (deployment_id, secret_id) VALUES ($1, $2)', [deploymentId, id]);
+    }
+    const seen = new Set<string>();
+    for (const v of volumes) {
+      const key = `${v.volume_id}@${v.version}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await this.ex.run('INSERT INTO deployment_volume_refs (deployment_id, volume_id, version) VALUES ($1, $2, $3)', [
+        deploymentId,
+        v.volume_id,
+        v.version,
+      ]);
+    }
+  }
+}
+
+type DeploymentRow = Omit<DeploymentRecord, 'spec'> & { spec: string };
+
+function toDeployment(row: DeploymentRow): DeploymentRecord {
+  return {
+    ...row,
+    spec: JSON.parse(row.spec),
+    desired_replicas: Number(row.desired_replicas),
+    version: Number(row.version),
+  };
+}
