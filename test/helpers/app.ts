@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import type { CommandContext } from '../../src/commands/context.js';
+import { createApiKey } from '../../src/commands/keys.js';
+import { systemClock } from '../../src/domain/clock.js';
+import { NOTHING_OBSERVED } from '../../src/domain/deployment.js';
+import { randomIds } from '../../src/domain/ids.js';
+import { SecretBox } from '../../src/domain/secret-box.js';
+import { openDatabase } from '../../src/store/database.js';
+import { Store } from '../../src/store/store.js';
+import type { Engine } from './engines.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  /** The server's base URL on loopback, e.g. http://127.0.0.1:41234 */
+  url: string;
+  store: Store;
+  ctx: CommandContext;
+  adminKey: string;
+  keyFor(project: string): Promise<{ id: string; key: string }>;
+  /** fetch() against the app with a bearer key and JSON body. */
+  call(method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** The real app on a real loopback socket over a fresh database of the given engine. */
+export async function startTestApp(engine: Engine, options: { bodyLimit?: number } = {}): Promise<TestApp> {
+  const db = await engine.create();
+  const store = new Store(await openDatabase(db.url));
+  const ctx: CommandContext = {
+    store,
+    clock: systemClock,
+    ids: randomIds,
+    secretBox: new SecretBox(randomBytes(32)),
+    observer: { observe: () => NOTHING_OBSERVED },
+  };
+  const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  const keyFor = (project: string) => createApiKey(ctx, project);
+  const adminKey = (await keyFor('default')).key;
+  return {
+    app,
+    url,
+    store,
+    ctx,
+    adminKey,
+    keyFor,
+    async call(method, path, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers };
+      const key = opts.key === undefined ? adminKey : opts.key;
+      if (key) headers.authorization = `Bearer ${key}`;
+      let body: string | undefined = opts.raw;
+      if (opts.body !== undefined) {
+        body = JSON.stringify(opts.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      const res = await fetch(url + path, { method, headers, body });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {}
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async close() {
+      await app.close();
+      await store.close();
+      await db.drop();
+    },
+  };
+}
