@@ -2,13 +2,16 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { CommandContext } from './commands/context.js';
 import { requireApiKey } from './api/auth.js';
-import { installErrorHandling } from './api/error-handler.js';
+import { frameworkErrors, installErrorHandling } from './api/error-handler.js';
 import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
 import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
+
+/** Ids and names are at most 100 characters; a little room for ids with prefixes. */
+const MAX_PARAM_LENGTH = 200;
 
 export interface AppDeps {
   ctx: CommandContext;
@@ -26,7 +29,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Per-request log lines would cost more than the requests themselves; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrors(MAX_PARAM_LENGTH),
   });
   app.decorateRequest('caller', null);
   app.setValidatorCompiler(validatorCompiler);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, errors } from './errors.js';
 
 /**
@@ -16,6 +16,14 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number) {
     const e = errors.routeNotFound(request.method, request.url.split('?')[0] ?? '');
     return reply.status(404).send(e.toBody());
   });
+}
+
+/** Errors the router raises before any route runs (Fastify's frameworkErrors option). */
+export function frameworkErrors(maxParamLength: number) {
+  return (err: FastifyError, _req: unknown, reply: FastifyReply) => {
+    const e = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? errors.uriTooLong(maxParamLength) : errors.badUrl();
+    reply.status(e.status).send(e.toBody());
+  };
 }
 
 function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType: string | undefined): ApiError {

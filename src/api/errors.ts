@@ -8,6 +8,7 @@ export type ErrorType =
   | 'not_found_error'
   | 'conflict_error'
   | 'request_too_large'
+  | 'uri_too_long'
   | 'unsupported_media_type'
   | 'internal_error';
 
@@ -17,6 +18,7 @@ const STATUS: Record<ErrorType, number> = {
   not_found_error: 404,
   conflict_error: 409,
   request_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   internal_error: 500,
 };
@@ -59,5 +61,8 @@ export const errors = {
       null,
       'unsupported_media_type',
     ),
+  badUrl: () => new ApiError('invalid_request_error', 'The request URL is not valid (bad percent-encoding)', null, 'bad_url'),
+  uriTooLong: (max: number) =>
+    new ApiError('uri_too_long', `A path segment is longer than ${max} characters; no id or name is that long`, null, 'uri_too_long'),
   internal: () => new ApiError('internal_error', 'Internal server error', null, 'internal_error'),
 };

@@ -87,7 +87,8 @@ export class Store {
     );
   }
 
-  findSecret(projectId: string, idOrName: string): Promise<SecretRecord | undefined> {
+  async findSecret(projectId: string, idOrName: string): Promise<SecretRecord | undefined> {
+    if (!lookupable(idOrName)) return undefined;
     return this.ex.get<SecretRecord>(
       'SELECT * FROM secrets WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
       [projectId, idOrName],
@@ -137,7 +138,8 @@ export class Store {
     );
   }
 
-  findVolume(projectId: string, idOrName: string): Promise<VolumeRecord | undefined> {
+  async findVolume(projectId: string, idOrName: string): Promise<VolumeRecord | undefined> {
+    if (!lookupable(idOrName)) return undefined;
     return this.ex.get<VolumeRecord>(
       'SELECT * FROM volumes WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
       [projectId, idOrName],
@@ -200,6 +202,7 @@ export class Store {
   }
 
   async findDeployment(projectId: string, idOrName: string): Promise<DeploymentRecord | undefined> {
+    if (!lookupable(idOrName)) return undefined;
     const row = await this.ex.get<DeploymentRow>(
       'SELECT * FROM deployments WHERE project_id = $1 AND (id = $2 OR name = $2) ORDER BY CASE WHEN id = $2 THEN 0 ELSE 1 END LIMIT 1',
       [projectId, idOrName],
@@ -248,6 +251,14 @@ export class Store {
       ]);
     }
   }
+}
+
+/**
+ * Whether a caller's id-or-name could name anything at all. PostgreSQL refuses NUL in text,
+ * so such a lookup must not reach it: nothing can be named that way, so it is simply not found.
+ */
+function lookupable(idOrName: string): boolean {
+  return !idOrName.includes('\u0000');
 }
 
 type DeploymentRow = Omit<DeploymentRecord, 'spec'> & { spec: string };
