@@ -1,0 +1,88 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runGantry, startGantry } from '../helpers/gantry-process.js';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'gantry-cli-'));
+  dirs.push(d);
+  return d;
+};
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const get = (url: string, key?: string) =>
+  fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+
+describe('gantry serve', () => {
+  test('port 0 picks a free port, prints it, writes the admin key once with mode 0600, and exits cleanly on SIGTERM', async () => {
+    const dir = tempDir();
+    const first = await startGantry(['--data-dir', dir]);
+    assert.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const keyPath = join(dir, 'admin.key');
+    assert.equal(statSync(keyPath).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'secret.key')).mode & 0o777, 0o600);
+    const key = readFileSync(keyPath, 'utf8').trim();
+    assert.ok(first.output().includes(key), 'the new admin key is printed');
+    assert.equal((await get(`${first.url}/v1/deployments`, key)).status, 200);
+    assert.equal(await first.stop('SIGTERM'), 0);
+
+    const second = await startGantry(['--data-dir', dir]);
+    assert.ok(!second.output().includes(key), 'the key is printed only on first start');
+    assert.equal((await get(`${second.url}/v1/deployments`, key)).status, 200, 'data and keys survive a restart');
+    assert.equal(await second.stop('SIGINT'), 0);
+  });
+
+  test('GANTRY_ADMIN_KEY becomes the admin key; flags win over environment, environment over the config file', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'gantry.json');
+    writeFileSync(config, JSON.stringify({ listen: '127.0.0.1:1', data_dir: join(dir, 'from-file'), log_level: 'warn' }));
+    const g = await startGantry(['--config', config, '--listen', '127.0.0.1:0'], {
+      GANTRY_ADMIN_KEY: 'my-admin-key-123',
+      GANTRY_DATA_DIR: join(dir, 'from-env'),
+    });
+    assert.equal((await get(`${g.url}/v1/deployments`, 'my-admin-key-123')).status, 200);
+    assert.ok(statSync(join(dir, 'from-env', 'gantry.db')).isFile(), 'the environment beat the config file');
+    assert.throws(() => statSync(join(dir, 'from-env', 'admin.key')), 'no key file when the key comes from the environment');
+    await g.stop();
+  });
+
+  test('invalid configuration fails at start with a message naming the setting', async () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['serve', '--listen', 'nonsense'], {}, /--listen: 'nonsense' is not HOST:PORT/],
+      [['serve'], { GANTRY_LISTEN: '127.0.0.1:99999' }, /GANTRY_LISTEN/],
+      [['serve', '--database', 'mysql://x'], {}, /--database: 'mysql:\/\/x' is not a database URL/],
+      [['serve'], { GANTRY_LOG_LEVEL: 'loud' }, /GANTRY_LOG_LEVEL: log level 'loud'/],
+      [['serve'], { GANTRY_SECRET_KEY: 'short' }, /GANTRY_SECRET_KEY/],
+    ];
+    for (const [args, env, message] of cases) {
+      const dir = tempDir();
+      const run = runGantry([...args, '--data-dir', dir], env);
+      assert.equal(await run.exited, 2, run.output());
+      assert.match(run.output(), message);
+    }
+  });
+
+  test('gantry keys create, list and revoke work on the same data dir as a running server', async () => {
+    const dir = tempDir();
+    const g = await startGantry(['--data-dir', dir]);
+    const create = runGantry(['keys', 'create', '--project', 'team-b', '--label', 'ci', '--data-dir', dir]);
+    assert.equal(await create.exited, 0, create.output());
+    const [, id, key] = /created key (\S+) for project team-b:\n(\S+)/.exec(create.output())!;
+    assert.equal((await get(`${g.url}/v1/deployments`, key)).status, 200);
+
+    const list = runGantry(['keys', 'list', '--data-dir', dir]);
+    assert.equal(await list.exited, 0);
+    assert.match(list.output(), new RegExp(`${id}\\tteam-b\\t`));
+    assert.ok(!list.output().includes(key!), 'key values are never listed');
+
+    const revoke = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
+    assert.equal(await revoke.exited, 0);
+    assert.equal((await get(`${g.url}/v1/deployments`, key)).status, 401, 'the running server refuses the revoked key');
+    const again = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
+    assert.equal(await again.exited, 1);
+    await g.stop();
+  });
+});
