@@ -25,9 +25,9 @@ for (const engine of engines) {
         assert.deepEqual((await t.call('GET', path, { key: b })).body, { object: 'list', data: [] });
       }
       const targets = [
-        ['/v1/deployments/', ids.deployment, 'app'],
-        ['/v1/deployments/secrets/', ids.secret, 'shh'],
-        ['/v1/deployments/storage/volumes/', ids.volume, 'vol'],
+        ['/v1/deployments/', ids.deployment!, 'app'],
+        ['/v1/deployments/secrets/', ids.secret!, 'shh'],
+        ['/v1/deployments/storage/volumes/', ids.volume!, 'vol'],
       ] as const;
       for (const [prefix, id, name] of targets) {
         for (const ref of [id, name]) {
