@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { CommandContext } from './commands/context.js';
-import { requireApiKey } from './api/auth.js';
+import { KeyResolver, requireApiKey } from './api/auth.js';
 import { frameworkErrors, installErrorHandling } from './api/error-handler.js';
 import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
@@ -18,6 +18,8 @@ export interface AppDeps {
   bodyLimit?: number;
   logLevel?: string;
   metrics?: Metrics;
+  /** How long a resolved API key is trusted before it is looked up again. */
+  keyCacheMs?: number;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -60,7 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(
     async (v1) => {
-      requireApiKey(v1, deps.ctx.store);
+      requireApiKey(v1, new KeyResolver(deps.ctx.store, deps.keyCacheMs));
       deploymentRoutes(v1, deps.ctx);
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);

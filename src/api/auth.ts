@@ -10,15 +10,48 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * Resolves bearer keys to callers. A key that resolved is remembered for `ttlMs`, so a burst
+ * of requests costs one store lookup, not one each; a revocation therefore takes effect
+ * within `ttlMs`.
+ * Unknown keys are never remembered, so a new key works immediately.
+ */
+export class KeyResolver {
+  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 1000,
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async resolve(key: string): Promise<Caller | null> {
+    const hash = hashKey(key);
+    const hit = this.cache.get(hash);
+    const now = this.now();
+    if (hit && hit.until > now) return hit.caller;
+    const row = await this.store.findActiveKeyByHash(hash);
+    if (!row) {
+      this.cache.delete(hash);
+      return null;
+    }
+    const caller = { projectId: row.project_id, projectName: row.project_name, keyId: row.id };
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(hash, { caller, until: now + this.ttlMs });
+    return caller;
+  }
+}
+
 /** Requires `Authorization: Bearer <key>` on every route of the plugin it is installed in. */
-export function requireApiKey(app: FastifyInstance, store: Store) {
+export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) throw errors.unauthenticated();
-    const key = await store.findActiveKeyByHash(hashKey(match[1]!));
-    if (!key) throw errors.unauthenticated('Invalid or revoked API key');
-    request.caller = { projectId: key.project_id, projectName: key.project_name, keyId: key.id };
+    const caller = await keys.resolve(match[1]!);
+    if (!caller) throw errors.unauthenticated('Invalid or revoked API key');
+    request.caller = caller;
   });
 }
 

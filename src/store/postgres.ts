@@ -14,10 +14,22 @@ export async function openPostgres(url: string): Promise<Database> {
 
 type Queryable = Pick<pg.Pool, 'query'>;
 
+/**
+ * Every statement runs as a named prepared statement, so PostgreSQL parses and plans it
+ * once per connection instead of on every call. The SQL text is fixed per operation, so
+ * the number of names stays small.
+ */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) statementNames.set(sql, (name = `g${statementNames.size}`));
+  return name;
+}
+
 function executor(q: Queryable): Executor {
   const query = async (sql: string, params?: readonly Param[]) => {
     try {
-      return await q.query(sql, params as Param[] | undefined);
+      return await q.query({ name: statementName(sql), text: sql, values: params as Param[] | undefined });
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === '23505') throw new StoreConstraintError('unique', err);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { eventually } from '../helpers/app.js';
 import { runGantry, startGantry } from '../helpers/gantry-process.js';
 
 const dirs: string[] = [];
@@ -80,7 +81,8 @@ describe('gantry serve', () => {
 
     const revoke = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
     assert.equal(await revoke.exited, 0);
-    assert.equal((await get(`${g.url}/v1/deployments`, key)).status, 401, 'the running server refuses the revoked key');
+    const refused = await eventually(() => get(`${g.url}/v1/deployments`, key), (r) => r.status === 401);
+    assert.equal(refused.status, 401, 'the running server refuses the revoked key once its key cache (1 s) expires');
     const again = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
     assert.equal(await again.exited, 1);
     await g.stop();

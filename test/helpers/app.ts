@@ -35,7 +35,7 @@ export async function startTestApp(engine: Engine, options: { bodyLimit?: number
     secretBox: new SecretBox(randomBytes(32)),
     observer: { observe: () => NOTHING_OBSERVED },
   };
-  const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit });
+  const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit, keyCacheMs: 100 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;
@@ -69,4 +69,14 @@ export async function startTestApp(engine: Engine, options: { bodyLimit?: number
       await db.drop();
     },
   };
+}
+
+/** Retries `fn` until `done` accepts its result or 5 s pass; answers the last result. */
+export async function eventually<T>(fn: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (done(v) || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
