@@ -88,7 +88,8 @@ for (const engine of engines) {
       const before = await snapshot();
       const idRoutes = ['/v1/deployments/', '/v1/deployments/secrets/', '/v1/deployments/storage/volumes/'];
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...idRoutes), fc.constantFrom('GET', 'DELETE', 'PATCH'), oddText.filter((s) => s.length > 0), async (prefix, method, id) => {
+        fc.asyncProperty(fc.constantFrom(...idRoutes), fc.constantFrom('GET', 'DELETE', 'PATCH'), // "." and ".." are dot segments: URL parsers (fetch's included) resolve them before sending.
+        oddText.filter((s) => s.length > 0 && s !== '.' && s !== '..'), async (prefix, method, id) => {
           const r = await t.call(method, prefix + percentEncode(id), method === 'PATCH' ? { body: { description: 'x' } } : {});
           assertErrorShape(r, `${method} ${prefix}${JSON.stringify(id)}`);
         }),
