@@ -49,7 +49,7 @@ async function resolveRefs(store: Store, projectId: string, draft: SpecDraft) {
   return { spec: { ...draft, volumes } as DeploymentSpec, secretIds, volumeRefs };
 }
 
-function mapUnique(err: unknown, name: string): never {
+function mapStoreError(err: unknown, name: string): never {
   if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, name);
   if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
     throw errors.invalid(null, 'a secret or volume this deployment refers to was deleted while it was being saved; try again');
@@ -82,7 +82,7 @@ export async function createDeployment(ctx: CommandContext, caller: Caller, body
     });
     return view(ctx, record);
   } catch (err) {
-    mapUnique(err, body.name);
+    mapStoreError(err, body.name);
   }
 }
 
@@ -121,7 +121,7 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
         return next;
       });
     } catch (err) {
-      mapUnique(err, name);
+      mapStoreError(err, name);
     }
   });
   return view(ctx, record);
