@@ -1,0 +1,59 @@
+/**
+ * The runtime boundary. A driver is told, per deployment, how many replicas of each revision
+ * should exist, and converges; it reports each replica as it really is. The reconciler
+ * decides the targets (rollouts, scaling); drivers only carry them out, so a Kubernetes driver
+ * fits behind the same interface as the process and docker ones.
+ */
+export interface RevisionSpec {
+  deploymentId: string;
+  deploymentName: string;
+  revisionId: string;
+  image: string;
+  command: string[];
+  args: string[];
+  /** The replica's full environment, secrets already resolved. Never logged. */
+  env: Record<string, string>;
+  cpu: number;
+  memoryGiB: number;
+  gpuType: string;
+  gpuCount: number;
+  /** The port the workload listens on inside its container. */
+  port: number;
+  /** "" when readiness is "started". */
+  healthCheckPath: string;
+  volumes: { hostPath: string; mountPath: string }[];
+  terminationGracePeriodSeconds: number;
+}
+
+export interface RevisionTarget {
+  revision: RevisionSpec;
+  replicas: number;
+}
+
+export type ReplicaStatus = 'Running' | 'Waiting' | 'Terminated';
+
+export interface ReplicaState {
+  id: string;
+  deploymentId: string;
+  revisionId: string;
+  image: string;
+  status: ReplicaStatus;
+  reason?: string;
+  message?: string;
+  /** ISO time since which the replica passes its health check; null while not ready. */
+  readySince: string | null;
+  /** host:port where the replica serves, once it runs. */
+  address: string | null;
+  restarts: number;
+}
+
+export interface RuntimeDriver {
+  readonly kind: 'process' | 'docker' | 'kubernetes';
+  /** Converges the deployment to exactly these targets; revisions not listed go to zero. */
+  apply(deploymentId: string, targets: RevisionTarget[]): Promise<void>;
+  observe(deploymentId: string): ReplicaState[];
+  /** Called whenever a replica of the deployment changes state. */
+  onChange(listener: (deploymentId: string) => void): void;
+  /** Stops watching; the process driver also stops every replica. */
+  close(): Promise<void>;
+}
