@@ -1,0 +1,40 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planRollout } from '../../src/reconciler/plan.js';
+import type { ReplicaState, RevisionSpec } from '../../src/runtime/types.js';
+
+const spec = (revisionId: string) => ({ revisionId }) as RevisionSpec;
+const replica = (revisionId: string, ready: boolean): ReplicaState => ({
+  id: Math.random().toString(36), deploymentId: 'd', revisionId, image: 'i', status: 'Running',
+  readySince: ready ? 't' : null, address: null, restarts: 0,
+});
+const specs = new Map([['r1', spec('r1')], ['r2', spec('r2')], ['r3', spec('r3')]]);
+const plan = (desired: number, observed: ReplicaState[], current = 'r3') =>
+  planRollout(spec(current), desired, observed, specs).map((t) => [t.revision.revisionId, t.replicas]);
+
+describe('rolling update plan', () => {
+  test('a fresh deployment asks for all replicas of its revision', () => {
+    assert.deepEqual(plan(3, []), [['r3', 3]]);
+  });
+
+  test('old ready replicas keep serving until new ones are ready, one for one', () => {
+    const old = [replica('r2', true), replica('r2', true), replica('r2', true)];
+    assert.deepEqual(plan(3, old), [['r3', 3], ['r2', 3]]);
+    assert.deepEqual(plan(3, [...old, replica('r3', true), replica('r3', false)]), [['r3', 3], ['r2', 2]]);
+    assert.deepEqual(plan(3, [...old, replica('r3', true), replica('r3', true), replica('r3', true)]), [['r3', 3]]);
+  });
+
+  test('a new revision that never becomes ready leaves the old one serving', () => {
+    const observed = [replica('r2', true), replica('r2', true), replica('r3', false), replica('r3', false)];
+    assert.deepEqual(plan(2, observed), [['r3', 2], ['r2', 2]]);
+  });
+
+  test('old replicas that are not ready are dropped; the newest old revision is kept first', () => {
+    const observed = [replica('r1', true), replica('r1', true), replica('r2', true), replica('r2', false)];
+    assert.deepEqual(plan(2, observed), [['r3', 2], ['r2', 1], ['r1', 1]]);
+  });
+
+  test('scale to zero stops everything', () => {
+    assert.deepEqual(plan(0, [replica('r2', true), replica('r3', true)]), [['r3', 0]]);
+  });
+});
