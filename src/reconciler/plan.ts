@@ -11,8 +11,8 @@ import type { ReplicaState, RevisionSpec, RevisionTarget } from '../runtime/type
  * - Replicas of older revisions that are not ready are dropped at once: they serve nobody.
  * - desired = 0 stops everything (scale to zero).
  */
-export function planRollout(current: RevisionSpec, desired: number, observed: ReplicaState[], specs: Map<string, RevisionSpec>): RevisionTarget[] {
-  const targets: RevisionTarget[] = [{ revision: current, replicas: desired }];
+export function planRollout(current: RevisionSpec, desired: number, observed: ReplicaState[]): RevisionTarget[] {
+  const targets: RevisionTarget[] = [{ revisionId: current.revisionId, replicas: desired, revision: current }];
   if (desired === 0) return targets;
   const readyNew = observed.filter((r) => r.revisionId === current.revisionId && r.readySince).length;
   let stillNeeded = Math.max(0, desired - readyNew);
@@ -23,9 +23,8 @@ export function planRollout(current: RevisionSpec, desired: number, observed: Re
   // Newest old revision first: revision ids are UUIDv7, so they sort by time.
   for (const [revisionId, ready] of [...oldReady].sort((a, b) => (a[0] < b[0] ? 1 : -1))) {
     const keep = Math.min(ready, stillNeeded);
-    const spec = specs.get(revisionId);
-    if (keep > 0 && spec) {
-      targets.push({ revision: spec, replicas: keep });
+    if (keep > 0) {
+      targets.push({ revisionId, replicas: keep });
       stillNeeded -= keep;
     }
   }

@@ -25,9 +25,20 @@ export interface RevisionSpec {
   terminationGracePeriodSeconds: number;
 }
 
+/**
+ * How many replicas of one revision should exist. `revision` is needed to start replicas; a
+ * target without it can only keep or stop replicas the driver already runs (an old revision
+ * being rolled away).
+ */
 export interface RevisionTarget {
-  revision: RevisionSpec;
+  revisionId: string;
   replicas: number;
+  revision?: RevisionSpec;
+}
+
+export interface LogFilter {
+  replicaId?: string;
+  revisionId?: string;
 }
 
 export type ReplicaStatus = 'Running' | 'Waiting' | 'Terminated';
@@ -52,6 +63,12 @@ export interface RuntimeDriver {
   /** Converges the deployment to exactly these targets; revisions not listed go to zero. */
   apply(deploymentId: string, targets: RevisionTarget[]): Promise<void>;
   observe(deploymentId: string): ReplicaState[];
+  /** Output lines of the deployment's replicas, past ones included while the driver keeps them. */
+  logs(deploymentId: string, filter: LogFilter): string[];
+  /** Streams new output lines as they come; answers a function that stops. */
+  followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void;
+  /** Deployments the driver has replicas of, so deleted deployments can be cleaned up. */
+  deployments(): string[];
   /** Called whenever a replica of the deployment changes state. */
   onChange(listener: (deploymentId: string) => void): void;
   /** Stops watching; the process driver also stops every replica. */

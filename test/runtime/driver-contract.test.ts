@@ -1,10 +1,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
+import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
 
 /**
@@ -71,7 +72,7 @@ for (const d of drivers) {
     test('runs the requested replicas; each is ready only once its health check answers 200', async () => {
       const driver = d.make();
       try {
-        await driver.apply('dep_1', [{ revision: revision('rev-a', { env: { GREETING: 'hi', READY_AFTER_MS: '300' }, args: [worker, '--greeting=$(GREETING)', '$$(GREETING)'] }), replicas: 2 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a', { env: { GREETING: 'hi', READY_AFTER_MS: '300' }, args: [worker, '--greeting=$(GREETING)', '$$(GREETING)'] }), replicas: 2 }]);
         const early = driver.observe('dep_1');
         assert.equal(early.length, 2);
         assert.ok(early.every((r) => !r.readySince), 'not ready before the health check passes');
@@ -93,7 +94,7 @@ for (const d of drivers) {
     test('a crashing replica shows CrashLoopBackOff with its exit code and is restarted', async () => {
       const driver = d.make();
       try {
-        await driver.apply('dep_1', [{ revision: revision('rev-crash', { env: { CRASH_AFTER_MS: '100' } }), replicas: 1 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-crash', revision: revision('rev-crash', { env: { CRASH_AFTER_MS: '100' } }), replicas: 1 }]);
         const [r] = await until(driver, (rs) => rs[0]?.reason === 'CrashLoopBackOff', 'CrashLoopBackOff');
         assert.equal(r!.status, 'Waiting');
         assert.match(r!.message ?? '', /exited with code 3/);
@@ -106,12 +107,12 @@ for (const d of drivers) {
     test('scaling down and removing a revision stop replicas with SIGTERM, then SIGKILL after the grace period', async () => {
       const driver = d.make();
       try {
-        await driver.apply('dep_1', [{ revision: revision('rev-a'), replicas: 2 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 2 }]);
         await until(driver, (rs) => ready(rs, 2), 'two ready replicas');
-        await driver.apply('dep_1', [{ revision: revision('rev-a'), replicas: 1 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 1 }]);
         assert.equal(driver.observe('dep_1').length, 1);
 
-        await driver.apply('dep_1', [{ revision: revision('rev-stubborn', { env: { IGNORE_SIGTERM: '1' }, terminationGracePeriodSeconds: 1 }), replicas: 1 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-stubborn', revision: revision('rev-stubborn', { env: { IGNORE_SIGTERM: '1' }, terminationGracePeriodSeconds: 1 }), replicas: 1 }]);
         const [stubborn] = await until(driver, (rs) => rs.some((r) => r.revisionId === 'rev-stubborn' && r.readySince), 'the new revision ready');
         assert.deepEqual(driver.observe('dep_1').map((r) => r.revisionId), ['rev-stubborn'], 'unlisted revisions go to zero');
         const address = stubborn!.address!;
@@ -125,15 +126,74 @@ for (const d of drivers) {
       }
     });
 
-    test('a replica keeps its output in a log file', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gantry-rt-log-'));
-      dirs.push(dir);
-      const driver = new ProcessDriver({ dir, probeIntervalMs: 50 });
+    test('logs: by replica and revision, kept after a crash, and followed as they come', async () => {
+      const driver = d.make();
       try {
-        await driver.apply('dep_1', [{ revision: revision('rev-log'), replicas: 1 }]);
+        await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision('rev-log'), replicas: 1 }]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
+        assert.ok(driver.logs('dep_1', {}).some((l) => /worker listening on \d+/.test(l)));
+        assert.deepEqual(driver.logs('dep_1', { revisionId: 'other' }), []);
+        assert.equal(driver.logs('dep_1', { replicaId: r!.id }).length, 1);
+
+        const seen: string[] = [];
+        const stop = driver.followLogs('dep_1', {}, (lines) => seen.push(...lines));
+        await fetch(`http://${r!.address}/env`);
+        await new Promise<void>((resolve) => {
+          const t = setInterval(() => seen.includes('served /env') && (clearInterval(t), resolve()), 20);
+        });
+        assert.ok(!seen.some((l) => /worker listening/.test(l)), 'following starts at the end of the log');
+        await driver.apply('dep_1', [{ revisionId: 'rev-log', replicas: 1 }, { revisionId: 'rev-crash', revision: revision('rev-crash', { env: { CRASH_AFTER_MS: '50' } }), replicas: 1 }]);
+        const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
+        assert.ok(driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output stays readable");
+        stop();
+      } finally {
         await driver.close();
-        assert.match(readFileSync(join(dir, r!.id, 'output.log'), 'utf8'), /worker listening on \d+/);
+      }
+    });
+
+    test('GPUs: a replica gets its own devices, and waits Unschedulable when none are free', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gantry-rt-gpu-'));
+      dirs.push(dir);
+      const driver = new ProcessDriver({ dir, probeIntervalMs: 50, gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:2')) });
+      try {
+        const gpu = revision('rev-gpu', { gpuType: 'h100-80gb', gpuCount: 1 });
+        await driver.apply('dep_1', [{ revisionId: 'rev-gpu', revision: gpu, replicas: 3 }]);
+        const rs = await until(driver, (rs) => ready(rs, 2) && rs.some((r) => r.reason === 'Unschedulable'), 'two running, one waiting');
+        const waiting = rs.find((r) => r.reason === 'Unschedulable')!;
+        assert.equal(waiting.status, 'Waiting');
+        assert.match(waiting.message!, /needs 1 × h100-80gb GPU; 0 of 2 free/);
+        const devices = await Promise.all(rs.filter((r) => r.readySince).map(async (r) => (await (await fetch(`http://${r.address}/env`)).json()).env.CUDA_VISIBLE_DEVICES));
+        assert.deepEqual(devices.sort(), ['0', '1']);
+
+        await driver.apply('dep_1', [{ revisionId: 'rev-gpu', revision: gpu, replicas: 2 }]);
+        await until(driver, (rs) => rs.length === 2 && ready(rs, 2), 'the waiting replica dropped first');
+
+        const wrong = revision('rev-b200', { gpuType: 'b200-192gb', gpuCount: 1 });
+        await driver.apply('dep_1', [{ revisionId: 'rev-b200', revision: wrong, replicas: 1 }]);
+        const [b] = await until(driver, (rs) => rs.length === 1 && rs[0]!.reason === 'Unschedulable', 'no b200 on this machine');
+        assert.match(b!.message!, /b200-192gb GPU; 0 of 0 free/);
+
+        const cpu = await (async () => {
+          await driver.apply('dep_1', [{ revisionId: 'rev-cpu', revision: revision('rev-cpu'), replicas: 1 }]);
+          const [c] = await until(driver, (rs) => rs.length === 1 && ready(rs, 1), 'cpu-only ready');
+          return (await (await fetch(`http://${c!.address}/env`)).json()).env.CUDA_VISIBLE_DEVICES;
+        })();
+        assert.equal(cpu, '', 'a CPU-only replica sees no GPU');
+      } finally {
+        await driver.close();
+      }
+    });
+
+    test('a target without a spec keeps or stops what runs but starts nothing', async () => {
+      const driver = d.make();
+      try {
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 1 }]);
+        await until(driver, (rs) => ready(rs, 1), 'ready');
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', replicas: 3 }]);
+        assert.equal(driver.observe('dep_1').length, 1);
+        assert.deepEqual(driver.deployments(), ['dep_1']);
+        await driver.apply('dep_1', []);
+        assert.deepEqual(driver.deployments(), []);
       } finally {
         await driver.close();
       }
