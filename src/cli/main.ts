@@ -21,12 +21,18 @@ const flagsOf = (opts: Record<string, string | undefined>): Flags => ({
   listen: opts.listen,
   logLevel: opts.logLevel,
   bodyLimit: opts.bodyLimit,
+  runtime: opts.runtime,
+  gpus: opts.gpus,
+  publicUrl: opts.publicUrl,
 });
 
 withStoreFlags(program.command('serve').description('run the Gantry server'))
   .option('--listen <host:port>', 'address to listen on (GANTRY_LISTEN, default 127.0.0.1:8080; port 0 picks one)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (GANTRY_LOG_LEVEL)')
   .option('--body-limit <bytes>', 'largest accepted request body (GANTRY_BODY_LIMIT, default 1048576)')
+  .option('--runtime <kind>', 'where replicas run: process (GANTRY_RUNTIME, default process)')
+  .option('--gpus <TYPE:COUNT,…>', 'declare GPUs instead of detecting them with nvidia-smi (GANTRY_GPUS)')
+  .option('--public-url <url>', 'this server as replicas reach it (GANTRY_PUBLIC_URL; default the listen address)')
   .action(async (opts) => serve(loadConfig(flagsOf(opts), process.env)));
 
 const keys = program.command('keys').description('manage API keys in the same data dir or database');

@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
-import type { Observed } from '../domain/deployment.js';
+import type { Observed, SpecDraft } from '../domain/deployment.js';
 import type { IdSource } from '../domain/ids.js';
+import type { LogFilter } from '../runtime/types.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { Store } from '../store/store.js';
 
@@ -16,6 +17,24 @@ export interface ReplicaObserver {
   observe(deploymentId: string): Observed;
 }
 
+/** What the runtime needs to hear from the API, and the rules it adds. */
+export interface RuntimeHooks {
+  /** A deployment was created, changed or deleted: converge it. */
+  changed(deploymentId: string): void;
+  /** Refuses (with a 400) a deployment this runtime cannot run, e.g. no command on the process runtime. */
+  checkRunnable(draft: SpecDraft): void;
+  logs(deploymentId: string, filter: LogFilter): string[];
+  followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void;
+}
+
+/** For an API without a runtime (tests of the API alone): nothing runs, nothing is logged. */
+export const NO_RUNTIME: RuntimeHooks = {
+  changed: () => {},
+  checkRunnable: () => {},
+  logs: () => [],
+  followLogs: () => () => {},
+};
+
 /** Everything a domain command needs, passed explicitly. */
 export interface CommandContext {
   store: Store;
@@ -23,6 +42,7 @@ export interface CommandContext {
   ids: IdSource;
   secretBox: SecretBox;
   observer: ReplicaObserver;
+  runtime: RuntimeHooks;
 }
 
 /**

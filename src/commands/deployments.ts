@@ -60,6 +60,7 @@ function mapStoreError(err: unknown, name: string): never {
 export async function createDeployment(ctx: CommandContext, caller: Caller, body: CreateDeploymentBody) {
   const draft = draftFromCreate(body);
   checkDraft(draft);
+  ctx.runtime.checkRunnable(draft);
   const now = ctx.clock.now().toISOString();
   try {
     const record = await ctx.store.transaction(async (s) => {
@@ -80,6 +81,7 @@ export async function createDeployment(ctx: CommandContext, caller: Caller, body
       await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
       return record;
     });
+    ctx.runtime.changed(record.id);
     return view(ctx, record);
   } catch (err) {
     mapStoreError(err, body.name);
@@ -102,6 +104,7 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
     const name = body.name ?? current.name;
     const draft = draftFromPatch(current.spec, name, body);
     checkDraft(draft);
+    ctx.runtime.checkRunnable(draft);
     try {
       return await ctx.store.transaction(async (s) => {
         const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
@@ -124,11 +127,13 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
       mapStoreError(err, name);
     }
   });
+  ctx.runtime.changed(record.id);
   return view(ctx, record);
 }
 
 export async function deleteDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {
   const d = await findDeployment(ctx, caller, idOrName);
   await ctx.store.transaction((s) => s.deleteDeployment(d.id));
+  ctx.runtime.changed(d.id);
   return { id: d.id, object: 'deployment', deleted: true };
 }

@@ -14,6 +14,13 @@ export interface Config {
   secretKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   bodyLimit: number;
+  runtime: 'process';
+  /** Declared GPUs (`h100-80gb:2,…`); undefined means detect with nvidia-smi. */
+  gpus: string | undefined;
+  /** This server's URL as replicas reach it (TOGETHER_API_BASE_URL). */
+  publicUrl: string | undefined;
+  /** What every process replica inherits from Gantry's environment (PATH and the like). */
+  baseEnv: Record<string, string>;
 }
 
 export class ConfigError extends Error {}
@@ -32,7 +39,13 @@ const SETTINGS = {
   secretKey: { flag: '--secret-key', env: 'GANTRY_SECRET_KEY', file: 'secret_key' },
   logLevel: { flag: '--log-level', env: 'GANTRY_LOG_LEVEL', file: 'log_level' },
   bodyLimit: { flag: '--body-limit', env: 'GANTRY_BODY_LIMIT', file: 'body_limit' },
-} satisfies Record<keyof Config, Setting>;
+  runtime: { flag: '--runtime', env: 'GANTRY_RUNTIME', file: 'runtime' },
+  gpus: { flag: '--gpus', env: 'GANTRY_GPUS', file: 'gpus' },
+  publicUrl: { flag: '--public-url', env: 'GANTRY_PUBLIC_URL', file: 'public_url' },
+} satisfies Record<Exclude<keyof Config, 'baseEnv'>, Setting>;
+
+/** Variables a process replica inherits from Gantry, so its command can be found and run. */
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SSL_CERT_FILE'];
 
 export type Flags = Partial<Record<keyof typeof SETTINGS, string>> & { config?: string };
 
@@ -83,7 +96,30 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) {
     throw new ConfigError(`${limitIn.from}: body limit must be a whole number of bytes, at least 1024 (got '${limitIn.value}')`);
   }
+  const runtimeIn = pick('runtime');
+  const runtime = runtimeIn.value ?? 'process';
+  if (runtime !== 'process') {
+    throw new ConfigError(
+      runtime === 'docker'
+        ? `${runtimeIn.from}: the docker runtime is not available in this version yet; use process`
+        : `${runtimeIn.from}: runtime '${runtime}' is not one of process, docker`,
+    );
+  }
+  const gpusIn = pick('gpus');
+  if (gpusIn.value !== undefined && !/^\s*([a-z0-9-]+:\d+\s*)(,\s*[a-z0-9-]+:\d+\s*)*$/.test(gpusIn.value)) {
+    throw new ConfigError(`${gpusIn.from}: '${gpusIn.value}' is not a list of TYPE:COUNT (for example h100-80gb:2)`);
+  }
+  const urlIn = pick('publicUrl');
+  if (urlIn.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(urlIn.value)) {
+    throw new ConfigError(`${urlIn.from}: '${urlIn.value}' is not a base URL such as http://10.0.0.5:8080`);
+  }
+  const baseEnv: Record<string, string> = {};
+  for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
   return {
+    runtime,
+    gpus: gpusIn.value,
+    publicUrl: urlIn.value?.replace(/\/$/, ''),
+    baseEnv,
     listen,
     dataDir,
     databaseUrl: databaseUrl.startsWith('sqlite:') ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}` : databaseUrl,

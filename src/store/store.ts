@@ -210,6 +210,16 @@ export class Store {
     return row && toDeployment(row);
   }
 
+  /** For the reconciler, which works across projects. */
+  async findDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
+    const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
+    return row && toDeployment(row);
+  }
+
+  async listDeploymentIds(): Promise<string[]> {
+    return (await this.ex.all<{ id: string }>('SELECT id FROM deployments ORDER BY id')).map((r) => r.id);
+  }
+
   async listDeployments(projectId: string): Promise<DeploymentRecord[]> {
     const rows = await this.ex.all<DeploymentRow>(
       'SELECT * FROM deployments WHERE project_id = $1 ORDER BY created_at, id',

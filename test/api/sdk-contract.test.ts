@@ -5,7 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Together from 'together-ai';
 import { assertMatchesContract } from '../helpers/contract.js';
+import { eventually as until } from '../helpers/app.js';
 import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+
+const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 
 /**
  * The official `together-ai` SDK (0.52.0) against a real `gantry serve`, every response
@@ -86,6 +89,7 @@ describe('together-ai SDK against gantry serve', () => {
       image: 'registry.example/sdk-worker:1',
       gpu_type: 'h100-80gb',
       gpu_count: 1,
+      command: [process.execPath, worker],
       cpu: 2,
       memory: 16,
       port: 8000,
@@ -100,9 +104,14 @@ describe('together-ai SDK against gantry serve', () => {
       autoscaling: { metric: 'QueueBacklogPerWorker', target: 1.05 },
     });
     assertMatchesContract('/deployments', 'post', deployed);
-    assert.equal(deployed.status, 'Updating', 'nothing runs yet, so the deployment is not Ready');
+    assert.equal(deployed.status, 'Updating', 'no replica is ready, so the deployment is not Ready');
     assert.equal(deployed.ready_replicas, 0);
-    assert.deepEqual(deployed.replica_events, {});
+    // This machine declares no GPUs, so the replica waits for one.
+    const waiting = await until(() => client.beta.jig.retrieve('sdk-worker'), (d) => Object.values(d.replica_events ?? {}).some((e) => e.replica_status_reason === 'Unschedulable'));
+    assertMatchesContract('/deployments/{id}', 'get', waiting);
+    const [event] = Object.values(waiting.replica_events!);
+    assert.equal(event!.replica_status, 'Waiting');
+    assert.match(event!.replica_status_message!, /needs 1 × h100-80gb GPU/);
     assert.equal(deployed.desired_replicas, 1);
     assert.deepEqual(deployed.autoscaling, { metric: 'QueueBacklogPerWorker', target: 1.05, model: 'sdk-worker' });
     assert.deepEqual(deployed.volumes, [{ name: 'models', mount_path: '/models', version: 0 }]);
@@ -113,7 +122,8 @@ describe('together-ai SDK against gantry serve', () => {
     const byId = await client.beta.jig.retrieve(deployed.id!);
     const byName = await client.beta.jig.retrieve('sdk-worker');
     assertMatchesContract('/deployments/{id}', 'get', byName);
-    assert.deepEqual(byId, byName);
+    assert.equal(byId.id, byName.id);
+    assert.equal(byId.name, 'sdk-worker');
 
     const list = await client.beta.jig.list();
     assertMatchesContract('/deployments', 'get', list);
@@ -140,9 +150,9 @@ describe('together-ai SDK against gantry serve', () => {
   });
 
   test('a duplicate name is a 409 whose message says it already exists', async () => {
-    await client.beta.jig.deploy({ name: 'twice', image: 'img:1', gpu_type: 'h100-80gb' });
+    await client.beta.jig.deploy({ name: 'twice', image: 'img:1', gpu_type: 'h100-80gb', command: [process.execPath, worker] });
     await assert.rejects(
-      client.beta.jig.deploy({ name: 'twice', image: 'img:2', gpu_type: 'h100-80gb' }),
+      client.beta.jig.deploy({ name: 'twice', image: 'img:2', gpu_type: 'h100-80gb', command: [process.execPath, worker] }),
       (e: any) => e.status === 409 && /already exists/.test(e.message),
     );
     await client.beta.jig.destroy('twice');

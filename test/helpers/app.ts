@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
-import type { CommandContext } from '../../src/commands/context.js';
+import { NO_RUNTIME, type CommandContext } from '../../src/commands/context.js';
 import { createApiKey } from '../../src/commands/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { NOTHING_OBSERVED } from '../../src/domain/deployment.js';
@@ -34,6 +34,7 @@ export async function startTestApp(engine: Engine, options: { bodyLimit?: number
     ids: randomIds,
     secretBox: new SecretBox(randomBytes(32)),
     observer: { observe: () => NOTHING_OBSERVED },
+    runtime: NO_RUNTIME,
   };
   const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit, keyCacheMs: 100 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -8,6 +8,8 @@ import {
   CreateDeploymentRequest,
   DeploymentResponseItem,
   UpdateDeploymentRequest,
+  DeploymentLogs,
+  LogsQuery,
   type CreateDeploymentBody,
   type UpdateDeploymentBody,
 } from '../schemas/deployment.js';
@@ -31,6 +33,28 @@ export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
   app.patch<Id & { Body: UpdateDeploymentBody }>('/deployments/:id', {
     schema: { tags, summary: 'Update a deployment', params: IdParams, body: UpdateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
   }, async (req) => deployments.updateDeployment(ctx, callerOf(req), req.params.id, req.body));
+
+  app.get<Id & { Querystring: Static<typeof LogsQuery> }>('/deployments/:id/logs', {
+    schema: {
+      tags,
+      summary: 'Replica output; with follow=true an NDJSON stream of {"lines":[…]} that ends when the client leaves',
+      params: IdParams,
+      querystring: LogsQuery,
+      response: { 200: DeploymentLogs, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const d = await deployments.findDeployment(ctx, callerOf(req), req.params.id);
+    const filter = { replicaId: req.query.replica_id, revisionId: req.query.revision };
+    const lines = ctx.runtime.logs(d.id, filter);
+    if (!req.query.follow) return { lines };
+    // Streamed by hand: the serialiser's schema describes one {"lines"} object, this is many.
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    res.write(JSON.stringify({ lines }) + '\n');
+    const stop = ctx.runtime.followLogs(d.id, filter, (more) => res.write(JSON.stringify({ lines: more }) + '\n'));
+    req.raw.socket.once('close', stop);
+  });
 
   app.delete<Id>('/deployments/:id', {
     schema: { tags, summary: 'Delete a deployment', params: IdParams, response: { 200: Deleted, ...errorResponses } },

@@ -174,3 +174,16 @@ export type EnvVar = Static<typeof EnvironmentVariable>;
 export type VolumeMountSpec = Static<typeof VolumeMount>;
 export type DeploymentView = Static<typeof DeploymentResponseItem>;
 export type ReplicaEventView = Static<typeof ReplicaEvent>;
+
+export const LogsQuery = Type.Object(
+  {
+    replica_id: Type.Optional(Type.String({ maxLength: 200 })),
+    revision: Type.Optional(Type.String({ maxLength: 100 })),
+    /** Accepted for Together's SDK; Gantry filters by revision instead. */
+    version: Type.Optional(Type.String({ maxLength: 100 })),
+    follow: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const DeploymentLogs = Type.Object({ lines: Type.Array(Type.String()) });

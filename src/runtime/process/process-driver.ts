@@ -54,15 +54,17 @@ export class ProcessDriver implements RuntimeDriver {
     if (this.closed) throw new Error('the process runtime is shut down');
     const mine = this.of(deploymentId).filter((r) => !r.stopping);
     const stops: Replica[] = [];
+    let started = 0;
     for (const r of mine) if (!targets.some((t) => t.revisionId === r.spec.revisionId)) stops.push(r);
     for (const t of targets) {
       const running = mine.filter((r) => r.spec.revisionId === t.revisionId);
       // Keep ready replicas; scale down those not serving yet first.
       running.sort((a, b) => Number(!a.readySince) - Number(!b.readySince));
       stops.push(...running.slice(t.replicas));
-      if (t.revision) for (let i = running.length; i < t.replicas; i++) this.start(t.revision);
+      if (t.revision) for (let i = running.length; i < t.replicas; i++, started++) this.start(t.revision);
     }
-    this.emit(deploymentId);
+    // Only real changes are announced: a no-op apply must not wake the controller again.
+    if (started > 0) this.emit(deploymentId);
     await Promise.all(stops.map((r) => this.stop(r)));
   }
 

@@ -1,0 +1,106 @@
+import type { ReplicaObserver } from '../commands/context.js';
+import type { Observed } from '../domain/deployment.js';
+import type { SecretBox } from '../domain/secret-box.js';
+import type { RuntimeDriver } from '../runtime/types.js';
+import type { Store } from '../store/store.js';
+import { planRollout } from './plan.js';
+import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
+import { realScheduler, WorkQueue, type Outcome, type Scheduler } from './work-queue.js';
+
+export interface ControllerOptions {
+  store: Store;
+  driver: RuntimeDriver;
+  secretBox: SecretBox;
+  platform: PlatformEnv;
+  scheduler?: Scheduler;
+  /** How often every deployment is reconciled even without a change (missed events, restarts). */
+  resyncMs?: number;
+  /** Restarts after which a revision that was never ready counts as Failed. */
+  failAfterRestarts?: number;
+  log?: (msg: string, fields?: object) => void;
+}
+
+/**
+ * Level-triggered deployment controller: on every change (API write, replica event) and on a
+ * periodic resync it reads the deployment from the store, observes the runtime, and asks the
+ * driver for the rollout plan's targets. Keys are deployment ids; the work queue never runs one
+ * twice at once and retries failures with backoff.
+ */
+export class DeploymentController implements ReplicaObserver {
+  private readonly queue: WorkQueue;
+  private readonly failures = new Map<string, string>();
+  private resyncTimer: unknown = null;
+  private readonly scheduler: Scheduler;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.scheduler = o.scheduler ?? realScheduler;
+    this.queue = new WorkQueue((id) => this.reconcile(id), this.scheduler, (id, err) =>
+      o.log?.('reconcile failed; retrying', { deployment: id, error: (err as Error).message }),
+    );
+    o.driver.onChange((id) => this.queue.add(id));
+  }
+
+  /** Reconciles everything now, then on every resync. */
+  async start() {
+    await this.resync();
+  }
+
+  changed(deploymentId: string) {
+    this.queue.add(deploymentId);
+  }
+
+  observe(deploymentId: string): Observed {
+    const replicas = this.o.driver.observe(deploymentId).map((r) => ({
+      id: r.id,
+      revision_id: r.revisionId,
+      image: r.image,
+      status: r.status,
+      ...(r.reason ? { reason: r.reason } : {}),
+      ...(r.message ? { message: r.message } : {}),
+      ready_since: r.readySince,
+    }));
+    const failure = this.failures.get(deploymentId);
+    return failure ? { replicas, failure } : { replicas };
+  }
+
+  async stop() {
+    if (this.resyncTimer) this.scheduler.clearTimeout(this.resyncTimer);
+    this.resyncTimer = null;
+    await this.queue.stop();
+  }
+
+  private async resync() {
+    const ids = new Set([...(await this.o.store.listDeploymentIds()), ...this.o.driver.deployments()]);
+    for (const id of ids) this.queue.add(id);
+    this.resyncTimer = this.scheduler.setTimeout(() => void this.resync().catch(() => {}), this.o.resyncMs ?? 30_000);
+  }
+
+  async reconcile(id: string): Promise<Outcome> {
+    const d = await this.o.store.findDeploymentById(id);
+    if (!d) {
+      this.failures.delete(id);
+      await this.o.driver.apply(id, []);
+      return;
+    }
+    const spec = await buildRevisionSpec(
+      d,
+      async (ref) => {
+        const s = await this.o.store.findSecret(d.project_id, ref);
+        return s && this.o.secretBox.open(s.ciphertext, s.id);
+      },
+      this.o.platform,
+    );
+    const observed = this.o.driver.observe(id);
+    await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed));
+
+    const current = observed.filter((r) => r.revisionId === d.revision_id);
+    const crashing = current.find((r) => r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5));
+    if (crashing && !current.some((r) => r.readySince)) {
+      const msg = `revision ${d.revision_id} cannot become ready: replica ${crashing.id} ${crashing.message ?? 'keeps crashing'}`;
+      if (this.failures.get(id) !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });
+      this.failures.set(id, msg);
+    } else if (current.some((r) => r.readySince) || current.length === 0) {
+      this.failures.delete(id);
+    }
+  }
+}

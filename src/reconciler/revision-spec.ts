@@ -1,0 +1,54 @@
+import type { DeploymentRecord } from '../store/records.js';
+import type { RevisionSpec } from '../runtime/types.js';
+
+export interface PlatformEnv {
+  /** This server as replicas reach it, e.g. http://127.0.0.1:8080 */
+  apiBaseUrl: string;
+}
+
+/**
+ * The runtime's view of a deployment revision: the user's variables with secrets resolved,
+ * plus what the platform injects (as Together does): TOGETHER_DEPLOYMENT_NAME,
+ * TOGETHER_DEPLOYMENT_REVISION_ID, TOGETHER_API_BASE_URL, TERMINATION_GRACE_PERIOD_SECONDS.
+ */
+export async function buildRevisionSpec(
+  d: DeploymentRecord,
+  resolveSecret: (ref: string) => Promise<string | undefined>,
+  platform: PlatformEnv,
+): Promise<RevisionSpec> {
+  const s = d.spec;
+  const env: Record<string, string> = {};
+  for (const v of s.environment_variables) {
+    if (v.value !== undefined) env[v.name] = v.value;
+    else {
+      const value = await resolveSecret(v.value_from_secret!);
+      // Deleting a referenced secret is refused, so this only happens on a broken store.
+      if (value === undefined) throw new Error(`secret referenced by ${v.name} is missing`);
+      env[v.name] = value;
+    }
+  }
+  Object.assign(env, {
+    TOGETHER_DEPLOYMENT_NAME: d.name,
+    TOGETHER_DEPLOYMENT_REVISION_ID: d.revision_id,
+    TOGETHER_API_BASE_URL: platform.apiBaseUrl,
+    TERMINATION_GRACE_PERIOD_SECONDS: String(s.termination_grace_period_seconds),
+  });
+  return {
+    deploymentId: d.id,
+    deploymentName: d.name,
+    revisionId: d.revision_id,
+    image: s.image,
+    command: s.command,
+    args: s.args,
+    env,
+    cpu: s.cpu,
+    memoryGiB: s.memory,
+    gpuType: s.gpu_type,
+    gpuCount: s.gpu_count,
+    port: s.port,
+    healthCheckPath: s.health_check_path,
+    // Volume contents arrive with the storage service; until then no volume is mounted.
+    volumes: [],
+    terminationGracePeriodSeconds: s.termination_grace_period_seconds,
+  };
+}
