@@ -3,7 +3,7 @@ import type { Observed } from '../domain/deployment.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { RuntimeDriver } from '../runtime/types.js';
 import type { Store } from '../store/store.js';
-import { planRollout } from './plan.js';
+import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
 import { realScheduler, WorkQueue, type Outcome, type Scheduler } from './work-queue.js';
 
@@ -17,6 +17,9 @@ export interface ControllerOptions {
   resyncMs?: number;
   /** Restarts after which a revision that was never ready counts as Failed. */
   failAfterRestarts?: number;
+  /** How long a new replica must stay ready before old ones are stopped for it. */
+  minReadyMs?: number;
+  now?: () => number;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -91,7 +94,9 @@ export class DeploymentController implements ReplicaObserver {
       this.o.platform,
     );
     const observed = this.o.driver.observe(id);
-    await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed));
+    const now = (this.o.now ?? Date.now)();
+    const minReadyMs = this.o.minReadyMs ?? 1000;
+    await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
     const crashing = current.find((r) => r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5));
@@ -102,5 +107,8 @@ export class DeploymentController implements ReplicaObserver {
     } else if (current.some((r) => r.readySince) || current.length === 0) {
       this.failures.delete(id);
     }
+    // Time, not an event, makes a ready replica available: come back then.
+    const wait = nextAvailability(d.revision_id, observed, now, minReadyMs);
+    return wait === null ? undefined : { requeueAfterMs: wait };
   }
 }

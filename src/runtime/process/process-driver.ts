@@ -27,6 +27,7 @@ export class ProcessDriver implements RuntimeDriver {
   constructor(private readonly options: ProcessDriverOptions) {
     this.opts = {
       probeIntervalMs: 1000,
+      startupProbeMs: 50,
       probeTimeoutMs: 1000,
       failureThreshold: 3,
       baseBackoffMs: 1000,

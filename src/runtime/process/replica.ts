@@ -7,7 +7,10 @@ import type { ReplicaState, RevisionSpec } from '../types.js';
 import { ReplicaLog } from './replica-log.js';
 
 export interface ReplicaOptions {
+  /** Probe period once ready. */
   probeIntervalMs: number;
+  /** Probe period until first ready: short, so a replica serves as soon as it can. */
+  startupProbeMs: number;
   probeTimeoutMs: number;
   failureThreshold: number;
   baseBackoffMs: number;
@@ -106,7 +109,7 @@ export class Replica {
     this.reason = '';
     this.message = '';
     this.changed();
-    this.schedule(() => void this.probe(), this.spec.healthCheckPath ? this.opts.probeIntervalMs : 0);
+    this.schedule(() => void this.probe(), this.spec.healthCheckPath ? this.opts.startupProbeMs : 0);
   }
 
   private wait(reason: string, message: string) {
@@ -148,7 +151,9 @@ export class Replica {
       this.message = `health check ${this.spec.healthCheckPath} failed ${this.failures} times in a row`;
       this.changed();
     }
-    if (this.spec.healthCheckPath) this.schedule(() => void this.probe(), this.opts.probeIntervalMs);
+    if (this.spec.healthCheckPath) {
+      this.schedule(() => void this.probe(), this.readySince ? this.opts.probeIntervalMs : this.opts.startupProbeMs);
+    }
   }
 
   private exited(how: string) {
@@ -157,7 +162,8 @@ export class Replica {
     this.readySince = null;
     if (this.stopping) return;
     this.restarts++;
-    const backoff = Math.min(this.opts.baseBackoffMs * 2 ** (this.restarts - 1), this.opts.maxBackoffMs);
+    // As the kubelet does: the first restart is immediate, later ones back off exponentially.
+    const backoff = this.restarts === 1 ? 0 : Math.min(this.opts.baseBackoffMs * 2 ** (this.restarts - 2), this.opts.maxBackoffMs);
     this.wait('CrashLoopBackOff', `${how}; restart ${this.restarts} in ${Math.round(backoff)} ms`);
     this.schedule(() => void this.run(), backoff);
   }

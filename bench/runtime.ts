@@ -1,0 +1,81 @@
+/**
+ * Replica start-up on the process runtime, through a real `gantry serve` (compiled):
+ *  - from POST /v1/deployments to the first ready replica of a trivial worker;
+ *  - from a replica's crash (SIGKILL) to its replacement being ready again.
+ * Time is measured by polling GET /v1/deployments/{name} every 2 ms.
+ *
+ *   npm run build && node --import tsx bench/runtime.ts      (BENCH_RUNS=10)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const KEY = 'bench-runtime-key';
+const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-rt-'));
+
+const proc = spawn(process.execPath, ['bin/gantry.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'], {
+  env: { ...process.env, GANTRY_ADMIN_KEY: KEY },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve) => {
+  let out = '';
+  proc.stdout.on('data', (d) => {
+    out += d;
+    const m = /listening on (\S+)/.exec(out);
+    if (m) resolve(m[1]!);
+  });
+});
+const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+const get = async (name: string) => (await fetch(`${url}/v1/deployments/${name}`, { headers })).json() as Promise<any>;
+const untilReady = async (name: string, since: number) => {
+  for (;;) {
+    const d = await get(name);
+    if (d.ready_replicas >= 1 && d.status === 'Ready') return performance.now() - since;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+const stats = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { p50: s[Math.floor(s.length / 2)]!, max: s.at(-1)!, min: s[0]! };
+};
+
+const toReady: number[] = [];
+const crashToReady: number[] = [];
+try {
+  for (let i = 0; i < RUNS; i++) {
+    const name = `bench-${i}`;
+    const t0 = performance.now();
+    await fetch(`${url}/v1/deployments`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name, image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }] }),
+    });
+    toReady.push(await untilReady(name, t0));
+
+    const id = (await get(name)).id;
+    const base = join(dir, 'replicas', id);
+    const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
+    const pid = JSON.parse(readFileSync(envFile, 'utf8')).pid;
+    const t1 = performance.now();
+    process.kill(pid, 'SIGKILL');
+    // Wait until Gantry has seen the crash, then until the replacement is ready.
+    while ((await get(name)).status === 'Ready') await new Promise((r) => setTimeout(r, 2));
+    crashToReady.push(await untilReady(name, t1));
+    await fetch(`${url}/v1/deployments/${name}`, { method: 'DELETE', headers });
+  }
+  const a = stats(toReady);
+  const b = stats(crashToReady);
+  console.log(`\nprocess runtime, trivial Node.js worker with a health check, ${RUNS} runs\n`);
+  console.log('| measure | p50 ms | min ms | max ms |');
+  console.log('|---|---:|---:|---:|');
+  console.log(`| POST → first replica ready | ${a.p50.toFixed(0)} | ${a.min.toFixed(0)} | ${a.max.toFixed(0)} |`);
+  console.log(`| crash (SIGKILL) → replacement ready | ${b.p50.toFixed(0)} | ${b.min.toFixed(0)} | ${b.max.toFixed(0)} |`);
+} finally {
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.on('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
