@@ -25,7 +25,10 @@ export interface TestApp {
 }
 
 /** The real app on a real loopback socket over a fresh database of the given engine. */
-export async function startTestApp(engine: Engine, options: { bodyLimit?: number } = {}): Promise<TestApp> {
+export async function startTestApp(
+  engine: Engine,
+  options: { bodyLimit?: number; /** Replaces parts of the context, e.g. a real runtime. */ wire?: (ctx: CommandContext) => void } = {},
+): Promise<TestApp> {
   const db = await engine.create();
   const store = new Store(await openDatabase(db.url));
   const ctx: CommandContext = {
@@ -36,6 +39,7 @@ export async function startTestApp(engine: Engine, options: { bodyLimit?: number
     observer: { observe: () => NOTHING_OBSERVED },
     runtime: NO_RUNTIME,
   };
+  options.wire?.(ctx);
   const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit, keyCacheMs: 100 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
