@@ -1,5 +1,6 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import { pino } from 'pino';
 import type { CommandContext } from './commands/context.js';
 import { KeyResolver, requireApiKey } from './api/auth.js';
 import { frameworkErrors, installErrorHandling } from './api/error-handler.js';
@@ -16,7 +17,8 @@ const MAX_PARAM_LENGTH = 200;
 export interface AppDeps {
   ctx: CommandContext;
   bodyLimit?: number;
-  logLevel?: string;
+  /** Gantry's logger; silent when not given (tests). */
+  logger?: FastifyBaseLogger;
   metrics?: Metrics;
   /** How long a resolved API key is trusted before it is looked up again. */
   keyCacheMs?: number;
@@ -27,7 +29,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
   const app = Fastify({
     bodyLimit,
-    logger: { level: deps.logLevel ?? 'info', redact: ['req.headers.authorization'] },
+    loggerInstance: deps.logger ?? (pino({ level: 'silent' }) as FastifyBaseLogger),
     // Per-request log lines would cost more than the requests themselves; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,

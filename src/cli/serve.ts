@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { buildApp } from '../app.js';
-import { errors } from '../api/errors.js';
 import type { Config } from '../config/config.js';
 import { ensureAdminKey } from '../commands/keys.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
@@ -10,6 +10,7 @@ import { ProcessDriver } from '../runtime/process/process-driver.js';
 import { loadSecretBox, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
+  const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
   const deps = await openStore(config);
   const secretBox = loadSecretBox(config);
   const admin = await ensureAdminKey(deps, config.adminKey);
@@ -21,39 +22,19 @@ export async function serve(config: Config) {
 
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
   const driver = new ProcessDriver({ dir: join(config.dataDir, 'replicas'), baseEnv: config.baseEnv, gpus });
-  // The controller needs the bound address for TOGETHER_API_BASE_URL; it starts after listen.
+  // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform = { apiBaseUrl: config.publicUrl ?? '' };
-  let controller: DeploymentController | null = null;
-
-  const app = await buildApp({
-    ctx: {
-      ...deps,
-      secretBox,
-      observer: { observe: (id) => controller!.observe(id) },
-      runtime: {
-        changed: (id) => controller?.changed(id),
-        checkRunnable: (draft) => {
-          if (draft.command.length === 0) {
-            throw errors.invalid('command', 'command is required with the process runtime: each replica runs command + args as a local process');
-          }
-        },
-        logs: (id, filter) => driver.logs(id, filter),
-        followLogs: (id, filter, onLines) => driver.followLogs(id, filter, onLines),
-      },
-    },
-    bodyLimit: config.bodyLimit,
-    logLevel: config.logLevel,
-  });
-  controller = new DeploymentController({
+  const controller = new DeploymentController({
     store: deps.store,
     driver,
     secretBox,
     platform,
-    log: (msg, fields) => app.log.info(fields ?? {}, msg),
+    log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
-  app.log.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
+  logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
   process.stdout.write(`listening on ${address}\n`);
 
@@ -61,9 +42,9 @@ export async function serve(config: Config) {
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    app.log.info({ signal }, 'shutting down');
+    logger.info({ signal }, 'shutting down');
     await app.close();
-    await controller!.stop();
+    await controller.stop();
     // Replicas of the process runtime are Gantry's children: stop them all, gracefully.
     await driver.close();
     await deps.store.close();

@@ -12,13 +12,10 @@ export interface Caller {
   keyId: string;
 }
 
-/** Reports what is really running for a deployment; the runtime provides it. */
-export interface ReplicaObserver {
+/** What the API asks of the runtime side (the deployment controller implements it). */
+export interface RuntimePort {
+  /** What really runs for a deployment. */
   observe(deploymentId: string): Observed;
-}
-
-/** What the runtime needs to hear from the API, and the rules it adds. */
-export interface RuntimeHooks {
   /** A deployment was created, changed or deleted: converge it. */
   changed(deploymentId: string): void;
   /** Refuses (with a 400) a deployment this runtime cannot run, e.g. no command on the process runtime. */
@@ -28,7 +25,8 @@ export interface RuntimeHooks {
 }
 
 /** For an API without a runtime (tests of the API alone): nothing runs, nothing is logged. */
-export const NO_RUNTIME: RuntimeHooks = {
+export const NO_RUNTIME: RuntimePort = {
+  observe: () => ({ replicas: [] }),
   changed: () => {},
   checkRunnable: () => {},
   logs: () => [],
@@ -41,8 +39,7 @@ export interface CommandContext {
   clock: Clock;
   ids: IdSource;
   secretBox: SecretBox;
-  observer: ReplicaObserver;
-  runtime: RuntimeHooks;
+  runtime: RuntimePort;
 }
 
 /**

@@ -17,7 +17,7 @@ import { retryOnConflict, STALE, type Caller, type CommandContext } from './cont
 const KIND = 'Deployment';
 
 export function view(ctx: CommandContext, d: DeploymentRecord): DeploymentView {
-  return renderDeployment(d, ctx.observer.observe(d.id));
+  return renderDeployment(d, ctx.runtime.observe(d.id));
 }
 
 /**

@@ -7,6 +7,7 @@ import type {
 } from '../api/schemas/deployment.js';
 import { errors } from '../api/errors.js';
 import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
+import type { ReplicaState } from '../runtime/types.js';
 import { normalizeAutoscaling } from './autoscaling.js';
 
 /** Environment variables the platform sets itself; a user may not define them. */
@@ -132,34 +133,23 @@ export function revisionHash(name: string, spec: DeploymentSpec): string {
   return createHash('sha256').update(JSON.stringify(runtime)).digest('hex');
 }
 
-/** What the replicas are doing, as observed from the runtime. */
-export interface ObservedReplica {
-  id: string;
-  revision_id: string;
-  image: string;
-  status: 'Running' | 'Waiting' | 'Terminated';
-  reason?: string;
-  message?: string;
-  ready_since?: string | null;
-  volume_preload_status?: 'InProgress' | 'Completed' | 'Failed';
-  volume_preload_started_at?: string;
-  volume_preload_completed_at?: string;
-}
-
+/** What runs for a deployment, as the runtime reports it. */
 export interface Observed {
-  replicas: ObservedReplica[];
+  replicas: ReplicaState[];
   /** Set when the current revision cannot become ready; the message says why. */
   failure?: string;
 }
 
-export const NOTHING_OBSERVED: Observed = { replicas: [] };
-
 export type DeploymentStatus = DeploymentView['status'];
 
+/** Ready replicas of the deployment's current revision: what `ready_replicas` reports. */
+function readyReplicas(d: DeploymentRecord, observed: Observed): number {
+  return observed.replicas.filter((r) => r.revisionId === d.revision_id && r.readySince).length;
+}
+
 export function deriveStatus(d: DeploymentRecord, observed: Observed): DeploymentStatus {
-  const current = observed.replicas.filter((r) => r.revision_id === d.revision_id);
-  const others = observed.replicas.filter((r) => r.revision_id !== d.revision_id && r.status !== 'Terminated');
-  const ready = current.filter((r) => r.ready_since).length;
+  const others = observed.replicas.filter((r) => r.revisionId !== d.revision_id && r.status !== 'Terminated');
+  const ready = readyReplicas(d, observed);
   if (observed.failure) return 'Failed';
   if (d.desired_replicas === 0 && others.length === 0 && ready === 0) return 'ScaledToZero';
   if (others.length > 0 || (ready === 0 && d.desired_replicas > 0)) return 'Updating';
@@ -171,13 +161,10 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
   const s = d.spec;
   const events: Record<string, ReplicaEventView> = {};
   for (const r of observed.replicas) {
-    const e: ReplicaEventView = { image: r.image, revision_id: r.revision_id, replica_status: r.status };
+    const e: ReplicaEventView = { image: r.image, revision_id: r.revisionId, replica_status: r.status };
     if (r.reason) e.replica_status_reason = r.reason;
     if (r.message) e.replica_status_message = r.message;
-    if (r.ready_since) e.replica_ready_since = r.ready_since;
-    if (r.volume_preload_status) e.volume_preload_status = r.volume_preload_status;
-    if (r.volume_preload_started_at) e.volume_preload_started_at = r.volume_preload_started_at;
-    if (r.volume_preload_completed_at) e.volume_preload_completed_at = r.volume_preload_completed_at;
+    if (r.readySince) e.replica_ready_since = r.readySince;
     events[r.id] = e;
   }
   const view: DeploymentView = {
@@ -199,7 +186,7 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
     min_replicas: s.min_replicas,
     max_replicas: s.max_replicas,
     desired_replicas: d.desired_replicas,
-    ready_replicas: observed.replicas.filter((r) => r.revision_id === d.revision_id && r.ready_since).length,
+    ready_replicas: readyReplicas(d, observed),
     environment_variables: [...s.environment_variables, { name: 'TOGETHER_DEPLOYMENT_REVISION_ID', value: d.revision_id }],
     volumes: s.volumes,
     termination_grace_period_seconds: s.termination_grace_period_seconds,

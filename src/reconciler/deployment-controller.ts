@@ -1,7 +1,8 @@
-import type { ReplicaObserver } from '../commands/context.js';
-import type { Observed } from '../domain/deployment.js';
+import { errors } from '../api/errors.js';
+import type { RuntimePort } from '../commands/context.js';
+import type { Observed, SpecDraft } from '../domain/deployment.js';
 import type { SecretBox } from '../domain/secret-box.js';
-import type { RuntimeDriver } from '../runtime/types.js';
+import type { LogFilter, RuntimeDriver } from '../runtime/types.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
@@ -27,9 +28,9 @@ export interface ControllerOptions {
  * Level-triggered deployment controller: on every change (API write, replica event) and on a
  * periodic resync it reads the deployment from the store, observes the runtime, and asks the
  * driver for the rollout plan's targets. Keys are deployment ids; the work queue never runs one
- * twice at once and retries failures with backoff.
+ * twice at once and retries failures with backoff. It is also the API's port to the runtime.
  */
-export class DeploymentController implements ReplicaObserver {
+export class DeploymentController implements RuntimePort {
   private readonly queue: WorkQueue;
   private readonly failures = new Map<string, string>();
   private resyncTimer: unknown = null;
@@ -53,17 +54,23 @@ export class DeploymentController implements ReplicaObserver {
   }
 
   observe(deploymentId: string): Observed {
-    const replicas = this.o.driver.observe(deploymentId).map((r) => ({
-      id: r.id,
-      revision_id: r.revisionId,
-      image: r.image,
-      status: r.status,
-      ...(r.reason ? { reason: r.reason } : {}),
-      ...(r.message ? { message: r.message } : {}),
-      ready_since: r.readySince,
-    }));
+    const replicas = this.o.driver.observe(deploymentId);
     const failure = this.failures.get(deploymentId);
     return failure ? { replicas, failure } : { replicas };
+  }
+
+  checkRunnable(draft: SpecDraft) {
+    if (this.o.driver.requiresCommand && draft.command.length === 0) {
+      throw errors.invalid('command', `command is required with the ${this.o.driver.kind} runtime: each replica runs command + args as a local process`);
+    }
+  }
+
+  logs(deploymentId: string, filter: LogFilter) {
+    return this.o.driver.logs(deploymentId, filter);
+  }
+
+  followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void) {
+    return this.o.driver.followLogs(deploymentId, filter, onLines);
   }
 
   async stop() {
@@ -73,9 +80,16 @@ export class DeploymentController implements ReplicaObserver {
   }
 
   private async resync() {
-    const ids = new Set([...(await this.o.store.listDeploymentIds()), ...this.o.driver.deployments()]);
-    for (const id of ids) this.queue.add(id);
-    this.resyncTimer = this.scheduler.setTimeout(() => void this.resync().catch(() => {}), this.o.resyncMs ?? 30_000);
+    try {
+      const ids = new Set([...(await this.o.store.listDeploymentIds()), ...this.o.driver.deployments()]);
+      for (const id of ids) this.queue.add(id);
+    } finally {
+      // Scheduled whatever happened: a store that failed once must not end resyncs for good.
+      this.resyncTimer = this.scheduler.setTimeout(
+        () => void this.resync().catch((err) => this.o.log?.('resync failed', { error: (err as Error).message })),
+        this.o.resyncMs ?? 30_000,
+      );
+    }
   }
 
   async reconcile(id: string): Promise<Outcome> {

@@ -60,6 +60,8 @@ export interface ReplicaState {
 
 export interface RuntimeDriver {
   readonly kind: 'process' | 'docker' | 'kubernetes';
+  /** The process runtime runs `command` + `args` itself, so a deployment without a command cannot run there. */
+  readonly requiresCommand: boolean;
   /** Converges the deployment to exactly these targets; revisions not listed go to zero. */
   apply(deploymentId: string, targets: RevisionTarget[]): Promise<void>;
   observe(deploymentId: string): ReplicaState[];

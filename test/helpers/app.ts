@@ -4,7 +4,6 @@ import { buildApp } from '../../src/app.js';
 import { NO_RUNTIME, type CommandContext } from '../../src/commands/context.js';
 import { createApiKey } from '../../src/commands/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
-import { NOTHING_OBSERVED } from '../../src/domain/deployment.js';
 import { randomIds } from '../../src/domain/ids.js';
 import { SecretBox } from '../../src/domain/secret-box.js';
 import { openDatabase } from '../../src/store/database.js';
@@ -36,11 +35,10 @@ export async function startTestApp(
     clock: systemClock,
     ids: randomIds,
     secretBox: new SecretBox(randomBytes(32)),
-    observer: { observe: () => NOTHING_OBSERVED },
     runtime: NO_RUNTIME,
   };
   options.wire?.(ctx);
-  const app = await buildApp({ ctx, logLevel: 'silent', bodyLimit: options.bodyLimit, keyCacheMs: 100 });
+  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100 });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;

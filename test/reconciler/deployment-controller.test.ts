@@ -25,8 +25,7 @@ describe('deployment controller', () => {
     t = await startTestApp(sqlite, {
       wire: (ctx) => {
         controller = new DeploymentController({ store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1' }, failAfterRestarts: 3, minReadyMs: 100, resyncMs: 60_000 });
-        ctx.observer = controller;
-        ctx.runtime = { ...ctx.runtime, changed: (id) => controller.changed(id) };
+        ctx.runtime = controller;
       },
     });
     await controller.start();

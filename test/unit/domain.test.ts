@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { normalizeAutoscaling } from '../../src/domain/autoscaling.js';
-import { deriveStatus, draftFromCreate, draftFromPatch, revisionHash, type ObservedReplica } from '../../src/domain/deployment.js';
+import { deriveStatus, draftFromCreate, draftFromPatch, revisionHash, } from '../../src/domain/deployment.js';
+import type { ReplicaState } from '../../src/runtime/types.js';
 import { SecretBox, parseSecretKey } from '../../src/domain/secret-box.js';
 import { uuidv7 } from '../../src/domain/ids.js';
 import type { DeploymentRecord } from '../../src/store/records.js';
@@ -12,8 +13,9 @@ const record = (desired: number): DeploymentRecord => ({
   id: 'dep_1', project_id: 'p', name: 'app', spec: spec(), revision_id: 'rev-2', revision_hash: 'h', desired_replicas: desired,
   created_at: '', updated_at: '', version: 1,
 });
-const replica = (revision: string, ready: boolean): ObservedReplica => ({
-  id: `r-${Math.random()}`, revision_id: revision, image: 'img:1', status: 'Running', ready_since: ready ? '2026-01-01T00:00:00Z' : null,
+const replica = (revision: string, ready: boolean): ReplicaState => ({
+  id: `r-${Math.random()}`, deploymentId: 'dep_1', revisionId: revision, image: 'img:1', status: 'Running',
+  readySince: ready ? '2026-01-01T00:00:00Z' : null, address: null, restarts: 0,
 });
 
 describe('status derivation', () => {

@@ -17,6 +17,7 @@ const HISTORY = 20;
  */
 export class ProcessDriver implements RuntimeDriver {
   readonly kind = 'process' as const;
+  readonly requiresCommand = true;
   private readonly replicas = new Map<string, Replica>();
   private readonly stopped = new Map<string, { id: string; revisionId: string; dir: string }[]>();
   private readonly listeners: ((deploymentId: string) => void)[] = [];
