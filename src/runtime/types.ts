@@ -62,7 +62,10 @@ export interface RuntimeDriver {
   readonly kind: 'process' | 'docker' | 'kubernetes';
   /** The process runtime runs `command` + `args` itself, so a deployment without a command cannot run there. */
   readonly requiresCommand: boolean;
-  /** Converges the deployment to exactly these targets; revisions not listed go to zero. */
+  /**
+   * Converges the deployment to exactly these targets; revisions not listed go to zero. An
+   * empty list means the deployment was deleted: the driver may drop what it kept of it.
+   */
   apply(deploymentId: string, targets: RevisionTarget[]): Promise<void>;
   observe(deploymentId: string): ReplicaState[];
   /** Output lines of the deployment's replicas, past ones included while the driver keeps them. */

@@ -57,6 +57,10 @@ describe('gantry serve', () => {
       [['serve', '--database', 'mysql://x'], {}, /--database: 'mysql:\/\/x' is not a database URL/],
       [['serve'], { GANTRY_LOG_LEVEL: 'loud' }, /GANTRY_LOG_LEVEL: log level 'loud'/],
       [['serve'], { GANTRY_SECRET_KEY: 'short' }, /GANTRY_SECRET_KEY/],
+      [['serve', '--runtime', 'docker'], {}, /--runtime: the docker runtime is not available in this version yet/],
+      [['serve', '--runtime', 'lxc'], {}, /--runtime: runtime 'lxc' is not one of process, docker/],
+      [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not a list of TYPE:COUNT/],
+      [['serve', '--public-url', 'ftp://x'], {}, /--public-url: 'ftp:\/\/x' is not a base URL/],
     ];
     for (const [args, env, message] of cases) {
       const dir = tempDir();

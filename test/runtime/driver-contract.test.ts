@@ -16,13 +16,14 @@ const worker = fileURLToPath(new URL('../fixtures/worker.js', import.meta.url));
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const drivers: { name: string; make(): RuntimeDriver }[] = [
+/** Each driver, made with fast timings and the given GPUs (none by default). */
+const drivers: { name: string; make(gpus?: GpuInventory): RuntimeDriver }[] = [
   {
     name: 'process',
-    make: () => {
+    make: (gpus) => {
       const dir = mkdtempSync(join(tmpdir(), 'gantry-rt-'));
       dirs.push(dir);
-      return new ProcessDriver({ dir, probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400 });
+      return new ProcessDriver({ dir, probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400, ...(gpus ? { gpus } : {}) });
     },
   },
 ];
@@ -65,13 +66,21 @@ function until(driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what:
   });
 }
 
+/** Runs `fn` with a driver and always closes it, so no replica outlives its test. */
+async function withDriver(driver: RuntimeDriver, fn: (driver: RuntimeDriver) => Promise<void>) {
+  try {
+    await fn(driver);
+  } finally {
+    await driver.close();
+  }
+}
+
 const ready = (rs: ReplicaState[], n: number) => rs.filter((r) => r.readySince).length === n;
 
 for (const d of drivers) {
   describe(`runtime driver contract: ${d.name}`, () => {
-    test('runs the requested replicas; each is ready only once its health check answers 200', async () => {
-      const driver = d.make();
-      try {
+    test('runs the requested replicas; each is ready only once its health check answers 200', () =>
+      withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a', { env: { GREETING: 'hi', READY_AFTER_MS: '300' }, args: [worker, '--greeting=$(GREETING)', '$$(GREETING)'] }), replicas: 2 }]);
         const early = driver.observe('dep_1');
         assert.equal(early.length, 2);
@@ -86,27 +95,19 @@ for (const d of drivers) {
           assert.deepEqual(info.argv, ['--greeting=hi', '$(GREETING)'], '$(VAR) expands; $$(VAR) escapes');
         }
         assert.notEqual(rs[0]!.address, rs[1]!.address);
-      } finally {
-        await driver.close();
-      }
-    });
+      }));
 
-    test('a crashing replica shows CrashLoopBackOff with its exit code and is restarted', async () => {
-      const driver = d.make();
-      try {
+    test('a crashing replica shows CrashLoopBackOff with its exit code and is restarted', () =>
+      withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-crash', revision: revision('rev-crash', { env: { CRASH_AFTER_MS: '100' } }), replicas: 1 }]);
         const [r] = await until(driver, (rs) => rs[0]?.reason === 'CrashLoopBackOff', 'CrashLoopBackOff');
         assert.equal(r!.status, 'Waiting');
         assert.match(r!.message ?? '', /exited with code 3/);
         await until(driver, (rs) => (rs[0]?.restarts ?? 0) >= 2, 'a second restart');
-      } finally {
-        await driver.close();
-      }
-    });
+      }));
 
-    test('scaling down and removing a revision stop replicas with SIGTERM, then SIGKILL after the grace period', async () => {
-      const driver = d.make();
-      try {
+    test('scaling down and removing a revision stop replicas with SIGTERM, then SIGKILL after the grace period', () =>
+      withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 2 }]);
         await until(driver, (rs) => ready(rs, 2), 'two ready replicas');
         await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 1 }]);
@@ -121,14 +122,10 @@ for (const d of drivers) {
         assert.ok(Date.now() - started >= 900, 'a replica ignoring SIGTERM gets its grace period');
         assert.deepEqual(driver.observe('dep_1'), []);
         await assert.rejects(fetch(`http://${address}/health`), 'the process is gone');
-      } finally {
-        await driver.close();
-      }
-    });
+      }));
 
-    test('logs: by replica and revision, kept after a crash, and followed as they come', async () => {
-      const driver = d.make();
-      try {
+    test('logs: by replica and revision, kept after a crash, and followed as they come', () =>
+      withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision('rev-log'), replicas: 1 }]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
         assert.ok(driver.logs('dep_1', {}).some((l) => /worker listening on \d+/.test(l)));
@@ -146,16 +143,10 @@ for (const d of drivers) {
         const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
         assert.ok(driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output stays readable");
         stop();
-      } finally {
-        await driver.close();
-      }
-    });
+      }));
 
-    test('GPUs: a replica gets its own devices, and waits Unschedulable when none are free', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'gantry-rt-gpu-'));
-      dirs.push(dir);
-      const driver = new ProcessDriver({ dir, probeIntervalMs: 50, gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:2')) });
-      try {
+    test('GPUs: a replica gets its own devices, and waits Unschedulable when none are free', () =>
+      withDriver(d.make(new GpuInventory(parseGpuDeclaration('h100-80gb:2'))), async (driver) => {
         const gpu = revision('rev-gpu', { gpuType: 'h100-80gb', gpuCount: 1 });
         await driver.apply('dep_1', [{ revisionId: 'rev-gpu', revision: gpu, replicas: 3 }]);
         const rs = await until(driver, (rs) => ready(rs, 2) && rs.some((r) => r.reason === 'Unschedulable'), 'two running, one waiting');
@@ -173,30 +164,23 @@ for (const d of drivers) {
         const [b] = await until(driver, (rs) => rs.length === 1 && rs[0]!.reason === 'Unschedulable', 'no b200 on this machine');
         assert.match(b!.message!, /b200-192gb GPU; 0 of 0 free/);
 
-        const cpu = await (async () => {
-          await driver.apply('dep_1', [{ revisionId: 'rev-cpu', revision: revision('rev-cpu'), replicas: 1 }]);
-          const [c] = await until(driver, (rs) => rs.length === 1 && ready(rs, 1), 'cpu-only ready');
-          return (await (await fetch(`http://${c!.address}/env`)).json()).env.CUDA_VISIBLE_DEVICES;
-        })();
-        assert.equal(cpu, '', 'a CPU-only replica sees no GPU');
-      } finally {
-        await driver.close();
-      }
-    });
+        await driver.apply('dep_1', [{ revisionId: 'rev-cpu', revision: revision('rev-cpu'), replicas: 1 }]);
+        const [c] = await until(driver, (rs) => rs.length === 1 && ready(rs, 1), 'cpu-only ready');
+        const cpuOnly = await (await fetch(`http://${c!.address}/env`)).json();
+        assert.equal(cpuOnly.env.CUDA_VISIBLE_DEVICES, '', 'a CPU-only replica sees no GPU');
+      }));
 
-    test('a target without a spec keeps or stops what runs but starts nothing', async () => {
-      const driver = d.make();
-      try {
+    test('a target without a spec keeps or stops what runs but starts nothing; an empty list forgets the deployment', () =>
+      withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision('rev-a'), replicas: 1 }]);
         await until(driver, (rs) => ready(rs, 1), 'ready');
         await driver.apply('dep_1', [{ revisionId: 'rev-a', replicas: 3 }]);
         assert.equal(driver.observe('dep_1').length, 1);
         assert.deepEqual(driver.deployments(), ['dep_1']);
+        assert.ok(driver.logs('dep_1', {}).length > 0);
         await driver.apply('dep_1', []);
         assert.deepEqual(driver.deployments(), []);
-      } finally {
-        await driver.close();
-      }
-    });
+        assert.deepEqual(driver.logs('dep_1', {}), [], 'a deleted deployment leaves no logs behind');
+      }));
   });
 }

@@ -53,7 +53,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     res.write(JSON.stringify({ lines }) + '\n');
     const stop = ctx.runtime.followLogs(d.id, filter, (more) => res.write(JSON.stringify({ lines: more }) + '\n'));
-    req.raw.socket.once('close', stop);
+    res.once('close', stop);
   });
 
   app.delete<Id>('/deployments/:id', {

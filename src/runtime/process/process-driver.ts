@@ -1,6 +1,7 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuInventory } from '../gpus.js';
-import type { LogFilter, ReplicaState, RevisionTarget, RuntimeDriver } from '../types.js';
+import type { LogFilter, ReplicaState, RevisionSpec, RevisionTarget, RuntimeDriver } from '../types.js';
 import { followReplicaLog, readReplicaLog } from './replica-log.js';
 import { Replica, type ReplicaOptions } from './replica.js';
 
@@ -68,6 +69,11 @@ export class ProcessDriver implements RuntimeDriver {
     // Only real changes are announced: a no-op apply must not wake the controller again.
     if (started > 0) this.emit(deploymentId);
     await Promise.all(stops.map((r) => this.stop(r)));
+    // No target at all means the deployment is gone: so are its working directories and logs.
+    if (targets.length === 0) {
+      this.stopped.delete(deploymentId);
+      rmSync(join(this.options.dir, deploymentId), { recursive: true, force: true });
+    }
   }
 
   logs(deploymentId: string, filter: LogFilter): string[] {
@@ -102,7 +108,7 @@ export class ProcessDriver implements RuntimeDriver {
     for (const l of this.listeners) l(deploymentId);
   }
 
-  private start(spec: NonNullable<RevisionTarget['revision']>) {
+  private start(spec: RevisionSpec) {
     const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${Date.now().toString(36)}${(++this.seq).toString(36)}`;
     const r = new Replica(id, spec, join(this.options.dir, spec.deploymentId, id), this.opts, () => this.emit(spec.deploymentId));
     this.replicas.set(id, r);
