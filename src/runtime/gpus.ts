@@ -17,15 +17,21 @@ export class GpuInventory {
 
   constructor(readonly gpus: readonly Gpu[]) {}
 
-  /** Takes `count` free GPUs of `type` for `holder`, or answers why it cannot. */
-  allocate(holder: string, type: string, count: number): { indices: number[] } | { missing: string } {
+  /**
+   * Takes `count` free GPUs of `type` for `holder` (the `prefer`red ones first: those an adopted
+   * container already uses), or answers why it cannot. A holder asking again keeps what it has.
+   */
+  allocate(holder: string, type: string, count: number, prefer: number[] = []): { indices: number[] } | { missing: string } {
     if (count === 0) return { indices: [] };
+    const held = [...this.holders].filter(([, h]) => h === holder).map(([i]) => i);
+    if (held.length === count) return { indices: held };
     const ofType = this.gpus.filter((g) => g.type === type);
     const free = ofType.filter((g) => !this.holders.has(g.index));
     if (free.length < count) {
       return { missing: `needs ${count} × ${type} GPU; ${free.length} of ${ofType.length} free on this machine` };
     }
-    const taken = free.slice(0, count).map((g) => g.index);
+    const ordered = [...free.filter((g) => prefer.includes(g.index)), ...free.filter((g) => !prefer.includes(g.index))];
+    const taken = ordered.slice(0, count).map((g) => g.index);
     for (const i of taken) this.holders.set(i, holder);
     return { indices: taken };
   }

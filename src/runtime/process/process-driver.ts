@@ -1,14 +1,11 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { GpuInventory } from '../gpus.js';
-import type { LogFilter, ReplicaState, RevisionSpec, RevisionTarget, RuntimeDriver } from '../types.js';
-import { followReplicaLog, readReplicaLog } from './replica-log.js';
-import { Replica, type ReplicaOptions } from './replica.js';
+import { ReplicaDriver, type ReplicaDriverOptions } from '../replica-driver.js';
+import type { RevisionSpec } from '../types.js';
+import { ProcessWorkload } from './process-workload.js';
 
-export type ProcessDriverOptions = { dir: string } & Partial<ReplicaOptions>;
-
-/** Replicas of a deployment that stopped, kept so their logs stay readable. */
-const HISTORY = 20;
+export type ProcessDriverOptions = ReplicaDriverOptions & {
+  /** Variables every replica inherits (PATH and the like), below the deployment's own. */
+  baseEnv?: Record<string, string>;
+};
 
 /**
  * Runs each replica as a child process of Gantry: `command` + `args` with `$(VAR)` expanded,
@@ -16,113 +13,21 @@ const HISTORY = 20;
  * deployment's `port` is the container port; on this runtime the replica's address is
  * 127.0.0.1:$PORT instead).
  */
-export class ProcessDriver implements RuntimeDriver {
+export class ProcessDriver extends ReplicaDriver {
   readonly kind = 'process' as const;
   readonly requiresCommand = true;
-  private readonly replicas = new Map<string, Replica>();
-  private readonly stopped = new Map<string, { id: string; revisionId: string; dir: string }[]>();
-  private readonly listeners: ((deploymentId: string) => void)[] = [];
-  private readonly opts: ReplicaOptions;
-  private seq = 0;
-  private closed = false;
 
-  constructor(private readonly options: ProcessDriverOptions) {
-    this.opts = {
-      probeIntervalMs: 1000,
-      startupProbeMs: 50,
-      probeTimeoutMs: 1000,
-      failureThreshold: 3,
-      baseBackoffMs: 1000,
-      maxBackoffMs: 300_000,
-      logCapBytes: 5 * 1024 * 1024,
-      baseEnv: {},
-      gpus: new GpuInventory([]),
-      ...options,
-    };
+  constructor(private readonly processOptions: ProcessDriverOptions) {
+    super(processOptions);
   }
 
-  onChange(listener: (deploymentId: string) => void) {
-    this.listeners.push(listener);
+  protected workload(_id: string, spec: RevisionSpec, dir: string) {
+    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {});
   }
 
-  observe(deploymentId: string): ReplicaState[] {
-    return this.of(deploymentId).map((r) => r.state());
-  }
-
-  deployments(): string[] {
-    return [...new Set([...this.replicas.values()].map((r) => r.spec.deploymentId))];
-  }
-
-  async apply(deploymentId: string, targets: RevisionTarget[]): Promise<void> {
-    if (this.closed) throw new Error('the process runtime is shut down');
-    const mine = this.of(deploymentId).filter((r) => !r.stopping);
-    const stops: Replica[] = [];
-    let started = 0;
-    for (const r of mine) if (!targets.some((t) => t.revisionId === r.spec.revisionId)) stops.push(r);
-    for (const t of targets) {
-      const running = mine.filter((r) => r.spec.revisionId === t.revisionId);
-      // Keep ready replicas; scale down those not serving yet first.
-      running.sort((a, b) => Number(!a.readySince) - Number(!b.readySince));
-      stops.push(...running.slice(t.replicas));
-      if (t.revision) for (let i = running.length; i < t.replicas; i++, started++) this.start(t.revision);
-    }
-    // Only real changes are announced: a no-op apply must not wake the controller again.
-    if (started > 0) this.emit(deploymentId);
-    await Promise.all(stops.map((r) => this.stop(r)));
-    // No target at all means the deployment is gone: so are its working directories and logs.
-    if (targets.length === 0) {
-      this.stopped.delete(deploymentId);
-      rmSync(join(this.options.dir, deploymentId), { recursive: true, force: true });
-    }
-  }
-
-  logs(deploymentId: string, filter: LogFilter): string[] {
-    return this.logDirs(deploymentId, filter).flatMap((dir) => readReplicaLog(dir));
-  }
-
-  followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void {
-    const stops = this.logDirs(deploymentId, filter).map((dir) => followReplicaLog(dir, onLines));
-    return () => stops.forEach((s) => s());
-  }
-
+  /** Replicas are Gantry's children: they stop with it, gracefully. */
   async close() {
     this.closed = true;
-    await Promise.all([...this.replicas.values()].map((r) => this.stop(r)));
-  }
-
-  private of(deploymentId: string) {
-    return [...this.replicas.values()].filter((r) => r.spec.deploymentId === deploymentId);
-  }
-
-  private logDirs(deploymentId: string, filter: LogFilter): string[] {
-    const all = [
-      ...(this.stopped.get(deploymentId) ?? []),
-      ...this.of(deploymentId).map((r) => ({ id: r.id, revisionId: r.spec.revisionId, dir: r.dir })),
-    ];
-    return all
-      .filter((r) => (!filter.replicaId || r.id === filter.replicaId) && (!filter.revisionId || r.revisionId === filter.revisionId))
-      .map((r) => r.dir);
-  }
-
-  private emit(deploymentId: string) {
-    for (const l of this.listeners) l(deploymentId);
-  }
-
-  private start(spec: RevisionSpec) {
-    const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${Date.now().toString(36)}${(++this.seq).toString(36)}`;
-    const r = new Replica(id, spec, join(this.options.dir, spec.deploymentId, id), this.opts, () => this.emit(spec.deploymentId));
-    this.replicas.set(id, r);
-    void r.run();
-  }
-
-  private async stop(r: Replica) {
-    await r.stop();
-    this.replicas.delete(r.id);
-    const history = this.stopped.get(r.spec.deploymentId) ?? [];
-    history.push({ id: r.id, revisionId: r.spec.revisionId, dir: r.dir });
-    this.stopped.set(r.spec.deploymentId, history.slice(-HISTORY));
-    this.emit(r.spec.deploymentId);
-    // GPUs were freed: replicas waiting for them may start now.
-    for (const waiting of this.replicas.values()) if (waiting.unschedulable) void waiting.run();
+    await this.stopAll();
   }
 }

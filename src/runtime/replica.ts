@@ -1,10 +1,33 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { expandVars } from '../expand-vars.js';
-import type { GpuInventory } from '../gpus.js';
-import type { ReplicaState, RevisionSpec } from '../types.js';
+import type { GpuInventory } from './gpus.js';
 import { ReplicaLog } from './replica-log.js';
+import type { ReplicaState, RevisionSpec } from './types.js';
+
+/**
+ * What runs a replica: a child process or a container. The replica's life cycle (GPUs,
+ * probes, restarts with backoff, graceful stop) is shared; only starting and stopping the
+ * workload differ between runtimes.
+ */
+export interface Workload {
+  /**
+   * Makes the workload run (starting, restarting or re-attaching to it) with these GPUs, its
+   * output going to `log`; answers the host:port where it serves. `onExit` is called once when
+   * this run ends. Throws StartError when it cannot start.
+   */
+  start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string>;
+  /** SIGTERM, then SIGKILL once the grace period is over; resolves when it is gone for good. */
+  stop(graceSeconds: number): Promise<void>;
+}
+
+/** Why a workload could not start, as a replica reason (ErrImagePull, …) and a message. */
+export class StartError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface ReplicaOptions {
   /** Probe period once ready. */
@@ -16,47 +39,38 @@ export interface ReplicaOptions {
   baseBackoffMs: number;
   maxBackoffMs: number;
   logCapBytes: number;
-  /** Variables every replica inherits (PATH and the like), below the deployment's own. */
-  baseEnv: Record<string, string>;
   gpus: GpuInventory;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 /**
- * One replica as a child process, with its life cycle: waiting for GPUs (Unschedulable),
- * running (ready once its health path answers 200), crashed and waiting to restart with
- * exponential backoff (CrashLoopBackOff), terminated.
+ * One replica and its life cycle: waiting for GPUs (Unschedulable), running (ready once its
+ * health path answers 200), crashed and waiting to restart with exponential backoff
+ * (CrashLoopBackOff), terminated.
  */
 export class Replica {
   status: ReplicaState['status'] = 'Waiting';
   reason = 'ContainerCreating';
   message = '';
   readySince: string | null = null;
-  port: number | null = null;
+  address: string | null = null;
   restarts = 0;
   stopping = false;
-  private child: ChildProcess | null = null;
+  private running = false;
+  private starting = false;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
+  private startFailures = 0;
   private log: ReplicaLog | null = null;
-  private gpuIndices: number[] | null = null;
 
   constructor(
     readonly id: string,
     readonly spec: RevisionSpec,
     readonly dir: string,
+    private readonly workload: Workload,
     private readonly opts: ReplicaOptions,
     private readonly changed: () => void,
+    /** GPUs the workload already holds (an adopted container); allocated on first run otherwise. */
+    private gpuIndices: number[] | null = null,
   ) {}
 
   state(): ReplicaState {
@@ -69,7 +83,7 @@ export class Replica {
       ...(this.reason ? { reason: this.reason } : {}),
       ...(this.message ? { message: this.message } : {}),
       readySince: this.readySince,
-      address: this.port && this.status === 'Running' ? `127.0.0.1:${this.port}` : null,
+      address: this.status === 'Running' ? this.address : null,
       restarts: this.restarts,
     };
   }
@@ -78,33 +92,34 @@ export class Replica {
     return this.reason === 'Unschedulable';
   }
 
-  /** Starts the process, once it holds the GPUs it needs. */
+  /** Starts the workload, once it holds the GPUs it needs. */
   async run() {
-    if (this.stopping || this.child) return;
-    if (!this.gpuIndices) {
-      const got = this.opts.gpus.allocate(this.id, this.spec.gpuType, this.spec.gpuCount);
-      if ('missing' in got) return this.wait('Unschedulable', got.missing);
-      this.gpuIndices = got.indices;
-    }
+    if (this.stopping || this.running || this.starting) return;
+    const got = this.opts.gpus.allocate(this.id, this.spec.gpuType, this.spec.gpuCount, this.gpuIndices ?? undefined);
+    if ('missing' in got) return this.wait('Unschedulable', got.missing);
+    this.gpuIndices = got.indices;
     mkdirSync(this.dir, { recursive: true });
     this.log ??= new ReplicaLog(this.dir, this.opts.logCapBytes);
-    this.port = await freePort();
+    this.starting = true;
+    let exited: string | null = null;
+    try {
+      this.address = await this.workload.start(this.gpuIndices, this.log, (how) => {
+        if (this.starting) exited = how;
+        else this.exited(how);
+      });
+    } catch (err) {
+      this.starting = false;
+      if (this.stopping) return;
+      const reason = err instanceof StartError ? err.reason : 'StartError';
+      const backoff = this.backoff(++this.startFailures);
+      this.wait(reason, `${(err as Error).message}; retrying in ${Math.round(backoff)} ms`);
+      return this.schedule(() => void this.run(), backoff);
+    }
+    this.starting = false;
+    this.startFailures = 0;
+    this.running = true;
+    if (exited !== null) return this.exited(exited);
     if (this.stopping) return;
-    const env: Record<string, string> = {
-      ...this.opts.baseEnv,
-      ...this.spec.env,
-      PORT: String(this.port),
-      // An empty list hides every GPU from CUDA: a CPU-only replica sees none.
-      CUDA_VISIBLE_DEVICES: this.gpuIndices.join(','),
-    };
-    const [cmd, ...args] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
-    if (!cmd) return this.wait('InvalidCommand', 'the process runtime needs a command');
-    const child = spawn(cmd, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    child.stdout!.on('data', (d: Buffer) => this.log?.write(d));
-    child.stderr!.on('data', (d: Buffer) => this.log?.write(d));
-    child.on('error', (err) => this.exited(`cannot start ${cmd}: ${err.message}`));
-    child.on('exit', (code, signal) => this.exited(signal ? `killed by ${signal}` : `exited with code ${code}`));
     this.status = 'Running';
     this.reason = '';
     this.message = '';
@@ -124,12 +139,17 @@ export class Replica {
     this.timer = setTimeout(fn, ms);
   }
 
+  /** As the kubelet does: the first retry is immediate, later ones back off exponentially. */
+  private backoff(attempt: number) {
+    return attempt === 1 ? 0 : Math.min(this.opts.baseBackoffMs * 2 ** (attempt - 2), this.opts.maxBackoffMs);
+  }
+
   private async probe() {
     if (this.stopping || this.status !== 'Running') return;
     let ok = true;
     if (this.spec.healthCheckPath) {
       try {
-        const res = await fetch(`http://127.0.0.1:${this.port}${this.spec.healthCheckPath}`, {
+        const res = await fetch(`http://${this.address}${this.spec.healthCheckPath}`, {
           signal: AbortSignal.timeout(this.opts.probeTimeoutMs),
         });
         await res.arrayBuffer();
@@ -157,29 +177,22 @@ export class Replica {
   }
 
   private exited(how: string) {
-    if (this.child === null) return;
-    this.child = null;
+    if (!this.running) return;
+    this.running = false;
     this.readySince = null;
     if (this.stopping) return;
     this.restarts++;
-    // As the kubelet does: the first restart is immediate, later ones back off exponentially.
-    const backoff = this.restarts === 1 ? 0 : Math.min(this.opts.baseBackoffMs * 2 ** (this.restarts - 2), this.opts.maxBackoffMs);
+    const backoff = this.backoff(this.restarts);
     this.wait('CrashLoopBackOff', `${how}; restart ${this.restarts} in ${Math.round(backoff)} ms`);
     this.schedule(() => void this.run(), backoff);
   }
 
-  /** SIGTERM, then SIGKILL once the grace period is over; frees the replica's GPUs. */
+  /** Stops the workload gracefully and frees the replica's GPUs. */
   async stop() {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    const child = this.child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
-      const kill = setTimeout(() => child.kill('SIGKILL'), this.spec.terminationGracePeriodSeconds * 1000);
-      await gone;
-      clearTimeout(kill);
-    }
+    await this.workload.stop(this.spec.terminationGracePeriodSeconds);
+    this.running = false;
     this.status = 'Terminated';
     this.reason = 'Completed';
     this.readySince = null;

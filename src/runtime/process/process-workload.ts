@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { expandVars } from '../expand-vars.js';
+import type { ReplicaLog } from '../replica-log.js';
+import { StartError, type Workload } from '../replica.js';
+import type { RevisionSpec } from '../types.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/**
+ * A replica as a child process: `command` + `args` with `$(VAR)` expanded, in the replica's
+ * directory, listening on a free port given in PORT.
+ */
+export class ProcessWorkload implements Workload {
+  private child: ChildProcess | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly spec: RevisionSpec,
+    private readonly dir: string,
+    /** Variables every replica inherits (PATH and the like), below the deployment's own. */
+    private readonly baseEnv: Record<string, string>,
+  ) {}
+
+  async start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
+    const port = await freePort();
+    if (this.stopped) throw new StartError('Stopped', 'the replica was stopped while starting');
+    const env: Record<string, string> = {
+      ...this.baseEnv,
+      ...this.spec.env,
+      PORT: String(port),
+      // An empty list hides every GPU from CUDA: a CPU-only replica sees none.
+      CUDA_VISIBLE_DEVICES: gpus.join(','),
+    };
+    const [cmd, ...args] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
+    if (!cmd) throw new StartError('InvalidCommand', 'the process runtime needs a command');
+    const child = spawn(cmd, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.on('data', (d: Buffer) => log.write(d));
+    child.stderr!.on('data', (d: Buffer) => log.write(d));
+    let ended = false;
+    const end = (how: string) => {
+      if (ended) return;
+      ended = true;
+      this.child = null;
+      onExit(how);
+    };
+    child.on('error', (err) => end(`cannot start ${cmd}: ${err.message}`));
+    child.on('exit', (code, signal) => end(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    return `127.0.0.1:${port}`;
+  }
+
+  async stop(graceSeconds: number) {
+    this.stopped = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceSeconds * 1000);
+    await gone;
+    clearTimeout(kill);
+  }
+}
