@@ -113,7 +113,10 @@ export class DeploymentController implements RuntimePort {
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
-    const crashing = current.find((r) => r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5));
+    // An image that cannot be pulled fails at once; a crash only after several restarts. Both keep retrying.
+    const crashing = current.find(
+      (r) => r.reason === 'ErrImagePull' || (r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5)),
+    );
     if (crashing && !current.some((r) => r.readySince)) {
       const msg = `revision ${d.revision_id} cannot become ready: replica ${crashing.id} ${crashing.message ?? 'keeps crashing'}`;
       if (this.failures.get(id) !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuInventory } from './gpus.js';
@@ -25,7 +26,6 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   protected closed = false;
   private readonly stopped = new Map<string, { id: string; revisionId: string; dir: string }[]>();
   private readonly listeners: ((deploymentId: string) => void)[] = [];
-  private seq = 0;
 
   constructor(protected readonly options: ReplicaDriverOptions) {
     this.opts = {
@@ -113,14 +113,18 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   }
 
   private start(spec: RevisionSpec) {
-    const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${Date.now().toString(36)}${(++this.seq).toString(36)}`;
-    this.add(id, spec, null);
+    // As Kubernetes names pods: deployment, revision, random suffix (unique across instances sharing an engine).
+    const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${randomBytes(4).toString('hex')}`;
+    this.add(id, spec);
   }
 
-  /** Tracks and runs a replica; `gpus` when its workload already holds some (an adopted container). */
-  protected add(id: string, spec: RevisionSpec, gpus: number[] | null) {
+  /**
+   * Tracks and runs a replica. An adopted container comes with its workload and the GPUs it
+   * already holds.
+   */
+  protected add(id: string, spec: RevisionSpec, gpus: number[] | null = null, workload?: Workload) {
     const dir = join(this.options.dir, spec.deploymentId, id);
-    const r = new Replica(id, spec, dir, this.workload(id, spec, dir), this.opts, () => this.emit(spec.deploymentId), gpus);
+    const r = new Replica(id, spec, dir, workload ?? this.workload(id, spec, dir), this.opts, () => this.emit(spec.deploymentId), gpus);
     this.replicas.set(id, r);
     void r.run();
   }

@@ -24,6 +24,7 @@ export class ReplicaLog {
   }
 
   write(chunk: Buffer) {
+    if (this.fd < 0) return; // closed: output racing the replica's stop
     if (this.size + chunk.length > this.capBytes && this.size > 0) {
       closeSync(this.fd);
       renameSync(this.path, `${this.path}.1`);

@@ -1,0 +1,79 @@
+// Podman's Docker-compatible API for the docker runtime's tests: starts `podman system service`
+// on a socket in a temporary directory and builds the test worker image from a rootfs tarball
+// (the node binary, the libraries ldd lists, and test/fixtures/worker.js) with `podman import`,
+// since no public registry is reachable. The image tag is a hash of what goes into it, so a
+// changed fixture gets a fresh image.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+const WORKER = new URL('../test/fixtures/worker.js', import.meta.url).pathname;
+
+export function findPodman() {
+  const r = spawnSync('podman', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function podman(args) {
+  const r = spawnSync('podman', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`podman ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+/** The node binary and its shared libraries, as `ldd` lists them. */
+function nodeFiles() {
+  const out = execFileSync('ldd', [process.execPath], { encoding: 'utf8' });
+  const libs = [...out.matchAll(/(\/\S+) \(0x/g)].map((m) => m[1]);
+  return [process.execPath, ...libs];
+}
+
+export function buildWorkerImage() {
+  const files = nodeFiles();
+  const hash = createHash('sha256');
+  hash.update(readFileSync(WORKER));
+  hash.update(process.version);
+  const tag = `localhost/gantry-test-worker:${hash.digest('hex').slice(0, 12)}`;
+  if (spawnSync('podman', ['image', 'exists', tag]).status === 0) return tag;
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-image-'));
+  try {
+    const root = join(dir, 'rootfs');
+    for (const f of files) {
+      const target = f === process.execPath ? join(root, 'usr/local/bin/node') : join(root, f);
+      mkdirSync(dirname(target), { recursive: true });
+      copyFileSync(f, target);
+    }
+    mkdirSync(join(root, 'app'), { recursive: true });
+    mkdirSync(join(root, 'tmp'), { recursive: true });
+    copyFileSync(WORKER, join(root, 'app/worker.js'));
+    execFileSync('tar', ['-C', root, '-cf', join(dir, 'rootfs.tar'), '.']);
+    podman(['import', '--change', 'CMD ["/usr/local/bin/node", "/app/worker.js"]', '--change', 'WORKDIR /app', join(dir, 'rootfs.tar'), tag]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return tag;
+}
+
+export async function startPodmanService() {
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-podman-'));
+  const socket = join(dir, 'podman.sock');
+  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  for (let i = 0; i < 100 && !existsSync(socket); i++) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!existsSync(socket)) {
+    child.kill('SIGKILL');
+    throw new Error(`podman system service did not start: ${stderr}`);
+  }
+  return {
+    host: `unix://${socket}`,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
