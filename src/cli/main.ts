@@ -24,13 +24,17 @@ const flagsOf = (opts: Record<string, string | undefined>): Flags => ({
   runtime: opts.runtime,
   gpus: opts.gpus,
   publicUrl: opts.publicUrl,
+  dockerHost: opts.dockerHost,
+  registryAuth: opts.registryAuth,
 });
 
 withStoreFlags(program.command('serve').description('run the Gantry server'))
   .option('--listen <host:port>', 'address to listen on (GANTRY_LISTEN, default 127.0.0.1:8080; port 0 picks one)')
   .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (GANTRY_LOG_LEVEL)')
   .option('--body-limit <bytes>', 'largest accepted request body (GANTRY_BODY_LIMIT, default 1048576)')
-  .option('--runtime <kind>', 'where replicas run: process (GANTRY_RUNTIME, default process)')
+  .option('--runtime <kind>', 'where replicas run: process or docker (GANTRY_RUNTIME, default process)')
+  .option('--docker-host <url>', 'Docker Engine API for the docker runtime, Podman\'s works too (DOCKER_HOST, default unix:///var/run/docker.sock)')
+  .option('--registry-auth <file>', 'Docker-style config.json with registry credentials (GANTRY_REGISTRY_AUTH)')
   .option('--gpus <TYPE:COUNT,…>', 'declare GPUs instead of detecting them with nvidia-smi (GANTRY_GPUS)')
   .option('--public-url <url>', 'this server as replicas reach it (GANTRY_PUBLIC_URL; default the listen address)')
   .action(async (opts) => serve(loadConfig(flagsOf(opts), process.env)));

@@ -6,6 +6,11 @@ import { systemClock } from '../domain/clock.js';
 import { randomIds } from '../domain/ids.js';
 import { parseSecretKey, SecretBox } from '../domain/secret-box.js';
 import { openDatabase } from '../store/database.js';
+import { DockerDriver } from '../runtime/docker/docker-driver.js';
+import { loadRegistryAuths } from '../runtime/docker/image-puller.js';
+import type { GpuInventory } from '../runtime/gpus.js';
+import { ProcessDriver } from '../runtime/process/process-driver.js';
+import type { RuntimeDriver } from '../runtime/types.js';
 import { Store } from '../store/store.js';
 
 /** Opens the real dependencies that `serve` and `keys` share: data dir, store, ids, clock. */
@@ -30,4 +35,23 @@ export function loadSecretBox(config: Config): SecretBox {
   const key = parseSecretKey(readFileSync(path, 'utf8'));
   if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
   return new SecretBox(key);
+}
+
+/** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */
+export async function openDriver(config: Config, gpus: GpuInventory): Promise<RuntimeDriver> {
+  const dir = join(config.dataDir, 'replicas');
+  if (config.runtime === 'process') return new ProcessDriver({ dir, baseEnv: config.baseEnv, gpus });
+  let registryAuths;
+  if (config.registryAuth) {
+    try {
+      registryAuths = loadRegistryAuths(config.registryAuth);
+    } catch (err) {
+      throw new ConfigError(`registry credentials ${config.registryAuth} (--registry-auth): ${(err as Error).message}`);
+    }
+  }
+  try {
+    return await DockerDriver.open({ host: config.dockerHost, dir, gpus, ...(registryAuths ? { registryAuths } : {}) });
+  } catch (err) {
+    throw new ConfigError(`the docker runtime needs the Docker Engine API (--docker-host / DOCKER_HOST): ${(err as Error).message}`);
+  }
 }

@@ -6,8 +6,7 @@ import type { Config } from '../config/config.js';
 import { ensureAdminKey } from '../commands/keys.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
-import { ProcessDriver } from '../runtime/process/process-driver.js';
-import { loadSecretBox, openStore } from './runtime-deps.js';
+import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
@@ -21,7 +20,7 @@ export async function serve(config: Config) {
   }
 
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
-  const driver = new ProcessDriver({ dir: join(config.dataDir, 'replicas'), baseEnv: config.baseEnv, gpus });
+  const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform = { apiBaseUrl: config.publicUrl ?? '' };
   const controller = new DeploymentController({
@@ -45,7 +44,8 @@ export async function serve(config: Config) {
     logger.info({ signal }, 'shutting down');
     await app.close();
     await controller.stop();
-    // Replicas of the process runtime are Gantry's children: stop them all, gracefully.
+    // Process replicas are Gantry's children and stop with it; containers keep running and
+    // are adopted on the next start.
     await driver.close();
     await deps.store.close();
     process.exit(0);

@@ -14,7 +14,11 @@ export interface Config {
   secretKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   bodyLimit: number;
-  runtime: 'process';
+  runtime: 'process' | 'docker';
+  /** The Docker Engine API (docker runtime): unix:///path or tcp://host:port. */
+  dockerHost: string;
+  /** A Docker-style config.json with registry credentials (docker runtime). */
+  registryAuth: string | undefined;
   /** Declared GPUs (`h100-80gb:2,…`); undefined means detect with nvidia-smi. */
   gpus: string | undefined;
   /** This server's URL as replicas reach it (TOGETHER_API_BASE_URL). */
@@ -40,6 +44,8 @@ const SETTINGS = {
   logLevel: { flag: '--log-level', env: 'GANTRY_LOG_LEVEL', file: 'log_level' },
   bodyLimit: { flag: '--body-limit', env: 'GANTRY_BODY_LIMIT', file: 'body_limit' },
   runtime: { flag: '--runtime', env: 'GANTRY_RUNTIME', file: 'runtime' },
+  dockerHost: { flag: '--docker-host', env: 'DOCKER_HOST', file: 'docker_host' },
+  registryAuth: { flag: '--registry-auth', env: 'GANTRY_REGISTRY_AUTH', file: 'registry_auth' },
   gpus: { flag: '--gpus', env: 'GANTRY_GPUS', file: 'gpus' },
   publicUrl: { flag: '--public-url', env: 'GANTRY_PUBLIC_URL', file: 'public_url' },
 } satisfies Record<Exclude<keyof Config, 'baseEnv'>, Setting>;
@@ -98,13 +104,15 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   }
   const runtimeIn = pick('runtime');
   const runtime = runtimeIn.value ?? 'process';
-  if (runtime !== 'process') {
-    throw new ConfigError(
-      runtime === 'docker'
-        ? `${runtimeIn.from}: the docker runtime is not available in this version yet; use process`
-        : `${runtimeIn.from}: runtime '${runtime}' is not one of process, docker`,
-    );
+  if (runtime !== 'process' && runtime !== 'docker') {
+    throw new ConfigError(`${runtimeIn.from}: runtime '${runtime}' is not one of process, docker`);
   }
+  const hostIn = pick('dockerHost');
+  const dockerHost = hostIn.value ?? 'unix:///var/run/docker.sock';
+  if (!/^(unix:\/\/\/.+|tcp:\/\/[^\s/]+\/?)$/.test(dockerHost)) {
+    throw new ConfigError(`${hostIn.from}: '${dockerHost}' is not unix:///PATH or tcp://HOST:PORT`);
+  }
+  const authIn = pick('registryAuth');
   const gpusIn = pick('gpus');
   if (gpusIn.value !== undefined && !/^\s*([a-z0-9-]+:\d+\s*)(,\s*[a-z0-9-]+:\d+\s*)*$/.test(gpusIn.value)) {
     throw new ConfigError(`${gpusIn.from}: '${gpusIn.value}' is not a list of TYPE:COUNT (for example h100-80gb:2)`);
@@ -117,6 +125,8 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
   return {
     runtime,
+    dockerHost,
+    registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),
     gpus: gpusIn.value,
     publicUrl: urlIn.value?.replace(/\/$/, ''),
     baseEnv,

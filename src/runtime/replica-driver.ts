@@ -90,6 +90,10 @@ export abstract class ReplicaDriver implements RuntimeDriver {
     return () => stops.forEach((s) => s());
   }
 
+  protected detachAll() {
+    for (const r of this.replicas.values()) r.detach();
+  }
+
   protected async stopAll() {
     await Promise.all([...this.replicas.values()].map((r) => this.stop(r)));
   }

@@ -187,6 +187,13 @@ export class Replica {
     this.schedule(() => void this.run(), backoff);
   }
 
+  /** Stops watching (probes, restarts) but leaves the workload running: a container Gantry will adopt again. */
+  detach() {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.log?.close();
+  }
+
   /** Stops the workload gracefully and frees the replica's GPUs. */
   async stop() {
     this.stopping = true;

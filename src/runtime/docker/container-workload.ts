@@ -101,7 +101,7 @@ export class ContainerWorkload implements Workload {
   private async waitForExit(id: string, onExit: (how: string) => void) {
     let how: string;
     try {
-      await this.engine.api.call('POST', `/containers/${id}/wait`, { query: { condition: 'not-running' }, signal: this.watch.signal });
+      await this.engine.api.call('POST', `/containers/${id}/wait`, { query: { condition: 'not-running' }, signal: this.watch.signal, long: true });
       how = exitMessage(await this.inspect(id));
     } catch (err) {
       how = `lost the container: ${(err as Error).message}`;

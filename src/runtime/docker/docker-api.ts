@@ -29,7 +29,12 @@ interface CallOptions {
   body?: unknown;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** Waits as long as the engine takes (a container's exit); other calls time out. */
+  long?: boolean;
 }
+
+/** How long an ordinary call may take before the engine counts as unresponsive. */
+const CALL_TIMEOUT_MS = 60_000;
 
 /**
  * The few Docker Engine API calls Gantry needs, over a unix socket or TCP. Podman's
@@ -53,9 +58,9 @@ export class DockerApi {
     return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
   }
 
-  /** A call answering a stream (logs, pull progress); the caller reads and ends it. */
+  /** A call answering a stream (logs, pull progress) for as long as it lasts; the caller reads and ends it. */
   async stream(method: 'GET' | 'POST', path: string, opts: CallOptions = {}): Promise<Readable> {
-    const res = await this.send(method, path, opts);
+    const res = await this.send(method, path, { ...opts, long: true });
     if (res.statusCode >= 400) throw new DockerError(res.statusCode, errorMessage(await res.body.text(), res.statusCode));
     return res.body;
   }
@@ -75,9 +80,9 @@ export class DockerApi {
         headers: { ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
         body: opts.body !== undefined ? JSON.stringify(opts.body) : null,
         signal: opts.signal,
-        // Waits and log follows last as long as the container runs.
-        bodyTimeout: 0,
-        headersTimeout: 0,
+        // Waits and log follows last as long as the container runs; streams send headers at once.
+        headersTimeout: opts.long ? 0 : CALL_TIMEOUT_MS,
+        bodyTimeout: opts.long ? 0 : CALL_TIMEOUT_MS,
       });
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err;

@@ -61,6 +61,7 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
   /** Stops watching; the containers keep running and are adopted by the next start. */
   async close() {
     this.closed = true;
+    this.detachAll();
     await this.api.close();
   }
 
