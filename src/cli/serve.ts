@@ -22,7 +22,7 @@ export async function serve(config: Config) {
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
   const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
-  const platform = { apiBaseUrl: config.publicUrl ?? '' };
+  const platform = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
   const controller = new DeploymentController({
     store: deps.store,
     driver,

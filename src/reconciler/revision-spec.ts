@@ -1,9 +1,15 @@
+import { join } from 'node:path';
 import type { DeploymentRecord } from '../store/records.js';
 import type { RevisionSpec } from '../runtime/types.js';
 
 export interface PlatformEnv {
   /** This server as replicas reach it, e.g. http://127.0.0.1:8080 */
   apiBaseUrl: string;
+  /**
+   * Where volume versions live on this machine: `<volumesDir>/<project>/<volume>/<version>/`,
+   * one directory per version, mounted read-only into the replicas that use it.
+   */
+  volumesDir: string;
 }
 
 /**
@@ -47,8 +53,7 @@ export async function buildRevisionSpec(
     gpuCount: s.gpu_count,
     port: s.port,
     healthCheckPath: s.health_check_path,
-    // Volume contents arrive with the storage service; until then no volume is mounted.
-    volumes: [],
+    volumes: s.volumes.map((v) => ({ hostPath: join(platform.volumesDir, d.project_id, v.name, String(v.version)), mountPath: v.mount_path })),
     terminationGracePeriodSeconds: s.termination_grace_period_seconds,
   };
 }

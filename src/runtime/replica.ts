@@ -99,6 +99,8 @@ export class Replica {
     if ('missing' in got) return this.wait('Unschedulable', got.missing);
     this.gpuIndices = got.indices;
     mkdirSync(this.dir, { recursive: true });
+    // A volume version's directory exists before the replica starts, even while still empty.
+    for (const v of this.spec.volumes) mkdirSync(v.hostPath, { recursive: true });
     this.log ??= new ReplicaLog(this.dir, this.opts.logCapBytes);
     this.starting = true;
     let exited: string | null = null;

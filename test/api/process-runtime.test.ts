@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
@@ -167,6 +167,19 @@ describe('deployments on the process runtime', () => {
     }
     assert.deepEqual(JSON.parse(streamed.trim().split('\n').at(-1)!), { lines: ['served /env'] });
     ac.abort();
+  });
+
+  test("a mounted volume's version directory appears at its mount path, relative to the working directory", async () => {
+    const vol = await call('POST', '/v1/deployments/storage/volumes', { name: 'models', type: 'readOnly', content: { type: 'files', source_prefix: 'models/v1' } });
+    assert.equal(vol.status, 200);
+    await call('POST', '/v1/deployments', base('mounted', { volumes: [{ name: 'models', mount_path: '/mnt/models' }] }));
+    const ready = await waitFor('mounted', (d) => d.status === 'Ready');
+    const [replicaId] = Object.keys(ready.replica_events);
+    const link = join(dir, 'replicas', ready.id, replicaId!, 'mnt', 'models');
+    const target = realpathSync(link);
+    assert.equal(target.slice(0, dir.length + 9), `${dir}/volumes/`, 'under the data dir');
+    assert.ok(target.endsWith(`/models/${vol.body.current_version}`), `the mounted version of the volume: ${target}`);
+    assert.equal((await call('DELETE', '/v1/deployments/mounted')).status, 200);
   });
 
   test('delete stops every replica; shutdown leaves no orphan process, and a restart recreates replicas without duplicates', async () => {

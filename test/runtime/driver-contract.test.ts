@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,8 @@ interface DriverCase {
   portInside(address: string): string;
   /** The variable that tells the workload which GPUs it has. */
   gpuEnv: string;
+  /** Where the workload finds a file under a volume's mount path. */
+  volumePath(mountPath: string): string;
 }
 
 /** Each driver, made with fast timings and the given GPUs (none by default). */
@@ -46,6 +48,8 @@ const drivers: DriverCase[] = [
     workload: { image: 'local/worker:1', command: [process.execPath], args: [worker] },
     portInside: (address) => address.split(':')[1]!,
     gpuEnv: 'CUDA_VISIBLE_DEVICES',
+    // No mount namespace: relative to the working directory.
+    volumePath: (p) => `.${p}`,
   },
   {
     name: 'docker (Podman)',
@@ -55,6 +59,7 @@ const drivers: DriverCase[] = [
     workload: { image: process.env.GANTRY_TEST_WORKER_IMAGE ?? '', command: ['/usr/local/bin/node'], args: ['/app/worker.js'] },
     portInside: () => '8000',
     gpuEnv: 'NVIDIA_VISIBLE_DEVICES',
+    volumePath: (p) => p,
   },
 ];
 
@@ -205,6 +210,19 @@ for (const d of drivers) {
         const [c] = await until(driver, (rs) => rs.length === 1 && ready(rs, 1), 'cpu-only ready');
         const cpuOnly = await (await fetch(`http://${c!.address}/env`)).json();
         assert.equal(cpuOnly.env[d.gpuEnv], '', 'a CPU-only replica sees no GPU');
+      }));
+
+    test("volumes: a version's directory appears at the mount path before the replica starts", () =>
+      withDriver(d.make(), async (driver) => {
+        const weights = join(tempDir(), 'proj', 'models', '3');
+        mkdirSync(weights, { recursive: true, mode: 0o755 });
+        writeFileSync(join(weights, 'weights.txt'), 'v3 weights', { mode: 0o644 });
+        const empty = join(tempDir(), 'proj', 'cache', '1');
+        await driver.apply('dep_1', [{ revisionId: 'rev-v', revision: revision(d, 'rev-v', { volumes: [{ hostPath: weights, mountPath: '/mnt/models' }, { hostPath: empty, mountPath: '/cache' }] }), replicas: 1 }]);
+        const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
+        const read = await fetch(`http://${r!.address}/file?path=${d.volumePath('/mnt/models/weights.txt')}`);
+        assert.equal(await read.text(), 'v3 weights');
+        assert.ok(statSync(empty).isDirectory(), "a volume without contents yet is an empty directory, not a failed start");
       }));
 
     test('a target without a spec keeps or stops what runs but starts nothing; an empty list forgets the deployment', () =>

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { expandVars } from '../expand-vars.js';
 import type { ReplicaLog } from '../replica-log.js';
@@ -41,6 +43,7 @@ export class ProcessWorkload implements Workload {
       // An empty list hides every GPU from CUDA: a CPU-only replica sees none.
       CUDA_VISIBLE_DEVICES: gpus.join(','),
     };
+    this.linkVolumes();
     const [cmd, ...args] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
     if (!cmd) throw new StartError('InvalidCommand', 'the process runtime needs a command');
     const child = spawn(cmd, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -57,6 +60,19 @@ export class ProcessWorkload implements Workload {
     child.on('error', (err) => end(`cannot start ${cmd}: ${err.message}`));
     child.on('exit', (code, signal) => end(signal ? `killed by ${signal}` : `exited with code ${code}`));
     return `127.0.0.1:${port}`;
+  }
+
+  /**
+   * A process has no mount namespace: each volume appears at its mount path taken relative to
+   * the working directory (`/models` → `./models`), a symlink to the version's directory.
+   */
+  private linkVolumes() {
+    for (const v of this.spec.volumes) {
+      const at = join(this.dir, v.mountPath);
+      if (existsSync(at)) continue;
+      mkdirSync(dirname(at), { recursive: true });
+      symlinkSync(v.hostPath, at);
+    }
   }
 
   async stop(graceSeconds: number) {
