@@ -8,6 +8,8 @@ import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
+import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
+import { RoutingTable } from './gateway/routing-table.js';
 import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
 
@@ -22,6 +24,9 @@ export interface AppDeps {
   metrics?: Metrics;
   /** How long a resolved API key is trusted before it is looked up again. */
   keyCacheMs?: number;
+  /** Where the gateway finds ready replicas (kept current by the deployment controller). */
+  routes?: RoutingTable;
+  gatewayTimeouts?: Partial<GatewayTimeouts>;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -68,6 +73,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       deploymentRoutes(v1, deps.ctx);
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);
+      await v1.register(gatewayRoutes, {
+        ctx: deps.ctx,
+        table: deps.routes ?? new RoutingTable({ maxHeld: 100, maxWaitMs: 30_000 }),
+        ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),
+      });
     },
     { prefix: '/v1' },
   );

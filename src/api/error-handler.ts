@@ -8,7 +8,9 @@ import { ApiError, errors } from './errors.js';
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number) {
   app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
     const apiError = toApiError(err, bodyLimit, request.headers['content-type']);
-    if (apiError.status >= 500) request.log.error({ err }, 'request failed');
+    // Gateway errors (502–504) are the replicas' trouble, not Gantry's: no error log line each.
+    if (apiError.status >= 500 && apiError.status < 502) request.log.error({ err }, 'request failed');
+    if (apiError.retryAfterSeconds !== undefined) reply.header('retry-after', String(apiError.retryAfterSeconds));
     return reply.status(apiError.status).send(apiError.toBody());
   });
 

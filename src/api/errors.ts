@@ -10,7 +10,10 @@ export type ErrorType =
   | 'request_too_large'
   | 'uri_too_long'
   | 'unsupported_media_type'
-  | 'internal_error';
+  | 'internal_error'
+  | 'bad_gateway'
+  | 'service_unavailable'
+  | 'gateway_timeout';
 
 const STATUS: Record<ErrorType, number> = {
   invalid_request_error: 400,
@@ -21,10 +24,15 @@ const STATUS: Record<ErrorType, number> = {
   uri_too_long: 414,
   unsupported_media_type: 415,
   internal_error: 500,
+  bad_gateway: 502,
+  service_unavailable: 503,
+  gateway_timeout: 504,
 };
 
 export class ApiError extends Error {
   readonly status: number;
+  /** Sent as Retry-After (seconds) with a 503. */
+  retryAfterSeconds?: number;
   constructor(
     readonly type: ErrorType,
     message: string,
@@ -65,4 +73,10 @@ export const errors = {
   uriTooLong: (max: number) =>
     new ApiError('uri_too_long', `A path segment is longer than ${max} characters; no id or name is that long`, null, 'uri_too_long'),
   internal: () => new ApiError('internal_error', 'Internal server error', null, 'internal_error'),
+  /** The gateway could not get an answer from any replica. */
+  badGateway: (message: string) => new ApiError('bad_gateway', message, null, 'bad_gateway'),
+  /** No replica could take the request in time; `retryAfterSeconds` goes into Retry-After. */
+  unavailable: (message: string, retryAfterSeconds: number) =>
+    Object.assign(new ApiError('service_unavailable', message, null, 'no_ready_replica'), { retryAfterSeconds }),
+  gatewayTimeout: (message: string) => new ApiError('gateway_timeout', message, null, 'upstream_timeout'),
 };

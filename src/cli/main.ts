@@ -24,6 +24,8 @@ const flagsOf = (opts: Record<string, string | undefined>): Flags => ({
   runtime: opts.runtime,
   gpus: opts.gpus,
   publicUrl: opts.publicUrl,
+  holdMax: opts.holdMax,
+  holdTimeoutSeconds: opts.holdTimeout,
   dockerHost: opts.dockerHost,
   registryAuth: opts.registryAuth,
 });
@@ -36,6 +38,8 @@ withStoreFlags(program.command('serve').description('run the Gantry server'))
   .option('--docker-host <url>', 'Docker Engine API for the docker runtime, Podman\'s works too (DOCKER_HOST, default unix:///var/run/docker.sock)')
   .option('--registry-auth <file>', 'Docker-style config.json with registry credentials (GANTRY_REGISTRY_AUTH)')
   .option('--gpus <TYPE:COUNT,…>', 'declare GPUs instead of detecting them with nvidia-smi (GANTRY_GPUS)')
+  .option('--hold-max <n>', 'requests the gateway holds per deployment while no replica is ready (GANTRY_HOLD_MAX, default 256)')
+  .option('--hold-timeout <seconds>', 'how long the gateway holds a request for a ready replica (GANTRY_HOLD_TIMEOUT, default 120)')
   .option('--public-url <url>', 'this server as replicas reach it (GANTRY_PUBLIC_URL; default the listen address)')
   .action(async (opts) => serve(loadConfig(flagsOf(opts), process.env)));
 

@@ -6,6 +6,7 @@ import type { Config } from '../config/config.js';
 import { ensureAdminKey } from '../commands/keys.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
+import { RoutingTable } from '../gateway/routing-table.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -23,14 +24,16 @@ export async function serve(config: Config) {
   const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
+  const routes = new RoutingTable({ maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 });
   const controller = new DeploymentController({
+    routes,
     store: deps.store,
     driver,
     secretBox,
     platform,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');

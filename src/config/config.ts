@@ -23,6 +23,10 @@ export interface Config {
   gpus: string | undefined;
   /** This server's URL as replicas reach it (TOGETHER_API_BASE_URL). */
   publicUrl: string | undefined;
+  /** Requests the gateway holds per deployment while no replica is ready. */
+  holdMax: number;
+  /** How long the gateway holds a request for a ready replica, in seconds. */
+  holdTimeoutSeconds: number;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
 }
@@ -48,6 +52,8 @@ const SETTINGS = {
   registryAuth: { flag: '--registry-auth', env: 'GANTRY_REGISTRY_AUTH', file: 'registry_auth' },
   gpus: { flag: '--gpus', env: 'GANTRY_GPUS', file: 'gpus' },
   publicUrl: { flag: '--public-url', env: 'GANTRY_PUBLIC_URL', file: 'public_url' },
+  holdMax: { flag: '--hold-max', env: 'GANTRY_HOLD_MAX', file: 'hold_max' },
+  holdTimeoutSeconds: { flag: '--hold-timeout', env: 'GANTRY_HOLD_TIMEOUT', file: 'hold_timeout' },
 } satisfies Record<Exclude<keyof Config, 'baseEnv'>, Setting>;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
@@ -121,9 +127,13 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   if (urlIn.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(urlIn.value)) {
     throw new ConfigError(`${urlIn.from}: '${urlIn.value}' is not a base URL such as http://10.0.0.5:8080`);
   }
+  const holdMax = wholeNumber(pick('holdMax'), 256, 0);
+  const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), 120, 1);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
   return {
+    holdMax,
+    holdTimeoutSeconds,
     runtime,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),
@@ -138,6 +148,13 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     logLevel,
     bodyLimit,
   };
+}
+
+function wholeNumber(input: { value: string | undefined; from: string }, fallback: number, min: number): number {
+  if (input.value === undefined) return fallback;
+  const n = Number(input.value);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${input.from}: must be a whole number, at least ${min} (got '${input.value}')`);
+  return n;
 }
 
 function parseListen(text: string, from: string) {

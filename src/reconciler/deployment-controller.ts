@@ -3,6 +3,7 @@ import type { RuntimePort } from '../commands/context.js';
 import type { Observed, SpecDraft } from '../domain/deployment.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { LogFilter, RuntimeDriver } from '../runtime/types.js';
+import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
@@ -14,6 +15,8 @@ export interface ControllerOptions {
   secretBox: SecretBox;
   platform: PlatformEnv;
   scheduler?: Scheduler;
+  /** The gateway's routing table, kept current with every deployment's ready replicas. */
+  routes?: RoutingTable;
   /** How often every deployment is reconciled even without a change (missed events, restarts). */
   resyncMs?: number;
   /** Restarts after which a revision that was never ready counts as Failed. */
@@ -96,6 +99,7 @@ export class DeploymentController implements RuntimePort {
     const d = await this.o.store.findDeploymentById(id);
     if (!d) {
       this.failures.delete(id);
+      this.o.routes?.remove(id);
       await this.o.driver.apply(id, []);
       return;
     }
@@ -111,6 +115,7 @@ export class DeploymentController implements RuntimePort {
     const now = (this.o.now ?? Date.now)();
     const minReadyMs = this.o.minReadyMs ?? 1000;
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
+    this.o.routes?.update(d.project_id, d.name, id, this.o.driver.observe(id));
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
     // An image that cannot be pulled fails at once; a crash only after several restarts. Both keep retrying.

@@ -1,0 +1,122 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '../helpers/app.js';
+import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+
+/**
+ * The gateway, `ANY /v1/deployment-request/{name}/…`, through a spawned `gantry serve` on the
+ * process runtime with real replicas of the fixture worker.
+ */
+const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
+
+describe('gateway', () => {
+  let dir: string;
+  let g: GantryProcess;
+  const key = 'gateway-test-key';
+  const auth = { authorization: `Bearer ${key}` };
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${g.url}${path}`, { method, headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const deploy = (name: string, extra: object = {}) =>
+    call('POST', '/v1/deployments', { name, image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', termination_grace_period_seconds: 2, ...extra });
+  const waitReady = async (name: string, n: number) => {
+    const d = await eventually(async () => (await call('GET', `/v1/deployments/${name}`)).body, (d) => d.ready_replicas === n && d.status === 'Ready', 15000);
+    assert.equal(d.ready_replicas, n, JSON.stringify(d));
+  };
+  const via = (name: string, path: string, init: RequestInit = {}) =>
+    fetch(`${g.url}/v1/deployment-request/${name}${path}`, { ...init, headers: { ...auth, ...(init.headers as object) } });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gantry-gw-'));
+    g = await startGantry(['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '2'], { GANTRY_ADMIN_KEY: key });
+    assert.equal((await deploy('web', { min_replicas: 2 })).status, 200);
+    await waitReady('web', 2);
+  });
+  after(async () => {
+    await g?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('forwards method, path and query with the prefix stripped, streams the body, keeps the caller key, names the replica', async () => {
+    const body = 'x'.repeat(3 * 1024 * 1024);
+    const res = await via('web', '/echo/a/b?q=1&r=two', { method: 'POST', body, headers: { 'content-type': 'text/plain', 'x-custom': 'kept' } });
+    const echo = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(echo));
+    assert.equal(echo.method, 'POST');
+    assert.equal(echo.url, '/echo/a/b?q=1&r=two');
+    assert.equal(echo.bodyBytes, body.length, 'a body larger than the API limit streams through');
+    assert.equal(echo.headers['x-custom'], 'kept');
+    assert.equal(echo.headers.authorization, undefined, "the caller's key does not reach the replica");
+    assert.match(res.headers.get('x-gantry-replica') ?? '', /^web-/);
+  });
+
+  test('balances across ready replicas', async () => {
+    const served = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const res = await via('web', '/echo');
+      await res.arrayBuffer();
+      served.add(res.headers.get('x-gantry-replica')!);
+    }
+    assert.equal(served.size, 2);
+  });
+
+  test('Server-Sent Events pass through as they come', async () => {
+    const res = await via('web', '/sse');
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    const firstAt = Date.now();
+    assert.match(new TextDecoder().decode(first.value), /data: event 1/);
+    let rest = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    assert.match(rest, /event 3/);
+    assert.ok(Date.now() - firstAt >= 300, 'the first event arrived before the stream ended');
+  });
+
+  test('unknown deployments are 404 and a missing key is 401, in the error shape', async () => {
+    const missing = await via('nope', '/echo');
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.type, 'not_found_error');
+    const anonymous = await fetch(`${g.url}/v1/deployment-request/web/echo`);
+    assert.equal(anonymous.status, 401);
+  });
+
+  test('with no ready replica a request is held and served once one is ready; past the bounds 503 with Retry-After', async () => {
+    assert.equal((await deploy('cold', { min_replicas: 0, max_replicas: 1 })).status, 200);
+    // Held past --hold-timeout 2 s: 503 with Retry-After.
+    const timedOut = await via('cold', '/echo');
+    assert.equal(timedOut.status, 503);
+    assert.equal(timedOut.headers.get('retry-after'), '2');
+    assert.equal((await timedOut.json()).error.code, 'no_ready_replica');
+
+    // Two held (--hold-max 2); a third is refused at once. A client that leaves frees its place.
+    const leaving = new AbortController();
+    const left = via('cold', '/echo', { signal: leaving.signal }).catch(() => 'aborted');
+    const held = via('cold', '/echo?held=1');
+    await new Promise((r) => setTimeout(r, 200));
+    const third = await via('cold', '/echo');
+    assert.equal(third.status, 503);
+    assert.equal(third.headers.get('retry-after'), '1');
+    await third.arrayBuffer();
+    leaving.abort();
+    assert.equal(await left, 'aborted');
+    await new Promise((r) => setTimeout(r, 100));
+    const another = via('cold', '/echo?held=2');
+
+    assert.equal((await call('PATCH', '/v1/deployments/cold', { min_replicas: 1 })).status, 200);
+    for (const [p, res] of [['/echo?held=1', await held], ['/echo?held=2', await another]] as const) {
+      assert.equal(res.status, 200, 'the held request is served once a replica is ready');
+      assert.equal((await res.json()).url, p);
+    }
+  });
+});
