@@ -10,6 +10,7 @@ import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
 import { RoutingTable } from './gateway/routing-table.js';
+import { Traffic } from './gateway/traffic.js';
 import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
 
@@ -26,6 +27,7 @@ export interface AppDeps {
   keyCacheMs?: number;
   /** Where the gateway finds ready replicas (kept current by the deployment controller). */
   routes?: RoutingTable;
+  traffic?: Traffic;
   gatewayTimeouts?: Partial<GatewayTimeouts>;
 }
 
@@ -76,6 +78,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable({ maxHeld: 100, maxWaitMs: 30_000 }),
+        traffic: deps.traffic ?? new Traffic(),
+        metrics,
         ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),
       });
     },

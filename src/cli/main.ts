@@ -26,6 +26,8 @@ const flagsOf = (opts: Record<string, string | undefined>): Flags => ({
   publicUrl: opts.publicUrl,
   holdMax: opts.holdMax,
   holdTimeoutSeconds: opts.holdTimeout,
+  scaleDownWindowSeconds: opts.scaleDownWindow,
+  idleGraceSeconds: opts.idleGrace,
   dockerHost: opts.dockerHost,
   registryAuth: opts.registryAuth,
 });
@@ -40,6 +42,8 @@ withStoreFlags(program.command('serve').description('run the Gantry server'))
   .option('--gpus <TYPE:COUNT,…>', 'declare GPUs instead of detecting them with nvidia-smi (GANTRY_GPUS)')
   .option('--hold-max <n>', 'requests the gateway holds per deployment while no replica is ready (GANTRY_HOLD_MAX, default 256)')
   .option('--hold-timeout <seconds>', 'how long the gateway holds a request for a ready replica (GANTRY_HOLD_TIMEOUT, default 120)')
+  .option('--scale-down-window <seconds>', 'autoscaler scale-down stabilization window (GANTRY_SCALE_DOWN_WINDOW, default 300)')
+  .option('--idle-grace <seconds>', 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (GANTRY_IDLE_GRACE, default 300)')
   .option('--public-url <url>', 'this server as replicas reach it (GANTRY_PUBLIC_URL; default the listen address)')
   .action(async (opts) => serve(loadConfig(flagsOf(opts), process.env)));
 

@@ -6,7 +6,11 @@ import type { Config } from '../config/config.js';
 import { ensureAdminKey } from '../commands/keys.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
+import { Autoscaler } from '../autoscaler/autoscaler.js';
+import { scrapeCustomMetric } from '../autoscaler/custom-metric.js';
 import { RoutingTable } from '../gateway/routing-table.js';
+import { Traffic } from '../gateway/traffic.js';
+import { createMetrics, registerRuntimeGauges } from '../metrics/http-metrics.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -33,11 +37,27 @@ export async function serve(config: Config) {
     platform,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes });
+  const metrics = createMetrics();
+  const traffic = new Traffic();
+  registerRuntimeGauges(metrics, routes, driver);
+  const autoscaler = new Autoscaler({
+    store: deps.store,
+    traffic,
+    routes,
+    observe: (id) => driver.observe(id),
+    changed: (id) => controller.changed(id),
+    customMetric: (id, name) => scrapeCustomMetric(driver.observe(id), name),
+    stabilizationMs: config.scaleDownWindowSeconds * 1000,
+    idleGraceMs: config.idleGraceSeconds * 1000,
+    decisions: metrics.autoscalerDecisions,
+    log: (msg, fields) => logger.info(fields, msg),
+  });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
+  autoscaler.start();
   process.stdout.write(`listening on ${address}\n`);
 
   let closing = false;
@@ -45,6 +65,7 @@ export async function serve(config: Config) {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
+    await autoscaler.stop();
     await app.close();
     await controller.stop();
     // Process replicas are Gantry's children and stop with it; containers keep running and

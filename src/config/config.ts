@@ -27,6 +27,10 @@ export interface Config {
   holdMax: number;
   /** How long the gateway holds a request for a ready replica, in seconds. */
   holdTimeoutSeconds: number;
+  /** The autoscaler scales down only when every recommendation over this window is lower. */
+  scaleDownWindowSeconds: number;
+  /** An autoscaled deployment with min_replicas 0 goes to zero after this long without a request. */
+  idleGraceSeconds: number;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
 }
@@ -54,6 +58,8 @@ const SETTINGS = {
   publicUrl: { flag: '--public-url', env: 'GANTRY_PUBLIC_URL', file: 'public_url' },
   holdMax: { flag: '--hold-max', env: 'GANTRY_HOLD_MAX', file: 'hold_max' },
   holdTimeoutSeconds: { flag: '--hold-timeout', env: 'GANTRY_HOLD_TIMEOUT', file: 'hold_timeout' },
+  scaleDownWindowSeconds: { flag: '--scale-down-window', env: 'GANTRY_SCALE_DOWN_WINDOW', file: 'scale_down_window' },
+  idleGraceSeconds: { flag: '--idle-grace', env: 'GANTRY_IDLE_GRACE', file: 'idle_grace' },
 } satisfies Record<Exclude<keyof Config, 'baseEnv'>, Setting>;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
@@ -129,11 +135,15 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   }
   const holdMax = wholeNumber(pick('holdMax'), 256, 0);
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), 120, 1);
+  const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
+  const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
   return {
     holdMax,
     holdTimeoutSeconds,
+    scaleDownWindowSeconds,
+    idleGraceSeconds,
     runtime,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),

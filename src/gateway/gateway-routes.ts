@@ -3,7 +3,9 @@ import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { errors } from '../api/errors.js';
 import { callerOf } from '../api/auth.js';
 import type { CommandContext } from '../commands/context.js';
+import type { Metrics } from '../metrics/http-metrics.js';
 import type { RoutingTable, Upstream } from './routing-table.js';
+import type { Traffic } from './traffic.js';
 
 export interface GatewayTimeouts {
   /** To open a connection to a replica. */
@@ -47,6 +49,8 @@ class Pools {
 export interface GatewayDeps {
   ctx: CommandContext;
   table: RoutingTable;
+  traffic: Traffic;
+  metrics: Metrics;
   timeouts?: Partial<GatewayTimeouts>;
 }
 
@@ -73,6 +77,13 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
       if (!d || d.name !== name) throw errors.notFound('Deployment', name);
       route = deps.table.ensure(caller.projectId, name, d.id);
     }
+    const deploymentId = route.deploymentId;
+    const started = performance.now();
+    reply.raw.once('close', () => {
+      const seconds = (performance.now() - started) / 1000;
+      deps.metrics.gatewayRequests.inc({ deployment: name, status: String(reply.statusCode) });
+      deps.metrics.gatewayDuration.observe({ deployment: name }, seconds);
+    });
     const query = req.url.indexOf('?');
     const path = `/${req.params['*'] ?? ''}${query >= 0 ? req.url.slice(query) : ''}`;
     const headers: Record<string, string | string[]> = {};
@@ -88,23 +99,31 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     });
 
     let upstream = await deps.table.acquire(route, gone.signal);
+    deps.traffic.started(deploymentId);
+    const done = () => deps.traffic.finished(deploymentId, performance.now() - started);
     let res: Dispatcher.ResponseData;
     try {
       res = await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal);
     } catch (err) {
       deps.table.release(upstream);
+      done();
       // Refused before a byte was sent (the replica just stopped): once more, on another replica.
       if (!refused(err) || (hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
       upstream = await deps.table.acquire(route, gone.signal, upstream.replicaId);
+      deps.traffic.started(deploymentId);
       try {
         res = await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal);
       } catch (again) {
         deps.table.release(upstream);
+        done();
         throw upstreamError(again, timeouts);
       }
     }
     const taken: Upstream = upstream;
-    res.body.once('close', () => deps.table.release(taken));
+    res.body.once('close', () => {
+      deps.table.release(taken);
+      done();
+    });
     reply.status(res.statusCode);
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) reply.header(k, v);
     reply.header('x-gantry-replica', taken.replicaId);

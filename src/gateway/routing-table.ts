@@ -91,6 +91,12 @@ export class RoutingTable {
     return this.byId.get(deploymentId)?.waiters.length ?? 0;
   }
 
+  heldTotal(): number {
+    let n = 0;
+    for (const r of this.byId.values()) n += r.waiters.length;
+    return n;
+  }
+
   /** Called whenever a request starts waiting for a deployment without a ready replica. */
   onHold(listener: (deploymentId: string) => void) {
     this.holdListeners.push(listener);

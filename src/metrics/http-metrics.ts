@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RoutingTable } from '../gateway/routing-table.js';
+import type { RuntimeDriver } from '../runtime/types.js';
 
 /** Gantry's own Prometheus metrics; one registry per app so tests can run several apps side by side. */
 export function createMetrics() {
@@ -14,7 +16,16 @@ export function createMetrics() {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  return { registry, requests, duration };
+  const gatewayRequests = new Counter({ name: 'gantry_gateway_requests_total', help: 'Requests forwarded to deployments, by deployment and status', labelNames: ['deployment', 'status'] as const, registers: [registry] });
+  const gatewayDuration = new Histogram({
+    name: 'gantry_gateway_request_duration_seconds',
+    help: 'Time from a request reaching the gateway to the end of its response, by deployment',
+    labelNames: ['deployment'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  const autoscalerDecisions = new Counter({ name: 'gantry_autoscaler_decisions_total', help: 'Changes of desired_replicas made by the autoscaler', labelNames: ['direction'] as const, registers: [registry] });
+  return { registry, requests, duration, gatewayRequests, gatewayDuration, autoscalerDecisions };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -25,5 +36,34 @@ export function instrumentHttp(app: FastifyInstance, metrics: Metrics) {
     const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) };
     metrics.requests.inc(labels);
     metrics.duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}
+
+/** Gauges read when scraped: requests held by the gateway, and replicas by state. */
+export function registerRuntimeGauges(metrics: Metrics, routes: RoutingTable, driver: RuntimeDriver) {
+  new Gauge({
+    name: 'gantry_gateway_held_requests',
+    help: 'Requests waiting for a ready replica',
+    registers: [metrics.registry],
+    collect() {
+      this.set(routes.heldTotal());
+    },
+  });
+  new Gauge({
+    name: 'gantry_replicas',
+    help: 'Replicas by state: ready, starting (running, not ready yet), waiting',
+    labelNames: ['state'] as const,
+    registers: [metrics.registry],
+    collect() {
+      const counts = { ready: 0, starting: 0, waiting: 0 };
+      for (const id of driver.deployments()) {
+        for (const r of driver.observe(id)) {
+          if (r.readySince) counts.ready++;
+          else if (r.status === 'Running') counts.starting++;
+          else counts.waiting++;
+        }
+      }
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
   });
 }

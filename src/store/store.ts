@@ -238,6 +238,16 @@ export class Store {
     return n > 0;
   }
 
+  /**
+   * The autoscaler's decision, written only over the version it read (a racing PATCH wins and
+   * the autoscaler decides again on its next tick). Bumps the version so a PATCH that read the
+   * old count retries.
+   */
+  async setDesiredReplicas(id: string, expectedVersion: number, desired: number): Promise<boolean> {
+    const n = await this.ex.run('UPDATE deployments SET desired_replicas = $3, version = version + 1 WHERE id = $1 AND version = $2', [id, expectedVersion, desired]);
+    return n > 0;
+  }
+
   async deleteDeployment(id: string): Promise<boolean> {
     return (await this.ex.run('DELETE FROM deployments WHERE id = $1', [id])) > 0;
   }

@@ -34,7 +34,7 @@ describe('gateway', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-gw-'));
-    g = await startGantry(['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '2'], { GANTRY_ADMIN_KEY: key });
+    g = await startGantry(['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '2', '--scale-down-window', '1', '--idle-grace', '1'], { GANTRY_ADMIN_KEY: key, GANTRY_LOG_LEVEL: 'info' });
     assert.equal((await deploy('web', { min_replicas: 2 })).status, 200);
     await waitReady('web', 2);
   });
@@ -118,5 +118,25 @@ describe('gateway', () => {
       assert.equal(res.status, 200, 'the held request is served once a replica is ready');
       assert.equal((await res.json()).url, p);
     }
+  });
+
+  test('autoscaling: a deployment at zero wakes on a request (held, then served) and goes back to zero when idle', async () => {
+    const created = await deploy('lazy', { min_replicas: 0, max_replicas: 2, autoscaling: { metric: 'HTTPTotalRequests', target: 100 } });
+    assert.equal(created.status, 200);
+    assert.equal(created.body.desired_replicas, 0);
+    await eventually(async () => (await call('GET', '/v1/deployments/lazy')).body.status, (s) => s === 'ScaledToZero');
+
+    const res = await via('lazy', '/echo/wake');
+    assert.equal(res.status, 200, 'held while the autoscaler wakes the deployment, then served');
+    assert.equal((await res.json()).url, '/echo/wake');
+    const metrics = await (await fetch(`${g.url}/metrics`)).text();
+    assert.match(metrics, /gantry_autoscaler_decisions_total\{direction="up"\} 1/);
+    assert.match(metrics, /gantry_gateway_requests_total\{deployment="lazy",status="200"\} 1/);
+    assert.match(g.output(), /autoscaler decision/, 'each decision is logged with its inputs');
+
+    // --idle-grace 1 and --scale-down-window 1: back to zero soon after.
+    const idle = await eventually(async () => (await call('GET', '/v1/deployments/lazy')).body, (d) => d.status === 'ScaledToZero', 15000);
+    assert.equal(idle.status, 'ScaledToZero');
+    assert.equal(idle.desired_replicas, 0);
   });
 });

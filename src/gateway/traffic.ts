@@ -1,0 +1,81 @@
+/** Seconds of per-second history kept: the longest metric window (time_interval_minutes) is capped at this. */
+const HISTORY_SECONDS = 3600;
+
+class DeploymentTraffic {
+  readonly counts = new Float64Array(HISTORY_SECONDS);
+  readonly durations = new Float64Array(HISTORY_SECONDS);
+  /** The absolute second each slot holds. */
+  readonly seconds = new Float64Array(HISTORY_SECONDS).fill(-1);
+  inFlight = 0;
+  lastActivityMs = 0;
+}
+
+/**
+ * What the gateway saw of each deployment's requests: per-second counts and durations for
+ * the last hour, requests in flight, and the last activity. The autoscaler reads rates and
+ * averages over any window from it.
+ */
+export class Traffic {
+  private readonly byDeployment = new Map<string, DeploymentTraffic>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  started(deploymentId: string) {
+    const t = this.of(deploymentId);
+    t.inFlight++;
+    t.lastActivityMs = this.now();
+  }
+
+  finished(deploymentId: string, durationMs: number) {
+    const t = this.of(deploymentId);
+    t.inFlight = Math.max(0, t.inFlight - 1);
+    const now = this.now();
+    t.lastActivityMs = now;
+    const second = Math.floor(now / 1000);
+    const slot = second % HISTORY_SECONDS;
+    if (t.seconds[slot] !== second) {
+      t.seconds[slot] = second;
+      t.counts[slot] = 0;
+      t.durations[slot] = 0;
+    }
+    t.counts[slot]! += 1;
+    t.durations[slot]! += durationMs;
+  }
+
+  /** Requests finished over the last `windowMs`, and their total duration. */
+  window(deploymentId: string, windowMs: number): { count: number; durationMs: number; seconds: number } {
+    const t = this.byDeployment.get(deploymentId);
+    const seconds = Math.max(1, Math.min(HISTORY_SECONDS, Math.round(windowMs / 1000)));
+    if (!t) return { count: 0, durationMs: 0, seconds };
+    const now = Math.floor(this.now() / 1000);
+    let count = 0;
+    let durationMs = 0;
+    for (let s = now - seconds + 1; s <= now; s++) {
+      const slot = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
+      if (t.seconds[slot] === s) {
+        count += t.counts[slot]!;
+        durationMs += t.durations[slot]!;
+      }
+    }
+    return { count, durationMs, seconds };
+  }
+
+  inFlight(deploymentId: string): number {
+    return this.byDeployment.get(deploymentId)?.inFlight ?? 0;
+  }
+
+  /** When a request last started or finished; 0 if never. */
+  lastActivityMs(deploymentId: string): number {
+    return this.byDeployment.get(deploymentId)?.lastActivityMs ?? 0;
+  }
+
+  forget(deploymentId: string) {
+    this.byDeployment.delete(deploymentId);
+  }
+
+  private of(id: string) {
+    let t = this.byDeployment.get(id);
+    if (!t) this.byDeployment.set(id, (t = new DeploymentTraffic()));
+    return t;
+  }
+}
