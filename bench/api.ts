@@ -6,12 +6,13 @@
  *
  *   npm run build && npm run bench:api            (BENCH_SECONDS=10 by default)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain JS helper shared with the test runner
 import { startPostgres } from '../scripts/postgres-server.js';
+import { wrk as runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
@@ -34,19 +35,7 @@ async function startServer(databaseUrl: string | undefined, dir: string) {
   return { url, stop: () => new Promise<void>((r) => (proc.kill('SIGTERM'), proc.on('exit', () => r()))) };
 }
 
-/** Runs wrk and reads requests/s, p50, p99 and non-2xx answers from its report. */
-function wrk(title: string, url: string, script: string, seconds = SECONDS) {
-  const path = join(work, `${title.replace(/\W+/g, '-')}.lua`);
-  writeFileSync(path, script);
-  const r = spawnSync('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', path, url], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr}`);
-  const ms = (label: string) => {
-    const m = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(r.stdout)!;
-    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2] as 'us' | 'ms' | 's'];
-  };
-  const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
-  return { title, rps: Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)![1])), p50: ms('50%'), p99: ms('99%'), errors: bad };
-}
+const wrk = (title: string, url: string, script: string, seconds = SECONDS) => runWrk(work, title, url, script, seconds, CONNECTIONS);
 
 const auth = `wrk.headers["Authorization"] = "Bearer ${KEY}"\nwrk.headers["Content-Type"] = "application/json"\n`;
 

@@ -1,0 +1,107 @@
+/**
+ * Gateway overhead: one small upstream (the fixture worker, one replica on the process
+ * runtime) reached three ways in one run, each with wrk at 64 connections: directly, through
+ * nginx (Debian's package, proxy_pass with keep-alive upstream connections, one worker
+ * process), and through Gantry's gateway (`/v1/deployment-request/{name}/…`, with auth).
+ *
+ *   npm run build && node --import tsx bench/gateway.ts      (BENCH_SECONDS=10)
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { wrk } from './lib/wrk.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 64;
+const KEY = 'bench-gateway-key';
+const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
+const work = mkdtempSync(join(tmpdir(), 'gantry-bench-gw-'));
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+
+const gantry = spawn(process.execPath, ['bin/gantry.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'data'), '--log-level', 'warn'], {
+  env: { ...process.env, GANTRY_ADMIN_KEY: KEY },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+const url = await new Promise<string>((resolve) => {
+  let out = '';
+  gantry.stdout.on('data', (d) => {
+    out += d;
+    const m = /listening on (\S+)/.exec(out);
+    if (m) resolve(m[1]!);
+  });
+});
+let nginx: ReturnType<typeof spawn> | null = null;
+try {
+  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+  const d = (await (
+    await fetch(`${url}/v1/deployments`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'up', image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }] }),
+    })
+  ).json()) as { id: string };
+  for (;;) {
+    const s = (await (await fetch(`${url}/v1/deployments/up`, { headers })).json()) as { status: string };
+    if (s.status === 'Ready') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const base = join(work, 'data', 'replicas', d.id);
+  const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
+  const upstreamPort = JSON.parse(readFileSync(envFile, 'utf8')).env.PORT as string;
+
+  const nginxPort = await freePort();
+  writeFileSync(
+    join(work, 'nginx.conf'),
+    `daemon off;
+worker_processes 1;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${work}/tmp;
+  proxy_temp_path ${work}/tmp;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  if (spawnSync('nginx', ['-v']).status !== 0) throw new Error("nginx is not installed (Debian's nginx package)");
+  nginx = spawn('nginx', ['-c', join(work, 'nginx.conf'), '-p', work], { stdio: 'inherit' });
+  await new Promise((r) => setTimeout(r, 500));
+
+  const plain = 'wrk.path = "/echo"\n';
+  const viaGantry = `wrk.headers["Authorization"] = "Bearer ${KEY}"\nwrk.path = "/v1/deployment-request/up/echo"\n`;
+  const run = (title: string, target: string, script: string) => wrk(work, title, target, script, SECONDS, CONNECTIONS);
+  run('warm-up', `http://127.0.0.1:${nginxPort}`, plain);
+  run('warm-up', url, viaGantry);
+  const rows = [
+    run('direct to the replica', `http://127.0.0.1:${upstreamPort}`, plain),
+    run('through nginx', `http://127.0.0.1:${nginxPort}`, plain),
+    run('through the Gantry gateway', url, viaGantry),
+  ];
+  console.log(`\n${CONNECTIONS} connections, ${SECONDS} s per row, wrk -t1, GET /echo (a small JSON answer)\n`);
+  console.log('| path | requests/s | p50 ms | p99 ms | non-2xx |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
+  const [, viaNginx, viaGateway] = rows;
+  console.log(`\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`);
+} finally {
+  nginx?.kill('SIGQUIT');
+  gantry.kill('SIGTERM');
+  await new Promise((r) => gantry.on('exit', r));
+  rmSync(work, { recursive: true, force: true });
+}
