@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DockerApi } from '../../src/runtime/docker/docker-api.js';
 import { eventually } from '../helpers/app.js';
-import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /**
  * Deployments as containers: a spawned `gantry serve --runtime docker` against Podman's
@@ -23,15 +23,7 @@ describe('deployments on the docker runtime (Podman)', { ...(skip ? { skip } : {
   const api = host ? new DockerApi(host) : null;
   const start = () => startGantry(['--data-dir', dir, '--runtime', 'docker', '--docker-host', host!], { GANTRY_ADMIN_KEY: key });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${g.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = apiCaller(() => g.url, key);
   const get = async (name: string) => (await call('GET', `/v1/deployments/${name}`)).body;
   const waitFor = async (name: string, ok: (d: any) => boolean) => {
     const d = await eventually(() => get(name), ok, 20000);

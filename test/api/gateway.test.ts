@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
-import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /**
  * The gateway, `ANY /v1/deployment-request/{name}/…`, through a spawned `gantry serve` on the
@@ -18,11 +18,7 @@ describe('gateway', () => {
   const key = 'gateway-test-key';
   const auth = { authorization: `Bearer ${key}` };
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${g.url}${path}`, { method, headers: { ...auth, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = apiCaller(() => g.url, key);
   const deploy = (name: string, extra: object = {}) =>
     call('POST', '/v1/deployments', { name, image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', termination_grace_period_seconds: 2, ...extra });
   const waitReady = async (name: string, n: number) => {

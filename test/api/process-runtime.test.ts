@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
-import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /**
  * Deployments that really run: a spawned `gantry serve` on the process runtime, driven over
@@ -23,17 +23,9 @@ const alive = (pid: number) => {
 describe('deployments on the process runtime', () => {
   let dir: string;
   let g: GantryProcess;
-  let key: string;
+  const key = 'proc-test-key';
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${g.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const call = apiCaller(() => g.url, key);
   const get = async (name: string) => (await call('GET', `/v1/deployments/${name}`)).body;
   const waitFor = (name: string, ok: (d: any) => boolean) => eventually(() => get(name), ok, 15000);
   /** The env.json files the replicas of a deployment wrote, newest last. */
@@ -49,7 +41,6 @@ describe('deployments on the process runtime', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-proc-'));
     g = await startGantry(['--data-dir', dir, '--gpus', 'h100-80gb:1'], { GANTRY_ADMIN_KEY: 'proc-test-key' });
-    key = 'proc-test-key';
   });
   after(async () => {
     await g?.stop();

@@ -55,3 +55,16 @@ export async function startGantry(args: string[], env: Record<string, string> = 
     },
   };
 }
+
+/** JSON calls with a key to a running gantry; `url` is read at each call (a restarted server has a new one). */
+export function apiCaller(url: () => string, key: string) {
+  return async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url()}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+}
