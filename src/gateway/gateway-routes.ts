@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import { errors } from '../api/errors.js';
+import { ApiError, errors } from '../api/errors.js';
 import { callerOf } from '../api/auth.js';
 import type { CommandContext } from '../commands/context.js';
 import type { Metrics } from '../metrics/http-metrics.js';
@@ -67,23 +67,19 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
+  /** A deployment the controller has not reported yet (just created, or Gantry just started): the store says whether it exists. */
+  const firstSight = async (projectId: string, name: string) => {
+    const d = await deps.ctx.store.findDeployment(projectId, name);
+    if (!d || d.name !== name) throw errors.notFound('Deployment', name);
+    return deps.table.ensure(projectId, name, d.id);
+  };
+
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const caller = callerOf(req);
     const { name } = req.params;
-    let route = deps.table.lookup(caller.projectId, name);
-    if (!route) {
-      // Not met yet (just created, or Gantry just started): the store says whether it exists.
-      const d = await deps.ctx.store.findDeployment(caller.projectId, name);
-      if (!d || d.name !== name) throw errors.notFound('Deployment', name);
-      route = deps.table.ensure(caller.projectId, name, d.id);
-    }
+    const route = deps.table.lookup(caller.projectId, name) ?? (await firstSight(caller.projectId, name));
     const deploymentId = route.deploymentId;
     const started = performance.now();
-    reply.raw.once('close', () => {
-      const seconds = (performance.now() - started) / 1000;
-      deps.metrics.gatewayRequests.inc({ deployment: name, status: String(reply.statusCode) });
-      deps.metrics.gatewayDuration.observe({ deployment: name }, seconds);
-    });
     const query = req.url.indexOf('?');
     const path = `/${req.params['*'] ?? ''}${query >= 0 ? req.url.slice(query) : ''}`;
     const headers: Record<string, string | string[]> = {};
@@ -92,41 +88,44 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 
     // A client that leaves gives up its place in the hold queue and its request upstream.
-    const gone = new AbortController();
     // (The response's close, not the request's: that one fires once its body has been read.)
+    const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
+      deps.metrics.gatewayRequests.inc({ deployment: name, status: String(reply.statusCode) });
+      deps.metrics.gatewayDuration.observe({ deployment: name }, (performance.now() - started) / 1000);
     });
 
-    let upstream = await deps.table.acquire(route, gone.signal);
-    deps.traffic.started(deploymentId);
-    const done = () => deps.traffic.finished(deploymentId, performance.now() - started);
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal);
-    } catch (err) {
-      deps.table.release(upstream);
-      done();
-      // Refused before a byte was sent (the replica just stopped): once more, on another replica.
-      if (!refused(err) || (hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
-      upstream = await deps.table.acquire(route, gone.signal, upstream.replicaId);
+    const finished = (u: Upstream) => {
+      deps.table.release(u);
+      deps.traffic.finished(deploymentId, performance.now() - started);
+    };
+    /** Takes a replica (held while none is ready) and sends; a failure gives the replica back. */
+    const attempt = async (exclude?: string) => {
+      const upstream = await deps.table.acquire(route, gone.signal, exclude);
       deps.traffic.started(deploymentId);
       try {
-        res = await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal);
-      } catch (again) {
-        deps.table.release(upstream);
-        done();
-        throw upstreamError(again, timeouts);
+        return { upstream, res: await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal) };
+      } catch (err) {
+        finished(upstream);
+        throw Object.assign(err as Error, { replicaId: upstream.replicaId });
       }
+    };
+    let sent: Awaited<ReturnType<typeof attempt>>;
+    try {
+      sent = await attempt();
+    } catch (err) {
+      // Refused before a byte was sent (the replica just stopped): once more, on another replica.
+      if (!refused(err) || (hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
+      sent = await attempt((err as { replicaId: string }).replicaId).catch((again: unknown) => {
+        throw upstreamError(again, timeouts);
+      });
     }
-    const taken: Upstream = upstream;
-    res.body.once('close', () => {
-      deps.table.release(taken);
-      done();
-    });
+    const { upstream, res } = sent;
+    res.body.once('close', () => finished(upstream));
     reply.status(res.statusCode);
     for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) reply.header(k, v);
-    reply.header('x-gantry-replica', taken.replicaId);
+    reply.header('x-gantry-replica', upstream.replicaId);
     return reply.send(res.body);
   };
 
@@ -151,6 +150,7 @@ function refused(err: unknown) {
 }
 
 function upstreamError(err: unknown, t: GatewayTimeouts) {
+  if (err instanceof ApiError) return err; // held past the bounds: already the answer
   if (err instanceof undiciErrors.ConnectTimeoutError) return errors.gatewayTimeout(`the replica did not accept a connection within ${t.connectMs} ms`);
   if (err instanceof undiciErrors.HeadersTimeoutError) return errors.gatewayTimeout(`the replica sent no response within ${t.firstByteMs} ms`);
   if (err instanceof undiciErrors.RequestAbortedError) return err;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { NO_RUNTIME, type CommandContext } from '../../src/commands/context.js';
 import { createApiKey } from '../../src/commands/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -26,7 +26,13 @@ export interface TestApp {
 /** The real app on a real loopback socket over a fresh database of the given engine. */
 export async function startTestApp(
   engine: Engine,
-  options: { bodyLimit?: number; /** Replaces parts of the context, e.g. a real runtime. */ wire?: (ctx: CommandContext) => void } = {},
+  options: {
+    bodyLimit?: number;
+    /** Replaces parts of the context, e.g. a real runtime. */
+    wire?: (ctx: CommandContext) => void;
+    /** The gateway's routing table and timeouts, for tests that place replicas in it themselves. */
+    gateway?: Pick<AppDeps, 'routes' | 'gatewayTimeouts'>;
+  } = {},
 ): Promise<TestApp> {
   const db = await engine.create();
   const store = new Store(await openDatabase(db.url));
@@ -38,7 +44,7 @@ export async function startTestApp(
     runtime: NO_RUNTIME,
   };
   options.wire?.(ctx);
-  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100 });
+  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100, ...options.gateway });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;
