@@ -36,12 +36,13 @@ export class Autoscaler {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
-  constructor(private readonly o: AutoscalerOptions) {
-    o.routes.onHold((id) => void this.tickOne(id));
-  }
+  constructor(private readonly o: AutoscalerOptions) {}
 
   start() {
-    this.timer = setInterval(() => void this.tick(), this.o.tickMs ?? 1000);
+    // A failed pass (the store unreachable, say) is logged and the next tick tries again.
+    const pass = (p: Promise<void>) => p.catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
+    this.timer = setInterval(() => void pass(this.tick()), this.o.tickMs ?? 1000);
+    this.o.routes.onHold((id) => void pass(this.tickOne(id)));
   }
 
   async stop() {
@@ -54,18 +55,24 @@ export class Autoscaler {
   async tick() {
     if (this.running) return;
     this.running = (async () => {
-      for (const id of await this.o.store.listDeploymentIds()) await this.tickOne(id);
+      const all = await this.o.store.listAllDeployments();
+      // Deleted deployments leave nothing behind.
+      const live = new Set(all.map((d) => d.id));
+      for (const id of this.history.keys()) if (!live.has(id)) this.history.delete(id);
+      this.o.traffic.retain(live);
+      for (const d of all) await this.size(d);
     })().finally(() => (this.running = null));
     await this.running;
   }
 
+  /** Sizes one deployment at once (a request is being held for it). */
   async tickOne(id: string) {
     const d = await this.o.store.findDeploymentById(id);
-    if (!d) {
-      this.history.delete(id);
-      this.o.traffic.forget(id);
-      return;
-    }
+    if (d) await this.size(d);
+  }
+
+  private async size(d: DeploymentRecord) {
+    const id = d.id;
     const cfg = d.spec.autoscaling;
     if (!cfg) return;
     const now = (this.o.now ?? Date.now)();

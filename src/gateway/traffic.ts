@@ -69,8 +69,9 @@ export class Traffic {
     return this.byDeployment.get(deploymentId)?.lastActivityMs ?? 0;
   }
 
-  forget(deploymentId: string) {
-    this.byDeployment.delete(deploymentId);
+  /** Drops what was recorded of deployments not in `ids` (deleted ones). */
+  retain(ids: Set<string>) {
+    for (const id of this.byDeployment.keys()) if (!ids.has(id)) this.byDeployment.delete(id);
   }
 
   private of(id: string) {

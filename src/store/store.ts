@@ -220,6 +220,11 @@ export class Store {
     return (await this.ex.all<{ id: string }>('SELECT id FROM deployments ORDER BY id')).map((r) => r.id);
   }
 
+  /** Every project's deployments, for the autoscaler's pass: one query a tick, not one per deployment. */
+  async listAllDeployments(): Promise<DeploymentRecord[]> {
+    return (await this.ex.all<DeploymentRow>('SELECT * FROM deployments ORDER BY id')).map(toDeployment);
+  }
+
   async listDeployments(projectId: string): Promise<DeploymentRecord[]> {
     const rows = await this.ex.all<DeploymentRow>(
       'SELECT * FROM deployments WHERE project_id = $1 ORDER BY created_at, id',

@@ -78,5 +78,7 @@ describe('autoscaler decisions (stepped clock)', () => {
     now += 10_000;
     assert.equal(t.window('d', 5000).count, 0, 'old seconds fall out of the window');
     assert.equal(t.window('d', 60_000).count, 10);
+    t.retain(new Set(['other']));
+    assert.equal(t.window('d', 60_000).count, 0, 'a deleted deployment leaves nothing behind');
   });
 });
