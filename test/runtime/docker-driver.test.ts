@@ -8,6 +8,7 @@ import { DockerApi } from '../../src/runtime/docker/docker-api.js';
 import { DockerDriver, type DockerDriverOptions } from '../../src/runtime/docker/docker-driver.js';
 import { loadRegistryAuths, registryOf } from '../../src/runtime/docker/image-puller.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
 
 /**
  * What only the docker runtime does, against Podman's Docker-compatible API: adoption after a
@@ -26,39 +27,14 @@ function tempDir() {
 }
 
 function options(extra: Partial<DockerDriverOptions> = {}): DockerDriverOptions {
-  return { host: host!, dir: tempDir(), owner: `test-${randomUUID()}`, probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400, ...extra };
+  return { host: host!, dir: tempDir(), owner: `test-${randomUUID()}`, ...FAST_REPLICAS, ...extra };
 }
 
 function revision(revisionId: string, extra: Partial<RevisionSpec> = {}): RevisionSpec {
-  return {
-    deploymentId: 'dep_d',
-    deploymentName: 'box',
-    revisionId,
-    image: process.env.GANTRY_TEST_WORKER_IMAGE ?? '',
-    command: [],
-    args: [],
-    env: { GREETING: 'hi' },
-    cpu: 0.5,
-    memoryGiB: 0.25,
-    gpuType: 'none',
-    gpuCount: 0,
-    port: 8000,
-    healthCheckPath: '/health',
-    volumes: [],
-    terminationGracePeriodSeconds: 2,
-    ...extra,
-  };
+  return revisionSpec({ deploymentId: 'dep_d', deploymentName: 'box', revisionId, image: process.env.GANTRY_TEST_WORKER_IMAGE ?? '', ...extra });
 }
 
-async function until(driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string, ms = 15000): Promise<ReplicaState[]> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const rs = driver.observe('dep_d');
-    if (ok(rs)) return rs;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(rs)}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
+const until = (driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string) => untilReplicas(driver, ok, what, 'dep_d');
 
 interface Inspected {
   Id: string;

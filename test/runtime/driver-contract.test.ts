@@ -9,6 +9,7 @@ import { DockerDriver } from '../../src/runtime/docker/docker-driver.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
 
 /**
  * The contract every runtime driver passes, run against real workloads: child processes, and
@@ -23,8 +24,6 @@ function tempDir() {
   dirs.push(dir);
   return dir;
 }
-
-const fast = { probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400 };
 
 interface DriverCase {
   name: string;
@@ -44,7 +43,7 @@ interface DriverCase {
 const drivers: DriverCase[] = [
   {
     name: 'process',
-    make: async (gpus) => new ProcessDriver({ dir: tempDir(), ...fast, ...(gpus ? { gpus } : {}) }),
+    make: async (gpus) => new ProcessDriver({ dir: tempDir(), ...FAST_REPLICAS, ...(gpus ? { gpus } : {}) }),
     workload: { image: 'local/worker:1', command: [process.execPath], args: [worker] },
     portInside: (address) => address.split(':')[1]!,
     gpuEnv: 'CUDA_VISIBLE_DEVICES',
@@ -55,7 +54,7 @@ const drivers: DriverCase[] = [
     name: 'docker (Podman)',
     ...(process.env.GANTRY_TEST_DOCKER_HOST ? {} : { skip: process.env.GANTRY_TEST_DOCKER_SKIP ?? 'GANTRY_TEST_DOCKER_HOST is not set (npm test sets it when podman is installed)' }),
     make: (gpus) =>
-      DockerDriver.open({ host: process.env.GANTRY_TEST_DOCKER_HOST!, dir: tempDir(), owner: `test-${randomUUID()}`, ...fast, ...(gpus ? { gpus } : {}) }),
+      DockerDriver.open({ host: process.env.GANTRY_TEST_DOCKER_HOST!, dir: tempDir(), owner: `test-${randomUUID()}`, ...FAST_REPLICAS, ...(gpus ? { gpus } : {}) }),
     workload: { image: process.env.GANTRY_TEST_WORKER_IMAGE ?? '', command: ['/usr/local/bin/node'], args: ['/app/worker.js'] },
     portInside: () => '8000',
     gpuEnv: 'NVIDIA_VISIBLE_DEVICES',
@@ -64,40 +63,10 @@ const drivers: DriverCase[] = [
 ];
 
 function revision(d: DriverCase, revisionId: string, extra: Partial<RevisionSpec> = {}): RevisionSpec {
-  return {
-    deploymentId: 'dep_1',
-    deploymentName: 'echo',
-    revisionId,
-    ...d.workload,
-    env: { GREETING: 'hi' },
-    cpu: 0.5,
-    memoryGiB: 0.25,
-    gpuType: 'none',
-    gpuCount: 0,
-    port: 8000,
-    healthCheckPath: '/health',
-    volumes: [],
-    terminationGracePeriodSeconds: 2,
-    ...extra,
-  };
+  return revisionSpec({ revisionId, ...d.workload, ...extra });
 }
 
-/** Waits until the driver's view of dep_1 satisfies `ok`, re-checking on every change. */
-function until(driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string, ms = 10000): Promise<ReplicaState[]> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const rs = driver.observe('dep_1');
-      if (ok(rs)) {
-        clearTimeout(timer);
-        clearInterval(poll);
-        resolve(rs);
-      }
-    };
-    const timer = setTimeout(() => (clearInterval(poll), reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(driver.observe('dep_1'))}`))), ms);
-    const poll = setInterval(check, 20);
-    check();
-  });
-}
+const until = (driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string) => untilReplicas(driver, ok, what);
 
 /** Runs `fn` with a driver and always removes what it ran and closes it, so no replica outlives its test. */
 async function withDriver(made: Promise<RuntimeDriver>, fn: (driver: RuntimeDriver) => Promise<void>) {

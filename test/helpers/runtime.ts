@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+
+/** Replica timings for tests: probes and backoff fast enough that a test waits milliseconds, not seconds. */
+export const FAST_REPLICAS = { probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400 };
+
+/** A revision of the fixture worker with small resources; tests override what they exercise. */
+export function revisionSpec(extra: Partial<RevisionSpec> & Pick<RevisionSpec, 'revisionId' | 'image'>): RevisionSpec {
+  return {
+    deploymentId: 'dep_1',
+    deploymentName: 'echo',
+    command: [],
+    args: [],
+    env: { GREETING: 'hi' },
+    cpu: 0.5,
+    memoryGiB: 0.25,
+    gpuType: 'none',
+    gpuCount: 0,
+    port: 8000,
+    healthCheckPath: '/health',
+    volumes: [],
+    terminationGracePeriodSeconds: 2,
+    ...extra,
+  };
+}
+
+/** Waits until the driver's view of a deployment satisfies `ok`; fails naming `what` and the last view. */
+export async function untilReplicas(driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string, deploymentId = 'dep_1', ms = 15000): Promise<ReplicaState[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const rs = driver.observe(deploymentId);
+    if (ok(rs)) return rs;
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(rs)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
