@@ -1,17 +1,18 @@
 /**
  * API throughput and latency: GET /v1/deployments/{id} and POST /v1/deployments at 64
  * concurrent connections, against a real `gantry serve` (compiled) on SQLite and on a
- * throwaway PostgreSQL server, side by side in one run. Load comes from wrk (C, one
+ * throwaway PostgreSQL server, side by side in one run. Deployments have min_replicas 0, so
+ * the numbers are the API's and the store's, not the runtime's. Load comes from wrk (C, one
  * thread) so the load generator takes as little as possible of the machine's two cores.
  *
  *   npm run build && npm run bench:api            (BENCH_SECONDS=10 by default)
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain JS helper shared with the test runner
 import { startPostgres } from '../scripts/postgres-server.js';
+import { startGantry } from './lib/gantry.js';
 import { wrk as runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -19,21 +20,7 @@ const CONNECTIONS = 64;
 const KEY = 'bench-admin-key';
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-'));
 
-async function startServer(databaseUrl: string | undefined, dir: string) {
-  const args = ['bin/gantry.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn'];
-  if (databaseUrl) args.push('--database', databaseUrl);
-  const proc = spawn(process.execPath, args, { env: { ...process.env, GANTRY_ADMIN_KEY: KEY }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    proc.on('exit', (c) => reject(new Error(`gantry exited ${c}`)));
-  });
-  return { url, stop: () => new Promise<void>((r) => (proc.kill('SIGTERM'), proc.on('exit', () => r()))) };
-}
+const startServer = (databaseUrl: string | undefined, dir: string) => startGantry(dir, KEY, databaseUrl ? ['--database', databaseUrl] : []);
 
 const wrk = (title: string, url: string, script: string, seconds = SECONDS) => runWrk(work, title, url, script, seconds, CONNECTIONS);
 
@@ -46,7 +33,7 @@ async function benchEngine(engine: string, databaseUrl: string | undefined) {
     const seed = await fetch(`${server.url}/v1/deployments`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench-target', image: 'img:1', gpu_type: 'h100-80gb', environment_variables: [{ name: 'A', value: '1' }] }),
+      body: JSON.stringify({ name: 'bench-target', image: 'img:1', gpu_type: 'h100-80gb', command: ['true'], min_replicas: 0, environment_variables: [{ name: 'A', value: '1' }] }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const get = `${auth}wrk.path = "/v1/deployments/${seed.id}"\n`;
     wrk('warm-up', server.url, get, 2);
@@ -54,7 +41,7 @@ async function benchEngine(engine: string, databaseUrl: string | undefined) {
     const post = `${auth}local n = 0
 request = function()
   n = n + 1
-  return wrk.format("POST", "/v1/deployments", nil, '{"name":"bench-' .. n .. '","image":"img:1","gpu_type":"h100-80gb"}')
+  return wrk.format("POST", "/v1/deployments", nil, '{"name":"bench-' .. n .. '","image":"img:1","gpu_type":"h100-80gb","command":["true"],"min_replicas":0}')
 end
 `;
     return [getRow, wrk(`${engine} POST /v1/deployments`, server.url, post)];

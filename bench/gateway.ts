@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { startGantry } from './lib/gantry.js';
 import { wrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,18 +29,7 @@ const freePort = () =>
     });
   });
 
-const gantry = spawn(process.execPath, ['bin/gantry.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'data'), '--log-level', 'warn'], {
-  env: { ...process.env, GANTRY_ADMIN_KEY: KEY },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise<string>((resolve) => {
-  let out = '';
-  gantry.stdout.on('data', (d) => {
-    out += d;
-    const m = /listening on (\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-});
+const { url, stop } = await startGantry(join(work, 'data'), KEY);
 let nginx: ReturnType<typeof spawn> | null = null;
 try {
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
@@ -101,7 +91,6 @@ http {
   console.log(`\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`);
 } finally {
   nginx?.kill('SIGQUIT');
-  gantry.kill('SIGTERM');
-  await new Promise((r) => gantry.on('exit', r));
+  await stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -8,7 +8,6 @@
  *
  *   npm run build && node --import tsx bench/runtime.ts      (BENCH_RUNS=10)
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain JavaScript helper shared with the test runner
 import { buildWorkerImage, findPodman, startPodmanService } from '../scripts/podman-service.js';
 import { DockerApi } from '../src/runtime/docker/docker-api.js';
+import { startGantry } from './lib/gantry.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const KEY = 'bench-runtime-key';
@@ -61,18 +61,7 @@ const stats = (xs: number[]) => {
 
 async function measure(rt: Runtime) {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-bench-rt-'));
-  const proc = spawn(process.execPath, ['bin/gantry.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...rt.args], {
-    env: { ...process.env, GANTRY_ADMIN_KEY: KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-  });
+  const { url, stop } = await startGantry(dir, KEY, rt.args);
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const get = async (name: string) => (await fetch(`${url}/v1/deployments/${name}`, { headers })).json() as Promise<any>;
   const untilReady = async (name: string, since: number) => {
@@ -103,8 +92,7 @@ async function measure(rt: Runtime) {
       await fetch(`${url}/v1/deployments/${name}`, { method: 'DELETE', headers });
     }
   } finally {
-    proc.kill('SIGTERM');
-    await new Promise((r) => proc.on('exit', r));
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const a = stats(toReady);
