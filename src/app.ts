@@ -9,7 +9,7 @@ import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
-import { RoutingTable } from './gateway/routing-table.js';
+import { DEFAULT_HOLD, RoutingTable } from './gateway/routing-table.js';
 import { Traffic } from './gateway/traffic.js';
 import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
@@ -77,7 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       volumeRoutes(v1, deps.ctx);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
-        table: deps.routes ?? new RoutingTable({ maxHeld: 100, maxWaitMs: 30_000 }),
+        table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
         traffic: deps.traffic ?? new Traffic(),
         metrics,
         ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),

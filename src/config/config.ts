@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { DEFAULT_HOLD } from '../gateway/routing-table.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -133,8 +134,8 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   if (urlIn.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(urlIn.value)) {
     throw new ConfigError(`${urlIn.from}: '${urlIn.value}' is not a base URL such as http://10.0.0.5:8080`);
   }
-  const holdMax = wholeNumber(pick('holdMax'), 256, 0);
-  const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), 120, 1);
+  const holdMax = wholeNumber(pick('holdMax'), DEFAULT_HOLD.maxHeld, 0);
+  const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const baseEnv: Record<string, string> = {};

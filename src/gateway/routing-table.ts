@@ -32,6 +32,9 @@ export interface HoldLimits {
   maxWaitMs: number;
 }
 
+/** The defaults of --hold-max and --hold-timeout. */
+export const DEFAULT_HOLD: HoldLimits = { maxHeld: 256, maxWaitMs: 120_000 };
+
 /**
  * The gateway's in-memory view of where each deployment can be reached: its ready replicas
  * with their requests in flight, keyed by project and name. The deployment controller keeps it
