@@ -60,6 +60,10 @@ describe('gantry serve', () => {
       [['serve', '--runtime', 'docker', '--docker-host', 'unix:///nonexistent.sock'], {}, /docker runtime needs the Docker Engine API .*cannot reach the container engine at unix:\/\/\/nonexistent\.sock/],
       [['serve', '--runtime', 'docker'], { DOCKER_HOST: 'ssh://box' }, /DOCKER_HOST: 'ssh:\/\/box' is not unix:\/\/\/PATH or tcp:\/\/HOST:PORT/],
       [['serve', '--runtime', 'lxc'], {}, /--runtime: runtime 'lxc' is not one of process, docker/],
+      [['serve', '--runtime', 'docker', '--registry-auth', '/nonexistent/config.json'], {}, /registry credentials \/nonexistent\/config\.json \(--registry-auth\): ENOENT/],
+      [['serve'], { GANTRY_HOLD_MAX: '-1' }, /GANTRY_HOLD_MAX: must be a whole number, at least 0/],
+      [['serve', '--hold-timeout', '0'], {}, /--hold-timeout: must be a whole number, at least 1/],
+      [['serve', '--idle-grace', 'soon'], {}, /--idle-grace: must be a whole number/],
       [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not a list of TYPE:COUNT/],
       [['serve', '--public-url', 'ftp://x'], {}, /--public-url: 'ftp:\/\/x' is not a base URL/],
     ];
