@@ -52,9 +52,11 @@ export class ContainerWorkload implements Workload {
   private async run(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
     const { api } = this.engine;
     let info = this.containerId ? await this.inspect(this.containerId) : null;
-    // Output of an adopted container from when Gantry last wrote its log on (seconds: the engine's resolution).
-    let since = info?.State.Running && existsSync(log.path) ? Math.floor(statSync(log.path).mtimeMs / 1000) : 0;
-    if (!info?.State.Running) {
+    let since = 0;
+    if (info?.State.Running) {
+      // Adopted: its output from when Gantry last wrote the log on (seconds: the engine's resolution).
+      if (existsSync(log.path)) since = Math.floor(statSync(log.path).mtimeMs / 1000);
+    } else {
       if (this.containerId) await api.call('DELETE', `/containers/${this.containerId}`, { query: { force: true } }, [404]);
       await this.engine.images.ensure(this.body.Image);
       if (this.stopped) throw new StartError('Stopped', 'the replica was stopped while starting');
@@ -63,7 +65,6 @@ export class ContainerWorkload implements Workload {
       this.containerId = created.body.Id;
       await api.call('POST', `/containers/${this.containerId}/start`, {}, [304]);
       info = await this.inspect(this.containerId);
-      since = 0;
     }
     const id = this.containerId!;
     if (!info?.State.Running) {
