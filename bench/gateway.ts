@@ -2,7 +2,9 @@
  * Gateway overhead: one small upstream (the fixture worker, one replica on the process
  * runtime) reached three ways in one run, each with wrk at 64 connections: directly, through
  * nginx (Debian's package, proxy_pass with keep-alive upstream connections, one worker
- * process), and through Gantry's gateway (`/v1/deployment-request/{name}/…`, with auth).
+ * process), through the smallest possible Node.js proxy (bench/lib/minimal-proxy.mjs: the floor
+ * for any proxy written in Node), and through Gantry's gateway (`/v1/deployment-request/{name}/…`,
+ * with auth).
  *
  *   npm run build && node --import tsx bench/gateway.ts      (BENCH_SECONDS=10)
  */
@@ -31,6 +33,7 @@ const freePort = () =>
 
 const { url, stop } = await startGantry(join(work, 'data'), KEY);
 let nginx: ReturnType<typeof spawn> | null = null;
+let minimal: ReturnType<typeof spawn> | null = null;
 try {
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const d = (await (
@@ -71,6 +74,8 @@ http {
   );
   if (spawnSync('nginx', ['-v']).status !== 0) throw new Error("nginx is not installed (Debian's nginx package)");
   nginx = spawn('nginx', ['-c', join(work, 'nginx.conf'), '-p', work], { stdio: 'inherit' });
+  const minimalPort = await freePort();
+  minimal = spawn(process.execPath, [fileURLToPath(new URL('./lib/minimal-proxy.mjs', import.meta.url)), String(minimalPort), `127.0.0.1:${upstreamPort}`], { stdio: 'inherit' });
   await new Promise((r) => setTimeout(r, 500));
 
   const plain = 'wrk.path = "/echo"\n';
@@ -81,16 +86,19 @@ http {
   const rows = [
     run('direct to the replica', `http://127.0.0.1:${upstreamPort}`, plain),
     run('through nginx', `http://127.0.0.1:${nginxPort}`, plain),
+    run('through a minimal Node.js proxy', `http://127.0.0.1:${minimalPort}`, plain),
     run('through the Gantry gateway', url, viaGantry),
   ];
   console.log(`\n${CONNECTIONS} connections, ${SECONDS} s per row, wrk -t1, GET /echo (a small JSON answer)\n`);
   console.log('| path | requests/s | p50 ms | p99 ms | non-2xx |');
   console.log('|---|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
-  const [, viaNginx, viaGateway] = rows;
+  const [, viaNginx, viaMinimal, viaGateway] = rows;
   console.log(`\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`);
+  console.log(`minimal Node.js proxy / nginx: ${(viaMinimal!.rps / viaNginx!.rps).toFixed(2)}; gateway / minimal Node.js proxy: ${(viaGateway!.rps / viaMinimal!.rps).toFixed(2)}`);
 } finally {
   nginx?.kill('SIGQUIT');
+  minimal?.kill();
   await stop();
   rmSync(work, { recursive: true, force: true });
 }

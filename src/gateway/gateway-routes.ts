@@ -1,11 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, errors as undiciErrors } from 'undici';
 import { ApiError, errors } from '../api/errors.js';
 import { callerOf } from '../api/auth.js';
 import type { CommandContext } from '../commands/context.js';
 import type { Metrics } from '../metrics/http-metrics.js';
 import type { RoutingTable, Upstream } from './routing-table.js';
 import type { Traffic } from './traffic.js';
+import { HOP_BY_HOP, forward } from './forward.js';
+import { routeUpgrades, tunnel, upgradeOf } from './upgrade.js';
 
 export interface GatewayTimeouts {
   /** To open a connection to a replica. */
@@ -17,9 +19,6 @@ export interface GatewayTimeouts {
 }
 
 export const DEFAULT_TIMEOUTS: GatewayTimeouts = { connectMs: 5_000, firstByteMs: 300_000, idleMs: 300_000 };
-
-/** Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the caller's key. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
 
 /** One keep-alive connection pool per replica address. */
 class Pools {
@@ -57,7 +56,7 @@ export interface GatewayDeps {
 /**
  * `ANY /v1/deployment-request/{name}/{path…}`: forwards to a ready replica of the caller's
  * deployment, prefix stripped, query kept, bodies streamed both ways (Server-Sent Events pass
- * as they come). The caller's key stays here. `x-gantry-replica` names the replica that served.
+ * as they come), protocol upgrades (WebSocket) tunnelled. The caller's key stays here. `x-gantry-replica` names the replica that served.
  */
 export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...deps.timeouts };
@@ -66,6 +65,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
   // Bodies are not parsed: the request stream itself goes to the replica.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  routeUpgrades(app);
 
   /** A deployment the controller has not reported yet (just created, or Gantry just started): the store says whether it exists. */
   const firstSight = async (projectId: string, name: string) => {
@@ -85,7 +85,9 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers['x-forwarded-for'] = req.ip;
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const upgrade = upgradeOf(req.raw);
+    const sized = req.headers['content-length'] !== undefined;
+    const hasBody = !upgrade && (sized ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
 
     // A client that leaves gives up its place in the hold queue and its request upstream.
     // (The response's close, not the request's: that one fires once its body has been read.)
@@ -100,48 +102,50 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
       deps.table.release(u);
       deps.traffic.finished(deploymentId, performance.now() - started);
     };
-    /** Takes a replica (held while none is ready) and sends; a failure gives the replica back. */
+    /**
+     * Takes a replica (held while none is ready) and forwards; once the response head is
+     * written the reply is Gantry's no longer (hijacked) and the replica is given back when the
+     * response ends. A failure before the head gives the replica back at once.
+     */
     const attempt = async (exclude?: string) => {
       const upstream = await deps.table.acquire(route, gone.signal, exclude);
       deps.traffic.started(deploymentId);
+      const outgoing = { method: req.method, path, headers, body: hasBody ? req.raw : null, signal: gone.signal };
+      const pool = pools.get(upstream.address);
       try {
-        return { upstream, res: await send(pools.get(upstream.address), req, path, headers, hasBody, gone.signal) };
+        if (upgrade) {
+          const protocol = req.headers.upgrade ?? 'websocket';
+          const opened = () => {
+            reply.hijack();
+            reply.raw.statusCode = 101;
+          };
+          await tunnel(pool, { ...outgoing, protocol }, upgrade, { 'x-gantry-replica': upstream.replicaId }, opened, () => finished(upstream));
+          return;
+        }
+        await forward(pool, outgoing, reply.raw, () => {
+          reply.hijack();
+          reply.raw.setHeader('x-gantry-replica', upstream.replicaId);
+          reply.raw.once('close', () => finished(upstream));
+        });
       } catch (err) {
         finished(upstream);
         throw Object.assign(err as Error, { replicaId: upstream.replicaId });
       }
     };
-    let sent: Awaited<ReturnType<typeof attempt>>;
     try {
-      sent = await attempt();
+      await attempt();
     } catch (err) {
       // Refused before a byte was sent (the replica just stopped): once more, on another replica.
       if (!refused(err) || (hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
-      sent = await attempt((err as { replicaId: string }).replicaId).catch((again: unknown) => {
+      await attempt((err as { replicaId: string }).replicaId).catch((again: unknown) => {
         throw upstreamError(again, timeouts);
       });
     }
-    const { upstream, res } = sent;
-    res.body.once('close', () => finished(upstream));
-    reply.status(res.statusCode);
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) reply.header(k, v);
-    reply.header('x-gantry-replica', upstream.replicaId);
-    return reply.send(res.body);
   };
 
   const schema = { hide: true };
   app.all('/deployment-request/:name', { schema }, handler);
   app.all('/deployment-request/:name/*', { schema }, handler);
-}
-
-function send(pool: Pool, req: FastifyRequest, path: string, headers: Record<string, string | string[]>, hasBody: boolean, signal: AbortSignal) {
-  return pool.request({
-    method: req.method as Dispatcher.HttpMethod,
-    path,
-    headers,
-    body: hasBody ? req.raw : null,
-    signal,
-  });
 }
 
 function refused(err: unknown) {

@@ -1,8 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'undici';
 import { eventually } from '../helpers/app.js';
 import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
@@ -78,6 +80,42 @@ describe('gateway', () => {
       rest += new TextDecoder().decode(value);
     }
     assert.match(rest, /event 3/);
+  });
+
+  test('WebSocket upgrades are tunnelled to a replica, both ways, without the caller key', async () => {
+    const ws = new WebSocket(`${g.url.replace('http', 'ws')}/v1/deployment-request/web/chat?room=1`, { headers: auth });
+    const messages: string[] = [];
+    const closed = new Promise((resolve) => ws.addEventListener('close', resolve));
+    const got = (n: number) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => (messages.length >= n ? resolve() : undefined);
+        ws.addEventListener('message', (e) => (messages.push(String(e.data)), check()));
+        ws.addEventListener('error', () => reject(new Error('websocket error')));
+      });
+    await got(1);
+    const upgradeSeen = JSON.parse(messages[0]!);
+    assert.equal(upgradeSeen.url, '/chat?room=1', 'prefix stripped, query kept');
+    assert.equal(upgradeSeen.headers.authorization, undefined, "the caller's key does not reach the replica");
+    assert.equal(upgradeSeen.headers.upgrade.toLowerCase(), 'websocket');
+    ws.send('hello');
+    const second = got(2);
+    await second;
+    assert.equal(messages[1], 'echo: hello');
+    ws.close();
+    await closed;
+
+    // Without a key the upgrade is refused in the API's shape, before reaching any replica.
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${g.url}/v1/deployment-request/web/chat`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      req.on('upgrade', () => reject(new Error('upgraded without a key')));
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d)).on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      req.on('error', reject).end();
+    });
+    assert.equal(refused.status, 401);
+    assert.equal(JSON.parse(refused.body).error.type, 'authentication_error');
   });
 
   test('unknown deployments are 404 and a missing key is 401, in the error shape', async () => {
