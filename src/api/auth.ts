@@ -26,11 +26,17 @@ export class KeyResolver {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The caller of a key resolved less than `ttlMs` ago, without waiting (the hot path). */
+  cached(key: string): Caller | undefined {
+    const hit = this.cache.get(hashKey(key));
+    return hit && hit.until > this.now() ? hit.caller : undefined;
+  }
+
   async resolve(key: string): Promise<Caller | null> {
+    const known = this.cached(key);
+    if (known) return known;
     const hash = hashKey(key);
-    const hit = this.cache.get(hash);
     const now = this.now();
-    if (hit && hit.until > now) return hit.caller;
     const row = await this.store.findActiveKeyByHash(hash);
     if (!row) {
       this.cache.delete(hash);
@@ -45,13 +51,21 @@ export class KeyResolver {
 
 /** Requires `Authorization: Bearer <key>` on every route of the plugin it is installed in. */
 export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) throw errors.unauthenticated();
-    const caller = await keys.resolve(match[1]!);
-    if (!caller) throw errors.unauthenticated('Invalid or revoked API key');
-    request.caller = caller;
+    if (!match) return done(errors.unauthenticated());
+    const known = keys.cached(match[1]!);
+    if (known) {
+      // Resolved a moment ago: no store lookup and no promise on the hot path.
+      request.caller = known;
+      return done();
+    }
+    keys.resolve(match[1]!).then((caller) => {
+      if (!caller) return done(errors.unauthenticated('Invalid or revoked API key'));
+      request.caller = caller;
+      done();
+    }, done);
   });
 }
 

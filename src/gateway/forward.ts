@@ -26,6 +26,8 @@ export interface Outgoing {
 export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerResponse, onHead: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     let headSent = false;
+    let flush: NodeJS.Immediate | undefined;
+    const flushed = () => flush && (clearImmediate(flush), (flush = undefined));
     dispatcher.dispatch(
       { method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body },
       {
@@ -38,13 +40,15 @@ export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerRespon
           onHead();
           out.statusCode = statusCode;
           for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out.setHeader(k, v);
-          // A body of unknown length (a stream, SSE) may be slow to start: the head goes now.
-          // A sized one follows at once, and goes out in the same write as its head.
-          if (headers['content-length'] === undefined) out.flushHeaders();
+          // The head goes out with the first chunk of the body, in one write. A body that is slow
+          // to start (a stream, SSE) must not hold the head back: if no chunk came with the
+          // head, it goes on its own.
+          flush = setImmediate(() => out.flushHeaders());
           headSent = true;
           resolve();
         },
         onResponseData(controller, chunk) {
+          flushed();
           // Back-pressure: a slow client pauses the replica's socket instead of buffering here.
           if (!out.write(chunk)) {
             controller.pause();
@@ -52,9 +56,11 @@ export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerRespon
           }
         },
         onResponseEnd() {
+          flushed();
           out.end();
         },
         onResponseError(_controller, err) {
+          flushed();
           if (headSent) out.destroy(err);
           else reject(err);
         },
