@@ -8,6 +8,8 @@ import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
+import { queueRoutes, workerRoutes } from './api/routes/queue.js';
+import { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
 import { DEFAULT_HOLD, RoutingTable } from './gateway/routing-table.js';
 import { Traffic } from './gateway/traffic.js';
@@ -29,6 +31,17 @@ export interface AppDeps {
   routes?: RoutingTable;
   traffic?: Traffic;
   gatewayTimeouts?: Partial<GatewayTimeouts>;
+  /** The job queue; one over the store (without its sweep) when not given. */
+  queue?: JobQueue;
+}
+
+/** A queue for an app built without one (tests of the API): deployments are looked up in the store. */
+function storeQueue(ctx: CommandContext) {
+  const deploymentOf = async (projectId: string, name: string) => {
+    const d = await ctx.store.findDeployment(projectId, name);
+    return d?.name === name ? d.id : undefined;
+  };
+  return new JobQueue({ store: ctx.store, clock: ctx.clock, ids: ctx.ids, deploymentOf });
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -69,12 +82,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
+  const queue = deps.queue ?? storeQueue(deps.ctx);
   await app.register(
     async (v1) => {
-      requireApiKey(v1, new KeyResolver(deps.ctx.store, deps.keyCacheMs));
+      requireApiKey(v1, keys);
       deploymentRoutes(v1, deps.ctx);
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);
+      queueRoutes(v1, queue);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
@@ -84,6 +100,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
     },
     { prefix: '/v1' },
+  );
+  await app.register(
+    async (internal) => {
+      requireApiKey(internal, keys);
+      workerRoutes(internal, queue);
+    },
+    { prefix: '/internal/v1' },
   );
   return app;
 }

@@ -1,6 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, errors } from './errors.js';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Errors of this route go out as the bare error object (the queue's QueueError), not under "error". */
+    flatErrors?: boolean;
+  }
+}
+
 /**
  * The one place that renders errors. Known failures become Together's error shape with
  * their status; anything else is logged and answered as a 500 that reveals nothing.
@@ -11,7 +18,8 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number) {
     // Gateway errors (502–504) are the replicas' trouble, not Gantry's: no error log line each.
     if (apiError.status >= 500 && apiError.status < 502) request.log.error({ err }, 'request failed');
     if (apiError.retryAfterSeconds !== undefined) reply.header('retry-after', String(apiError.retryAfterSeconds));
-    return reply.status(apiError.status).send(apiError.toBody());
+    const body = apiError.toBody();
+    return reply.status(apiError.status).send(request.routeOptions.config?.flatErrors ? body.error : body);
   });
 
   app.setNotFoundHandler((request, reply) => {

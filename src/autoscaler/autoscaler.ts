@@ -19,6 +19,8 @@ export interface AutoscalerOptions extends DecideOptions {
   changed(deploymentId: string): void;
   /** The custom metric summed over a deployment's ready replicas; null when unreadable. */
   customMetric?(deploymentId: string, name: string): Promise<number | null>;
+  /** Reads every queue's depth (pending + running) once; the answer looks one up by project and queue name. */
+  queueDepths?(): Promise<(projectId: string, model: string) => number>;
   tickMs?: number;
   now?: () => number;
   log?: (msg: string, fields: object) => void;
@@ -33,6 +35,8 @@ export interface AutoscalerOptions extends DecideOptions {
  */
 export class Autoscaler {
   private readonly history = new Map<string, { at: number; recommended: number }[]>();
+  /** Autoscaled deployments at zero replicas as of their last sizing: work for them wakes them at once. */
+  private readonly atZero = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
@@ -59,19 +63,27 @@ export class Autoscaler {
       // Deleted deployments leave nothing behind.
       const live = new Set(all.map((d) => d.id));
       for (const id of this.history.keys()) if (!live.has(id)) this.history.delete(id);
+      for (const id of this.atZero) if (!live.has(id)) this.atZero.delete(id);
       this.o.traffic.retain(live);
-      for (const d of all) await this.size(d);
+      // Every autoscaled deployment reads its queue: jobs keep any of them from zero, and wake it.
+      const depths = all.some((d) => d.spec.autoscaling) ? await this.o.queueDepths?.() : undefined;
+      for (const d of all) await this.size(d, depths);
     })().finally(() => (this.running = null));
     await this.running;
+  }
+
+  /** Work arrived for a deployment (a submitted job): sized at once if it is at zero, else at the next tick. */
+  wake(id: string) {
+    if (this.atZero.has(id)) void this.tickOne(id).catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
   }
 
   /** Sizes one deployment at once (a request is being held for it). */
   async tickOne(id: string) {
     const d = await this.o.store.findDeploymentById(id);
-    if (d) await this.size(d);
+    if (d?.spec.autoscaling) await this.size(d, await this.o.queueDepths?.());
   }
 
-  private async size(d: DeploymentRecord) {
+  private async size(d: DeploymentRecord, depths?: (projectId: string, model: string) => number) {
     const id = d.id;
     const cfg = d.spec.autoscaling;
     if (!cfg) return;
@@ -90,12 +102,14 @@ export class Autoscaler {
       held: this.o.routes.held(id),
       idleMs: last ? now - last : now - Date.parse(d.updated_at),
       custom: cfg.metric === 'CustomMetric' && this.o.customMetric ? await this.o.customMetric(id, cfg.custom_metric_name!) : null,
-      queueDepth: null,
+      queueDepth: depths ? depths(d.project_id, cfg.model ?? d.name) : null,
       rollingOut: observed.some((r) => r.revisionId !== d.revision_id),
     };
     let history = this.history.get(id);
     if (!history) this.history.set(id, (history = []));
     const decision = decide(cfg, { min: d.spec.min_replicas, max: d.spec.max_replicas, current: d.desired_replicas }, signals, history, now, this.o);
+    if (decision.desired === 0) this.atZero.add(id);
+    else this.atZero.delete(id);
     if (decision.desired === d.desired_replicas) return;
     if (!(await this.o.store.setDesiredReplicas(id, d.version, decision.desired))) return;
     this.o.decisions?.inc({ direction: decision.desired > d.desired_replicas ? 'up' : 'down' });

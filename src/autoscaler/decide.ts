@@ -15,7 +15,7 @@ export interface Signals {
   idleMs: number;
   /** The custom metric summed over ready replicas; null when it could not be read. */
   custom: number | null;
-  /** Pending plus running jobs in the deployment's queue; null while Gantry has no queue. */
+  /** Pending plus running jobs in the deployment's queue; null when it could not be read. */
   queueDepth: number | null;
   /** A revision other than the current one still runs. */
   rollingOut: boolean;
@@ -75,7 +75,8 @@ export function decide(
       recommended = s.queueDepth === null ? bounds.current : Math.ceil(s.queueDepth / target);
       reason = s.queueDepth === null ? 'no queue depth' : `queue depth ${s.queueDepth} over target ${target}`;
   }
-  if (s.held > 0 || s.inFlight > 0) {
+  // Work waiting or under way (requests, held requests, jobs) needs a replica, whatever the metric says.
+  if (s.held > 0 || s.inFlight > 0 || (s.queueDepth ?? 0) > 0) {
     recommended = Math.max(recommended, 1);
     if (s.held > 0) reason += `; ${s.held} held`;
   } else if (s.idleMs >= o.idleGraceMs) {

@@ -11,6 +11,7 @@ import { scrapeCustomMetric } from '../autoscaler/custom-metric.js';
 import { RoutingTable } from '../gateway/routing-table.js';
 import { Traffic } from '../gateway/traffic.js';
 import { createMetrics, registerRuntimeGauges } from '../metrics/http-metrics.js';
+import { JobQueue, keyOf } from '../queue/job-queue.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -40,6 +41,19 @@ export async function serve(config: Config) {
   const metrics = createMetrics();
   const traffic = new Traffic();
   registerRuntimeGauges(metrics, routes, driver);
+  const queue = new JobQueue({
+    store: deps.store,
+    clock: deps.clock,
+    ids: deps.ids,
+    // The routing table knows every deployment the controller has seen; the store, the rest.
+    deploymentOf: async (projectId, name) => {
+      const known = routes.lookup(projectId, name);
+      if (known) return known.deploymentId;
+      const d = await deps.store.findDeployment(projectId, name);
+      return d?.name === name ? d.id : undefined;
+    },
+    log: (msg, fields) => logger.info(fields, msg),
+  });
   const autoscaler = new Autoscaler({
     store: deps.store,
     traffic,
@@ -47,17 +61,24 @@ export async function serve(config: Config) {
     observe: (id) => driver.observe(id),
     changed: (id) => controller.changed(id),
     customMetric: (id, name) => scrapeCustomMetric(driver.observe(id), name),
+    queueDepths: async () => {
+      const depths = await queue.depths();
+      return (projectId, model) => depths.get(keyOf(projectId, model)) ?? 0;
+    },
     stabilizationMs: config.scaleDownWindowSeconds * 1000,
     idleGraceMs: config.idleGraceSeconds * 1000,
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
   autoscaler.start();
+  // A job submitted to a deployment at zero wakes it at once.
+  queue.onSubmit((id) => autoscaler.wake(id));
+  queue.start();
   process.stdout.write(`listening on ${address}\n`);
 
   let closing = false;
@@ -66,6 +87,7 @@ export async function serve(config: Config) {
     closing = true;
     logger.info({ signal }, 'shutting down');
     await autoscaler.stop();
+    await queue.stop();
     await app.close();
     await controller.stop();
     // Process replicas are Gantry's children and stop with it; containers keep running and

@@ -72,6 +72,29 @@ const STEPS: string[][] = [
     `CREATE INDEX deployment_secret_refs_secret ON deployment_secret_refs (secret_id)`,
     `CREATE INDEX deployment_volume_refs_volume ON deployment_volume_refs (volume_id)`,
   ],
+  [
+    // The job queue. `id` is a UUIDv7, so ordering by it is submission order (FIFO within a
+    // priority). `model` is the deployment's name, as Together's queue API keys jobs.
+    // Claim deadlines are epoch milliseconds (BIGINT: past 2038 on both engines).
+    `CREATE TABLE jobs (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       model TEXT NOT NULL,
+       status TEXT NOT NULL,
+       priority INTEGER NOT NULL,
+       payload TEXT NOT NULL,
+       info TEXT NOT NULL,
+       outputs TEXT,
+       retries INTEGER NOT NULL,
+       claimed_by TEXT,
+       claim_timeout_s INTEGER,
+       claim_expires_at BIGINT,
+       created_at TEXT NOT NULL,
+       claimed_at TEXT,
+       done_at TEXT)`,
+    `CREATE INDEX jobs_next ON jobs (project_id, model, status, priority, id)`,
+    `CREATE INDEX jobs_claims ON jobs (status, claim_expires_at)`,
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

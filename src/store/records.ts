@@ -88,3 +88,25 @@ export interface DeploymentRecord {
   updated_at: string;
   version: number;
 }
+
+export type JobStatus = 'pending' | 'running' | 'done' | 'failed' | 'canceled';
+
+/** A queued job; `payload`, `info` and `outputs` are JSON text. */
+export interface JobRecord {
+  id: string;
+  project_id: string;
+  model: string;
+  status: JobStatus;
+  priority: number;
+  payload: string;
+  info: string;
+  outputs: string | null;
+  retries: number;
+  claimed_by: string | null;
+  claim_timeout_s: number | null;
+  /** Epoch ms after which an unrefreshed claim goes back to the queue; null: held until reported. */
+  claim_expires_at: number | string | null;
+  created_at: string;
+  claimed_at: string | null;
+  done_at: string | null;
+}

@@ -1,4 +1,5 @@
 import type { Database, Executor } from './database.js';
+import { JobStore } from './job-store.js';
 import type {
   ApiKeyRecord,
   DeploymentRecord,
@@ -15,10 +16,15 @@ import type {
  * version the caller read and answer false when someone else wrote first.
  */
 export class Store {
+  /** The job queue's operations, in this store's transaction if it has one. */
+  readonly jobs: JobStore;
+
   constructor(
     readonly db: Database,
     private readonly ex: Executor = db,
-  ) {}
+  ) {
+    this.jobs = new JobStore(ex, db.dialect);
+  }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {
     return this.db.transaction((tx) => fn(new Store(this.db, tx)));

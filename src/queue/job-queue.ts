@@ -1,0 +1,277 @@
+import { errors } from '../api/errors.js';
+import type { Caller } from '../commands/context.js';
+import type { Clock } from '../domain/clock.js';
+import type { IdSource } from '../domain/ids.js';
+import type { JobRecord, JobStatus } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import { Waiters } from './waiters.js';
+
+/** A claim whose worker sent no status update this often goes back to the queue; the fourth time it fails. */
+export const MAX_RETRIES = 3;
+/** The longest long-poll a worker may ask for. */
+export const MAX_WAIT_MS = 60_000;
+/**
+ * A waiting worker looks at the queue again at least this often even without a wake-up: jobs
+ * submitted through another Gantry instance (PostgreSQL) do not wake this one's waiters.
+ */
+const RECHECK_MS = 1_000;
+/** `info` is merged JSON kept with the job; more than this is refused. */
+const MAX_INFO_BYTES = 64 * 1024;
+
+export interface JobView {
+  request_id: string;
+  model: string;
+  status: JobStatus;
+  priority: number;
+  retries: number;
+  created_at: string;
+  claimed_at?: string;
+  done_at?: string;
+  inputs: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+  info: Record<string, unknown>;
+  warnings: string[];
+}
+
+export interface SubmitBody {
+  model: string;
+  payload: Record<string, unknown>;
+  info?: Record<string, unknown>;
+  priority?: number;
+}
+
+export interface StatusReport {
+  model: string;
+  request_id: string;
+  status: 'running' | 'done' | 'failed';
+  payload?: Record<string, unknown>;
+  info?: Record<string, unknown>;
+}
+
+export interface RetrieveParams {
+  model: string;
+  waitMs: number;
+  hostname: string;
+  /** Seconds without a status update before the claim lapses; null: held until the worker reports. */
+  claimTimeoutS: number | null;
+}
+
+export interface JobQueueOptions {
+  store: Store;
+  clock: Clock;
+  ids: IdSource;
+  /** The deployment named `model` in the project, or undefined (a 404). */
+  deploymentOf(projectId: string, name: string): Promise<string | undefined>;
+  sweepMs?: number;
+  log?: (msg: string, fields: object) => void;
+}
+
+/**
+ * Together's job queue over the store: clients submit, status, cancel and clear; workers
+ * long-poll for the next job (strict priority, FIFO within one) and report progress, results
+ * or failure. A worker already waiting is woken by a submit, not found by polling. Claims that
+ * are not refreshed within their timeout go back to the queue (retries + 1) and fail for good
+ * after MAX_RETRIES; every job ends in exactly one of done, failed or canceled.
+ */
+export class JobQueue {
+  private readonly waiters = new Waiters();
+  private readonly submitListeners: ((deploymentId: string) => void)[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+
+  constructor(private readonly o: JobQueueOptions) {}
+
+  /** Starts the sweep that returns lapsed claims to the queue (and once at once: claims that lapsed while Gantry was down). */
+  start() {
+    const sweep = () => void this.sweep().catch((err: Error) => this.o.log?.('queue sweep failed', { error: err.message }));
+    sweep();
+    this.timer = setInterval(sweep, this.o.sweepMs ?? 1000);
+  }
+
+  async stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.sweeping;
+  }
+
+  /** Called with the deployment's id for each submitted job (the autoscaler wakes a deployment at zero). */
+  onSubmit(listener: (deploymentId: string) => void) {
+    this.submitListeners.push(listener);
+  }
+
+  async submit(caller: Caller, body: SubmitBody): Promise<{ requestId: string }> {
+    const deploymentId = await this.deployment(caller, body.model);
+    const now = this.o.clock.now();
+    const id = this.o.ids.uuidv7();
+    await this.o.store.jobs.insert({
+      id,
+      project_id: caller.projectId,
+      model: body.model,
+      status: 'pending',
+      priority: body.priority ?? 0,
+      payload: JSON.stringify(body.payload),
+      info: infoText(body.info ?? {}),
+      outputs: null,
+      retries: 0,
+      claimed_by: null,
+      claim_timeout_s: null,
+      claim_expires_at: null,
+      created_at: now.toISOString(),
+      claimed_at: null,
+      done_at: null,
+    });
+    this.waiters.notify(keyOf(caller.projectId, body.model));
+    for (const l of this.submitListeners) l(deploymentId);
+    return { requestId: id };
+  }
+
+  async status(caller: Caller, model: string, requestId: string): Promise<JobView> {
+    return render(await this.job(caller, model, requestId));
+  }
+
+  /** Cancels a pending job; any other job's status comes back unchanged with `canceled: false`. */
+  async cancel(caller: Caller, model: string, requestId: string): Promise<{ canceled: boolean; status: JobStatus }> {
+    const job = await this.job(caller, model, requestId);
+    if (job.status === 'pending' && (await this.o.store.jobs.cancel(job.id, this.o.clock.now().toISOString()))) return { canceled: true, status: 'canceled' };
+    // Not pending, or claimed a moment ago: say what it is now.
+    const now = await this.job(caller, model, requestId);
+    return { canceled: false, status: now.status };
+  }
+
+  async clear(caller: Caller, model: string): Promise<{ canceled_count: number }> {
+    await this.deployment(caller, model);
+    return { canceled_count: await this.o.store.jobs.clear(caller.projectId, model, this.o.clock.now().toISOString()) };
+  }
+
+  async metrics(caller: Caller, model: string) {
+    await this.deployment(caller, model);
+    const counts = await this.o.store.jobs.activeCounts(caller.projectId, model);
+    const of = (s: JobStatus) => counts.find((c) => c.status === s)?.n ?? 0;
+    const waiting = of('pending');
+    const running = of('running');
+    return { messages_running: running, messages_waiting: waiting, total_jobs: waiting + running };
+  }
+
+  /** Pending plus running jobs per queue (`<project id>/<model>`), for the autoscaler. */
+  async depths(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const c of await this.o.store.jobs.activeCounts()) {
+      const key = keyOf(c.project_id, c.model);
+      out.set(key, (out.get(key) ?? 0) + c.n);
+    }
+    return out;
+  }
+
+  /** A worker's long poll: the next job, claimed for it, or null once `waitMs` passed (or the worker left). */
+  async retrieve(caller: Caller, p: RetrieveParams, signal: AbortSignal): Promise<(JobView & { payload: Record<string, unknown> }) | null> {
+    await this.deployment(caller, p.model);
+    const key = keyOf(caller.projectId, p.model);
+    const deadline = Date.now() + Math.min(p.waitMs, MAX_WAIT_MS);
+    for (;;) {
+      const seen = this.waiters.version(key);
+      const now = this.o.clock.now();
+      const job = await this.o.store.jobs.claimNext(caller.projectId, p.model, { hostname: p.hostname, timeoutS: p.claimTimeoutS, atIso: now.toISOString(), atMs: now.getTime() });
+      if (job) {
+        // The worker went away while its claim was being made: the job goes straight back.
+        if (signal.aborted) await this.release(job);
+        else {
+          const view = render(job);
+          return { ...view, payload: view.inputs };
+        }
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) return null;
+      await this.waiters.wait(key, seen, Math.min(left, RECHECK_MS), signal);
+    }
+  }
+
+  /**
+   * A worker's report on a job it holds: `running` refreshes the claim (a heartbeat) and merges
+   * `info`; `done` stores `payload` as the outputs; `failed` ends it for good (never retried).
+   */
+  async report(caller: Caller, r: StatusReport): Promise<JobView> {
+    const job = await this.job(caller, r.model, r.request_id);
+    if (job.status !== 'running') throw notRunning(job);
+    const info = infoText({ ...parse(job.info), ...(r.info ?? {}) });
+    const now = this.o.clock.now();
+    const jobs = this.o.store.jobs;
+    const applied =
+      r.status === 'running'
+        ? await jobs.refresh(job.id, info, job.claim_timeout_s === null ? null : now.getTime() + job.claim_timeout_s * 1000)
+        : await jobs.finish(job.id, r.status, info, r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null, now.toISOString());
+    const after = await this.job(caller, r.model, r.request_id);
+    if (!applied) throw notRunning(after);
+    return render(after);
+  }
+
+  /** Returns lapsed claims to the queue, or fails them after MAX_RETRIES. */
+  async sweep() {
+    if (this.sweeping) return this.sweeping;
+    this.sweeping = (async () => {
+      const now = this.o.clock.now();
+      for (const job of await this.o.store.jobs.expiredClaims(now.getTime())) {
+        if (job.retries >= MAX_RETRIES) {
+          const error = `the worker's claim lapsed ${job.retries + 1} times (no status update within claim_timeout ${job.claim_timeout_s} s); not retried again`;
+          if (await this.o.store.jobs.failExpired(job, infoText({ ...parse(job.info), error }), now.toISOString())) {
+            this.o.log?.('queue job failed: claim lapsed', { request_id: job.id, model: job.model, retries: job.retries });
+          }
+        } else if (await this.o.store.jobs.requeue(job)) {
+          this.o.log?.('queue job returned to the queue: claim lapsed', { request_id: job.id, model: job.model, retries: job.retries + 1 });
+          this.waiters.notify(keyOf(job.project_id, job.model));
+        }
+      }
+    })().finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async release(job: JobRecord) {
+    await this.o.store.jobs.unclaim(job.id);
+    this.waiters.notify(keyOf(job.project_id, job.model));
+  }
+
+  private async deployment(caller: Caller, model: string): Promise<string> {
+    const id = await this.o.deploymentOf(caller.projectId, model);
+    if (!id) throw errors.notFound('Deployment', model);
+    return id;
+  }
+
+  private async job(caller: Caller, model: string, requestId: string): Promise<JobRecord> {
+    await this.deployment(caller, model);
+    const job = await this.o.store.jobs.get(caller.projectId, model, requestId);
+    if (!job) throw errors.notFound('Request', requestId);
+    return job;
+  }
+}
+
+export const keyOf = (projectId: string, model: string) => `${projectId}/${model}`;
+
+function notRunning(job: JobRecord) {
+  return errors.conflict(`request ${job.id} is ${job.status}, not running: only a running job takes status updates`, 'job_not_running');
+}
+
+function parse(text: string): Record<string, unknown> {
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+function infoText(info: Record<string, unknown>): string {
+  const text = JSON.stringify(info);
+  if (Buffer.byteLength(text) > MAX_INFO_BYTES) throw errors.invalid('info', `info must stay under ${MAX_INFO_BYTES} bytes of JSON`);
+  return text;
+}
+
+function render(j: JobRecord): JobView {
+  return {
+    request_id: j.id,
+    model: j.model,
+    status: j.status,
+    priority: j.priority,
+    retries: j.retries,
+    created_at: j.created_at,
+    ...(j.claimed_at ? { claimed_at: j.claimed_at } : {}),
+    ...(j.done_at ? { done_at: j.done_at } : {}),
+    inputs: parse(j.payload),
+    ...(j.outputs !== null ? { outputs: parse(j.outputs) } : {}),
+    info: parse(j.info),
+    warnings: [],
+  };
+}
