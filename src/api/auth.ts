@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Caller } from '../commands/context.js';
 import { hashKey } from '../commands/keys.js';
 import type { Store } from '../store/store.js';
-import { errors } from './errors.js';
+import { ApiError, errors } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -42,7 +42,7 @@ export class KeyResolver {
       this.cache.delete(hash);
       return null;
     }
-    const caller = { projectId: row.project_id, projectName: row.project_name, keyId: row.id };
+    const caller: Caller = { projectId: row.project_id, projectName: row.project_name, keyId: row.id, ...(row.deployment_id ? { deploymentId: row.deployment_id } : {}) };
     if (this.cache.size >= this.maxEntries) this.cache.clear();
     this.cache.set(hash, { caller, until: now + this.ttlMs });
     return caller;
@@ -59,14 +59,20 @@ export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
     if (known) {
       // Resolved a moment ago: no store lookup and no promise on the hot path.
       request.caller = known;
-      return done();
+      return done(scopeError(request, known));
     }
     keys.resolve(match[1]!).then((caller) => {
       if (!caller) return done(errors.unauthenticated('Invalid or revoked API key'));
       request.caller = caller;
-      done();
+      done(scopeError(request, caller));
     }, done);
   });
+}
+
+/** A worker key may only call the routes a worker needs (marked `workerRoutes` in their config). */
+function scopeError(request: FastifyRequest, caller: Caller): ApiError | undefined {
+  if (!caller.deploymentId || request.routeOptions.config?.workerRoute) return undefined;
+  return errors.forbidden("This is a deployment's worker key: it may only use that deployment's queue and storage");
 }
 
 export function callerOf(request: FastifyRequest): Caller {

@@ -5,6 +5,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Errors of this route go out as the bare error object (the queue's QueueError), not under "error". */
     flatErrors?: boolean;
+    /** A deployment's worker key may call this route (for its own deployment). */
+    workerRoute?: boolean;
   }
 }
 

@@ -5,6 +5,7 @@
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'permission_error'
   | 'not_found_error'
   | 'conflict_error'
   | 'request_too_large'
@@ -18,6 +19,7 @@ export type ErrorType =
 const STATUS: Record<ErrorType, number> = {
   invalid_request_error: 400,
   authentication_error: 401,
+  permission_error: 403,
   not_found_error: 404,
   conflict_error: 409,
   request_too_large: 413,
@@ -53,6 +55,7 @@ export const errors = {
     new ApiError('invalid_request_error', message, param, code),
   unauthenticated: (message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".') =>
     new ApiError('authentication_error', message, null, 'invalid_api_key'),
+  forbidden: (message: string) => new ApiError('permission_error', message, null, 'forbidden'),
   notFound: (kind: string, idOrName: string) =>
     new ApiError('not_found_error', `${kind} '${idOrName}' not found`, null, 'not_found'),
   routeNotFound: (method: string, url: string) =>

@@ -10,6 +10,8 @@ export interface Caller {
   projectId: string;
   projectName: string;
   keyId: string;
+  /** A deployment's worker key acts for that deployment only (its queue and storage). */
+  deploymentId?: string;
 }
 
 /** What the API asks of the runtime side (the deployment controller implements it). */

@@ -13,6 +13,7 @@ import { StoreConstraintError } from '../store/database.js';
 import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import { createWorkerKey } from './keys.js';
 
 const KIND = 'Deployment';
 
@@ -79,6 +80,7 @@ export async function createDeployment(ctx: CommandContext, caller: Caller, body
       };
       await s.insertDeployment(record);
       await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
+      await createWorkerKey(s, ctx, record);
       return record;
     });
     ctx.runtime.changed(record.id);

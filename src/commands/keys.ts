@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import type { IdSource } from '../domain/ids.js';
+import type { SecretBox } from '../domain/secret-box.js';
 import type { Store } from '../store/store.js';
 
 export const DEFAULT_PROJECT = 'default';
@@ -29,6 +30,22 @@ export async function createApiKey(
     );
   });
   return { id, key, project: projectName };
+}
+
+/**
+ * A deployment's worker key, made with the deployment (inside its transaction): an API key
+ * that acts only for that deployment, and its plaintext sealed for the replicas, which get it
+ * as TOGETHER_API_KEY. Deleting the deployment deletes both.
+ */
+export async function createWorkerKey(
+  s: Store,
+  deps: { ids: IdSource; secretBox: SecretBox },
+  d: { id: string; project_id: string; name: string; created_at: string },
+): Promise<void> {
+  const key = `gantry_w_${deps.ids.token(32)}`;
+  const id = deps.ids.id('key');
+  await s.insertApiKey({ id, project_id: d.project_id, prefix: key.slice(0, 12), label: `worker key of ${d.name}`, created_at: d.created_at, deployment_id: d.id }, hashKey(key));
+  await s.insertWorkerKey(d.id, id, deps.secretBox.seal(key, d.id));
 }
 
 /**

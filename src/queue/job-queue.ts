@@ -232,6 +232,7 @@ export class JobQueue {
   private async deployment(caller: Caller, model: string): Promise<string> {
     const id = await this.o.deploymentOf(caller.projectId, model);
     if (!id) throw errors.notFound('Deployment', model);
+    if (caller.deploymentId && caller.deploymentId !== id) throw errors.forbidden(`this worker key belongs to another deployment, not to '${model}'`);
     return id;
   }
 

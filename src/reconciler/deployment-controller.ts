@@ -110,6 +110,10 @@ export class DeploymentController implements RuntimePort {
         return s && this.o.secretBox.open(s.ciphertext, s.id);
       },
       this.o.platform,
+      async () => {
+        const w = await this.o.store.findWorkerKey(d.id);
+        return w && this.o.secretBox.open(w.ciphertext, d.id);
+      },
     );
     const observed = this.o.driver.observe(id);
     const now = (this.o.now ?? Date.now)();

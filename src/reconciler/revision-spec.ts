@@ -15,12 +15,14 @@ export interface PlatformEnv {
 /**
  * The runtime's view of a deployment revision: the user's variables with secrets resolved,
  * plus what the platform injects (as Together does): TOGETHER_DEPLOYMENT_NAME,
- * TOGETHER_DEPLOYMENT_REVISION_ID, TOGETHER_API_BASE_URL, TERMINATION_GRACE_PERIOD_SECONDS.
+ * TOGETHER_DEPLOYMENT_REVISION_ID, TOGETHER_API_BASE_URL, TERMINATION_GRACE_PERIOD_SECONDS,
+ * and TOGETHER_API_KEY, the deployment's worker key, when the user does not set it.
  */
 export async function buildRevisionSpec(
   d: DeploymentRecord,
   resolveSecret: (ref: string) => Promise<string | undefined>,
   platform: PlatformEnv,
+  workerKey: () => Promise<string | undefined> = async () => undefined,
 ): Promise<RevisionSpec> {
   const s = d.spec;
   const env: Record<string, string> = {};
@@ -39,6 +41,11 @@ export async function buildRevisionSpec(
     TOGETHER_API_BASE_URL: platform.apiBaseUrl,
     TERMINATION_GRACE_PERIOD_SECONDS: String(s.termination_grace_period_seconds),
   });
+  // The deployment's own worker key, unless the user gives one (jig maps its own through a secret).
+  if (env.TOGETHER_API_KEY === undefined) {
+    const key = await workerKey();
+    if (key) env.TOGETHER_API_KEY = key;
+  }
   return {
     deploymentId: d.id,
     deploymentName: d.name,

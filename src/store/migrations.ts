@@ -94,6 +94,13 @@ const STEPS: string[][] = [
        done_at TEXT)`,
     `CREATE INDEX jobs_next ON jobs (project_id, model, status, priority, id)`,
     `CREATE INDEX jobs_claims ON jobs (status, claim_expires_at)`,
+    // Worker keys: an API key bound to one deployment (it may only use that deployment's queue
+    // and storage), and its sealed plaintext, injected into the replicas as TOGETHER_API_KEY.
+    `ALTER TABLE api_keys ADD COLUMN deployment_id TEXT REFERENCES deployments(id) ON DELETE CASCADE`,
+    `CREATE TABLE worker_keys (
+       deployment_id TEXT PRIMARY KEY REFERENCES deployments(id) ON DELETE CASCADE,
+       key_id TEXT NOT NULL,
+       ciphertext TEXT NOT NULL)`,
   ],
 ];
 

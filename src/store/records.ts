@@ -15,6 +15,8 @@ export interface ApiKeyRecord {
   label: string;
   created_at: string;
   revoked_at: string | null;
+  /** Set for a deployment's worker key: the only deployment it may act for. */
+  deployment_id: string | null;
 }
 
 export interface SecretRecord {

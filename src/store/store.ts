@@ -47,16 +47,24 @@ export class Store {
     return project;
   }
 
-  async insertApiKey(key: Omit<ApiKeyRecord, 'project_name' | 'revoked_at'>, hash: string): Promise<void> {
+  async insertApiKey(key: Omit<ApiKeyRecord, 'project_name' | 'revoked_at' | 'deployment_id'> & { deployment_id?: string }, hash: string): Promise<void> {
     await this.ex.run(
-      'INSERT INTO api_keys (id, project_id, hash, prefix, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [key.id, key.project_id, hash, key.prefix, key.label, key.created_at],
+      'INSERT INTO api_keys (id, project_id, hash, prefix, label, created_at, deployment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [key.id, key.project_id, hash, key.prefix, key.label, key.created_at, key.deployment_id ?? null],
     );
+  }
+
+  async insertWorkerKey(deploymentId: string, keyId: string, ciphertext: string): Promise<void> {
+    await this.ex.run('INSERT INTO worker_keys (deployment_id, key_id, ciphertext) VALUES ($1, $2, $3)', [deploymentId, keyId, ciphertext]);
+  }
+
+  findWorkerKey(deploymentId: string): Promise<{ key_id: string; ciphertext: string } | undefined> {
+    return this.ex.get('SELECT key_id, ciphertext FROM worker_keys WHERE deployment_id = $1', [deploymentId]);
   }
 
   findActiveKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
     return this.ex.get<ApiKeyRecord>(
-      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at
+      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at, k.deployment_id
          FROM api_keys k JOIN projects p ON p.id = k.project_id
         WHERE k.hash = $1 AND k.revoked_at IS NULL`,
       [hash],
@@ -65,7 +73,7 @@ export class Store {
 
   listApiKeys(): Promise<ApiKeyRecord[]> {
     return this.ex.all<ApiKeyRecord>(
-      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at
+      `SELECT k.id, k.project_id, p.name AS project_name, k.prefix, k.label, k.created_at, k.revoked_at, k.deployment_id
          FROM api_keys k JOIN projects p ON p.id = k.project_id ORDER BY k.created_at, k.id`,
     );
   }

@@ -21,8 +21,8 @@ import {
 } from '../schemas/queue.js';
 
 const tags = ['Queue'];
-/** The queue's errors are flat QueueError bodies (see error-handler.ts). */
-const config = { flatErrors: true };
+/** The queue's errors are flat QueueError bodies (see error-handler.ts); worker keys may call these routes. */
+const config = { flatErrors: true, workerRoute: true };
 
 /** `/v1/queue/*`: what clients of a deployment's queue call. */
 export function queueRoutes(app: FastifyInstance, queue: JobQueue) {

@@ -30,6 +30,7 @@ export const Deleted = Type.Object({ id: Type.String(), object: Type.String(), d
 export const errorResponses = {
   400: ErrorBody,
   401: ErrorBody,
+  403: ErrorBody,
   404: ErrorBody,
   409: ErrorBody,
   413: ErrorBody,

@@ -9,7 +9,7 @@ export const QueueError = Type.Object({
   code: Type.Union([Type.String(), Type.Null()]),
 });
 
-export const queueErrorResponses = { 400: QueueError, 401: QueueError, 404: QueueError, 409: QueueError, 413: QueueError, 415: QueueError };
+export const queueErrorResponses = { 400: QueueError, 401: QueueError, 403: QueueError, 404: QueueError, 409: QueueError, 413: QueueError, 415: QueueError };
 
 const Model = Type.String({ minLength: 1, maxLength: 100, description: "The deployment's name" });
 const RequestId = Type.String({ minLength: 1, maxLength: 100 });
