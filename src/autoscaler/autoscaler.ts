@@ -6,8 +6,8 @@ import type { DeploymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { decide, type DecideOptions } from './decide.js';
 
-/** The window that catches a burst: a step in load moves the decision within a tick or two. */
-const SHORT_WINDOW_MS = 5_000;
+/** The window that catches a burst: a step in load to a few times the target moves the decision within a second or two. */
+const SHORT_WINDOW_MS = 2_000;
 
 export interface AutoscalerOptions extends DecideOptions {
   store: Store;
