@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
 
 /** Replica timings for tests: probes and backoff fast enough that a test waits milliseconds, not seconds. */
@@ -33,4 +37,15 @@ export async function untilReplicas(driver: RuntimeDriver, ok: (rs: ReplicaState
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(rs)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A maker of temporary directories named `prefix…`, all removed when the calling test file ends. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  return () => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(dir);
+    return dir;
+  };
 }

@@ -1,14 +1,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerApi } from '../../src/runtime/docker/docker-api.js';
 import { DockerDriver, type DockerDriverOptions } from '../../src/runtime/docker/docker-driver.js';
 import { loadRegistryAuths, registryOf } from '../../src/runtime/docker/image-puller.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
-import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
+import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
 
 /**
  * What only the docker runtime does, against Podman's Docker-compatible API: adoption after a
@@ -17,14 +16,7 @@ import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.j
  */
 const host = process.env.GANTRY_TEST_DOCKER_HOST;
 const skip = host ? undefined : (process.env.GANTRY_TEST_DOCKER_SKIP ?? 'GANTRY_TEST_DOCKER_HOST is not set (npm test sets it when podman is installed)');
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), 'gantry-docker-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('gantry-docker-');
 
 function options(extra: Partial<DockerDriverOptions> = {}): DockerDriverOptions {
   return { host: host!, dir: tempDir(), owner: `test-${randomUUID()}`, ...FAST_REPLICAS, ...extra };

@@ -1,7 +1,6 @@
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -9,21 +8,14 @@ import { DockerDriver } from '../../src/runtime/docker/docker-driver.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
-import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
+import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
 
 /**
  * The contract every runtime driver passes, run against real workloads: child processes, and
  * containers through Podman's Docker-compatible API (started by `npm test`).
  */
 const worker = fileURLToPath(new URL('../fixtures/worker.js', import.meta.url));
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function tempDir() {
-  const dir = mkdtempSync(join(tmpdir(), 'gantry-rt-'));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = tempDirs('gantry-rt-');
 
 interface DriverCase {
   name: string;
