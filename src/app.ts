@@ -35,15 +35,6 @@ export interface AppDeps {
   queue?: JobQueue;
 }
 
-/** A queue for an app built without one (tests of the API): deployments are looked up in the store. */
-function storeQueue(ctx: CommandContext) {
-  const deploymentOf = async (projectId: string, name: string) => {
-    const d = await ctx.store.findDeployment(projectId, name);
-    return d?.name === name ? d.id : undefined;
-  };
-  return new JobQueue({ store: ctx.store, clock: ctx.clock, ids: ctx.ids, deploymentOf });
-}
-
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
@@ -83,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
-  const queue = deps.queue ?? storeQueue(deps.ctx);
+  const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
   await app.register(
     async (v1) => {
       requireApiKey(v1, keys);

@@ -46,12 +46,7 @@ export async function serve(config: Config) {
     clock: deps.clock,
     ids: deps.ids,
     // The routing table knows every deployment the controller has seen; the store, the rest.
-    deploymentOf: async (projectId, name) => {
-      const known = routes.lookup(projectId, name);
-      if (known) return known.deploymentId;
-      const d = await deps.store.findDeployment(projectId, name);
-      return d?.name === name ? d.id : undefined;
-    },
+    deploymentOf: async (projectId, name) => routes.lookup(projectId, name)?.deploymentId ?? deps.store.findDeploymentIdByName(projectId, name),
     log: (msg, fields) => logger.info(fields, msg),
   });
   const autoscaler = new Autoscaler({

@@ -69,9 +69,9 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
 
   /** A deployment the controller has not reported yet (just created, or Gantry just started): the store says whether it exists. */
   const firstSight = async (projectId: string, name: string) => {
-    const d = await deps.ctx.store.findDeployment(projectId, name);
-    if (!d || d.name !== name) throw errors.notFound('Deployment', name);
-    return deps.table.ensure(projectId, name, d.id);
+    const id = await deps.ctx.store.findDeploymentIdByName(projectId, name);
+    if (!id) throw errors.notFound('Deployment', name);
+    return deps.table.ensure(projectId, name, id);
   };
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {

@@ -60,8 +60,11 @@ export interface JobQueueOptions {
   store: Store;
   clock: Clock;
   ids: IdSource;
-  /** The deployment named `model` in the project, or undefined (a 404). */
-  deploymentOf(projectId: string, name: string): Promise<string | undefined>;
+  /**
+   * The id of the deployment named `model` in the project, or undefined (a 404). The store by
+   * default; `gantry serve` asks the routing table first, which knows every running deployment.
+   */
+  deploymentOf?(projectId: string, name: string): Promise<string | undefined>;
   sweepMs?: number;
   log?: (msg: string, fields: object) => void;
 }
@@ -230,7 +233,7 @@ export class JobQueue {
   }
 
   private async deployment(caller: Caller, model: string): Promise<string> {
-    const id = await this.o.deploymentOf(caller.projectId, model);
+    const id = await (this.o.deploymentOf ? this.o.deploymentOf(caller.projectId, model) : this.o.store.findDeploymentIdByName(caller.projectId, model));
     if (!id) throw errors.notFound('Deployment', model);
     if (caller.deploymentId && caller.deploymentId !== id) throw errors.forbidden(`this worker key belongs to another deployment, not to '${model}'`);
     return id;

@@ -225,6 +225,11 @@ export class Store {
   }
 
   /** For the reconciler, which works across projects. */
+  /** The id of the deployment with exactly this name (not an id), as the gateway and the queue address deployments. */
+  async findDeploymentIdByName(projectId: string, name: string): Promise<string | undefined> {
+    return (await this.ex.get<{ id: string }>('SELECT id FROM deployments WHERE project_id = $1 AND name = $2', [projectId, name]))?.id;
+  }
+
   async findDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
     const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
     return row && toDeployment(row);

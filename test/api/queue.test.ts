@@ -21,10 +21,7 @@ for (const engine of engines) {
     const clock = new StepClock();
     before(async () => {
       t = await startTestApp(engine, {
-        queue: (ctx) => {
-          const deploymentOf = async (projectId: string, name: string) => (await ctx.store.findDeployment(projectId, name))?.id;
-          return (queue = new JobQueue({ store: ctx.store, clock, ids: ctx.ids, deploymentOf }));
-        },
+        queue: (ctx) => (queue = new JobQueue({ store: ctx.store, clock, ids: ctx.ids })),
       });
       for (const name of ['jobs', 'other']) assert.equal((await t.call('POST', '/v1/deployments', { body: { name, image: 'img:1', gpu_type: 'h100-80gb' } })).status, 200);
     });
