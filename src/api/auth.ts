@@ -26,16 +26,18 @@ export class KeyResolver {
     private readonly maxEntries = 10_000,
   ) {}
 
-  /** The caller of a key resolved less than `ttlMs` ago, without waiting (the hot path). */
-  cached(key: string): Caller | undefined {
-    const hit = this.cache.get(hashKey(key));
-    return hit && hit.until > this.now() ? hit.caller : undefined;
+  /**
+   * The key's caller, or null for an unknown or revoked key. A key resolved less than `ttlMs`
+   * ago answers at once, without a promise (the hot path); otherwise the store is asked.
+   */
+  resolve(key: string): Caller | Promise<Caller | null> {
+    const hash = hashKey(key);
+    const hit = this.cache.get(hash);
+    if (hit && hit.until > this.now()) return hit.caller;
+    return this.lookup(hash);
   }
 
-  async resolve(key: string): Promise<Caller | null> {
-    const known = this.cached(key);
-    if (known) return known;
-    const hash = hashKey(key);
+  private async lookup(hash: string): Promise<Caller | null> {
     const now = this.now();
     const row = await this.store.findActiveKeyByHash(hash);
     if (!row) {
@@ -55,21 +57,18 @@ export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return done(errors.unauthenticated());
-    const known = keys.cached(match[1]!);
-    if (known) {
-      // Resolved a moment ago: no store lookup and no promise on the hot path.
-      request.caller = known;
-      return done(scopeError(request, known));
-    }
-    keys.resolve(match[1]!).then((caller) => {
+    const admit = (caller: Caller | null) => {
       if (!caller) return done(errors.unauthenticated('Invalid or revoked API key'));
       request.caller = caller;
       done(scopeError(request, caller));
-    }, done);
+    };
+    const found = keys.resolve(match[1]!);
+    if (found instanceof Promise) found.then(admit, done);
+    else admit(found);
   });
 }
 
-/** A worker key may only call the routes a worker needs (marked `workerRoutes` in their config). */
+/** A worker key may only call the routes a worker needs (marked `workerRoute` in their config). */
 function scopeError(request: FastifyRequest, caller: Caller): ApiError | undefined {
   if (!caller.deploymentId || request.routeOptions.config?.workerRoute) return undefined;
   return errors.forbidden("This is a deployment's worker key: it may only use that deployment's queue and storage");

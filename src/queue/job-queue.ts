@@ -1,4 +1,5 @@
 import { errors } from '../api/errors.js';
+import type { JobView, StatusReportBody, SubmitBody } from '../api/schemas/queue.js';
 import type { Caller } from '../commands/context.js';
 import type { Clock } from '../domain/clock.js';
 import type { IdSource } from '../domain/ids.js';
@@ -7,9 +8,9 @@ import type { Store } from '../store/store.js';
 import { Waiters } from './waiters.js';
 
 /** A claim whose worker sent no status update this often goes back to the queue; the fourth time it fails. */
-export const MAX_RETRIES = 3;
+const MAX_RETRIES = 3;
 /** The longest long-poll a worker may ask for. */
-export const MAX_WAIT_MS = 60_000;
+const MAX_WAIT_MS = 60_000;
 /**
  * A waiting worker looks at the queue again at least this often even without a wake-up: jobs
  * submitted through another Gantry instance (PostgreSQL) do not wake this one's waiters.
@@ -17,36 +18,6 @@ export const MAX_WAIT_MS = 60_000;
 const RECHECK_MS = 1_000;
 /** `info` is merged JSON kept with the job; more than this is refused. */
 const MAX_INFO_BYTES = 64 * 1024;
-
-export interface JobView {
-  request_id: string;
-  model: string;
-  status: JobStatus;
-  priority: number;
-  retries: number;
-  created_at: string;
-  claimed_at?: string;
-  done_at?: string;
-  inputs: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-  info: Record<string, unknown>;
-  warnings: string[];
-}
-
-export interface SubmitBody {
-  model: string;
-  payload: Record<string, unknown>;
-  info?: Record<string, unknown>;
-  priority?: number;
-}
-
-export interface StatusReport {
-  model: string;
-  request_id: string;
-  status: 'running' | 'done' | 'failed';
-  payload?: Record<string, unknown>;
-  info?: Record<string, unknown>;
-}
 
 export interface RetrieveParams {
   model: string;
@@ -148,7 +119,7 @@ export class JobQueue {
 
   async metrics(caller: Caller, model: string) {
     await this.deployment(caller, model);
-    const counts = await this.o.store.jobs.activeCounts(caller.projectId, model);
+    const counts = await this.o.store.jobs.activeCounts({ projectId: caller.projectId, model });
     const of = (s: JobStatus) => counts.find((c) => c.status === s)?.n ?? 0;
     const waiting = of('pending');
     const running = of('running');
@@ -192,19 +163,22 @@ export class JobQueue {
    * A worker's report on a job it holds: `running` refreshes the claim (a heartbeat) and merges
    * `info`; `done` stores `payload` as the outputs; `failed` ends it for good (never retried).
    */
-  async report(caller: Caller, r: StatusReport): Promise<JobView> {
+  async report(caller: Caller, r: StatusReportBody): Promise<JobView> {
     const job = await this.job(caller, r.model, r.request_id);
     if (job.status !== 'running') throw notRunning(job);
     const info = infoText({ ...parse(job.info), ...(r.info ?? {}) });
     const now = this.o.clock.now();
     const jobs = this.o.store.jobs;
-    const applied =
-      r.status === 'running'
-        ? await jobs.refresh(job.id, info, job.claim_timeout_s === null ? null : now.getTime() + job.claim_timeout_s * 1000)
-        : await jobs.finish(job.id, r.status, info, r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null, now.toISOString());
-    const after = await this.job(caller, r.model, r.request_id);
-    if (!applied) throw notRunning(after);
-    return render(after);
+    if (r.status === 'running') {
+      const expiresAt = job.claim_timeout_s === null ? null : now.getTime() + job.claim_timeout_s * 1000;
+      if (await jobs.refresh(job.id, info, expiresAt)) return render({ ...job, info });
+    } else {
+      const outputs = r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null;
+      const doneAt = now.toISOString();
+      if (await jobs.finish(job.id, r.status, info, outputs, doneAt)) return render({ ...job, status: r.status, info, outputs, done_at: doneAt });
+    }
+    // Moved between the read and the write (the claim lapsed, or another report ended it).
+    throw notRunning(await this.job(caller, r.model, r.request_id));
   }
 
   /** Returns lapsed claims to the queue, or fails them after MAX_RETRIES. */

@@ -74,12 +74,12 @@ export class JobStore {
     return this.ex.run(`UPDATE jobs SET status = 'canceled', done_at = $3 WHERE project_id = $1 AND model = $2 AND status = 'pending'`, [projectId, model, atIso]);
   }
 
-  /** Pending and running jobs per queue (only queues that have any). */
-  async activeCounts(projectId?: string, model?: string): Promise<{ project_id: string; model: string; status: JobStatus; n: number }[]> {
-    const where = projectId === undefined ? '' : ' AND project_id = $1 AND model = $2';
+  /** Pending and running jobs per queue (only queues that have any); of one queue when given. */
+  async activeCounts(queue?: { projectId: string; model: string }): Promise<{ project_id: string; model: string; status: JobStatus; n: number }[]> {
+    const where = queue ? ' AND project_id = $1 AND model = $2' : '';
     const rows = await this.ex.all<{ project_id: string; model: string; status: JobStatus; n: number | string }>(
       `SELECT project_id, model, status, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'running')${where} GROUP BY project_id, model, status`,
-      projectId === undefined ? [] : [projectId, model!],
+      queue ? [queue.projectId, queue.model] : [],
     );
     return rows.map((r) => ({ ...r, n: Number(r.n) }));
   }

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobQueue } from '../../queue/job-queue.js';
 import { callerOf } from '../auth.js';
-import { errors } from '../errors.js';
 import {
   CancelResponse,
+  ClearResponse,
   JobRef,
   JobStatusResponse,
   MetricsResponse,
@@ -12,6 +12,7 @@ import {
   RetrieveResponse,
   StatusReportRequest,
   SubmitRequest,
+  SubmitResponse,
   queueErrorResponses,
   type JobRefBody,
   type ModelRefBody,
@@ -28,7 +29,7 @@ const config = { flatErrors: true, workerRoute: true };
 export function queueRoutes(app: FastifyInstance, queue: JobQueue) {
   app.post<{ Body: SubmitBody }>('/queue/submit', {
     config,
-    schema: { tags, summary: 'Submit a job', body: SubmitRequest, response: { 200: { type: 'object', properties: { requestId: { type: 'string' } } }, ...queueErrorResponses } },
+    schema: { tags, summary: 'Submit a job', body: SubmitRequest, response: { 200: SubmitResponse, ...queueErrorResponses } },
   }, async (req) => queue.submit(callerOf(req), req.body));
 
   app.get<{ Querystring: JobRefBody }>('/queue/status', {
@@ -46,7 +47,7 @@ export function queueRoutes(app: FastifyInstance, queue: JobQueue) {
 
   app.post<{ Body: ModelRefBody }>('/queue/clear', {
     config,
-    schema: { tags, summary: 'Cancel every pending job', body: ModelRef, response: { 200: { type: 'object', properties: { canceled_count: { type: 'integer' } } }, ...queueErrorResponses } },
+    schema: { tags, summary: 'Cancel every pending job', body: ModelRef, response: { 200: ClearResponse, ...queueErrorResponses } },
   }, async (req) => queue.clear(callerOf(req), req.body.model));
 
   app.get<{ Querystring: ModelRefBody }>('/queue/metrics', {
@@ -75,10 +76,9 @@ export function workerRoutes(app: FastifyInstance, queue: JobQueue) {
   }, async (req) => queue.report(callerOf(req), req.body));
 }
 
-/** "5s", "500ms", "1m" or plain seconds (the pattern in RetrieveQuery has been checked). */
+/** "5s", "500ms", "1m" or plain seconds (RetrieveQuery's pattern has let only these through). */
 function durationMs(text: string): number {
-  const m = /^([0-9.]+)(ms|s|m)?$/.exec(text);
-  if (!m) throw errors.invalid('timeout', 'timeout must look like "5s", "500ms" or "1m"');
+  const m = /^([0-9.]+)(ms|s|m)?$/.exec(text)!;
   const n = Number(m[1]);
   return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000;
 }

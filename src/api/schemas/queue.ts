@@ -13,7 +13,8 @@ export const queueErrorResponses = { 400: QueueError, 401: QueueError, 403: Queu
 
 const Model = Type.String({ minLength: 1, maxLength: 100, description: "The deployment's name" });
 const RequestId = Type.String({ minLength: 1, maxLength: 100 });
-const FreeObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
+/** Any JSON object, typed as a record (the queue passes it through). */
+const FreeObject = (description: string) => Type.Unsafe<Record<string, unknown>>(Type.Object({}, { additionalProperties: true, description }));
 
 export const SubmitRequest = Type.Object(
   {
@@ -47,6 +48,11 @@ export const JobStatusResponse = Type.Object({
   info: FreeObject('Submitted info merged with worker and system updates'),
   warnings: Type.Array(Type.String()),
 });
+
+export type JobView = Static<typeof JobStatusResponse>;
+
+export const SubmitResponse = Type.Object({ requestId: Type.String({ description: 'A UUIDv7' }) });
+export const ClearResponse = Type.Object({ canceled_count: Type.Integer() });
 
 export const CancelResponse = Type.Object({ status: StringEnum(['canceled', 'running', 'done', 'failed'] as const) });
 
