@@ -66,6 +66,10 @@ for (const engine of engines) {
       const empty = await retrieve('timeout=100ms');
       assert.equal(empty.status, 200);
       assert.equal(empty.body.data, null, 'no job: no data once the wait ends');
+      // Older worker libraries poll the same queue under its former path.
+      const old = await submit({ payload: { n: 'old path' } });
+      assert.equal((await t.call('GET', '/internal/v1/rabbitmq/retrieve?model=jobs&timeout=1s&claim_timeout=60')).body.data?.request_id, old);
+      await report({ request_id: old, status: 'done', payload: {} });
     });
 
     test('a worker already waiting gets a job submitted while it waits', async () => {

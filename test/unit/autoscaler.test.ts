@@ -21,6 +21,16 @@ function run(steps: { at: number; s: Partial<Signals> }[], start = 1, bounds = {
 }
 
 describe('autoscaler decisions (stepped clock)', () => {
+  test('QueueBacklogPerWorker: ceil(depth / target); jobs keep any autoscaled deployment from zero', () => {
+    const queue = { metric: 'QueueBacklogPerWorker' as const, target: 4, model: 'jobs' };
+    const bounds = { min: 0, max: 10, current: 1 };
+    assert.equal(decide(queue, bounds, { ...quiet, queueDepth: 17 }, [], 0, opts).desired, 5);
+    assert.equal(decide(queue, { ...bounds, current: 0 }, { ...quiet, queueDepth: 1, idleMs: 600_000 }, [], 0, opts).desired, 1, 'one job wakes it from zero, however long without HTTP');
+    assert.equal(decide(rps, { ...bounds, current: 0 }, { ...quiet, queueDepth: 2, idleMs: 600_000 }, [], 0, opts).desired, 1, 'so do jobs under another metric');
+    const longAgo = [{ at: -400_000, recommended: 1 }]; // the stabilization window has passed
+    assert.equal(decide(queue, bounds, { ...quiet, queueDepth: 0, idleMs: 600_000 }, longAgo, 0, opts).desired, 0, 'an empty queue and no requests: to zero');
+  });
+
   test('a burst scales up at once: ceil(rate / target), within max', () => {
     assert.deepEqual(run([{ at: 0, s: { shortRate: 45, inFlight: 3 } }]), [5]);
     assert.deepEqual(run([{ at: 0, s: { shortRate: 500 } }]), [10], 'clamped to max_replicas');
