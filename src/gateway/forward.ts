@@ -27,7 +27,6 @@ export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerRespon
   return new Promise((resolve, reject) => {
     let headSent = false;
     let flush: NodeJS.Immediate | undefined;
-    const flushed = () => flush && (clearImmediate(flush), (flush = undefined));
     dispatcher.dispatch(
       { method: req.method as Dispatcher.HttpMethod, path: req.path, headers: req.headers, body: req.body },
       {
@@ -48,7 +47,7 @@ export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerRespon
           resolve();
         },
         onResponseData(controller, chunk) {
-          flushed();
+          clearImmediate(flush);
           // Back-pressure: a slow client pauses the replica's socket instead of buffering here.
           if (!out.write(chunk)) {
             controller.pause();
@@ -56,11 +55,11 @@ export function forward(dispatcher: Dispatcher, req: Outgoing, out: ServerRespon
           }
         },
         onResponseEnd() {
-          flushed();
+          clearImmediate(flush);
           out.end();
         },
         onResponseError(_controller, err) {
-          flushed();
+          clearImmediate(flush);
           if (headSent) out.destroy(err);
           else reject(err);
         },
