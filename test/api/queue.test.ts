@@ -158,6 +158,9 @@ for (const engine of engines) {
       assert.equal(missing.body.param, 'payload');
       assert.equal(missing.body.type, 'invalid_request_error');
       assert.equal(missing.body.error, undefined, 'not wrapped in "error"');
+      const huge = await t.call('POST', '/v1/queue/submit', { body: { model: 'jobs', payload: {}, info: { notes: 'x'.repeat(70 * 1024) } } });
+      assert.equal(huge.status, 400);
+      assert.equal(huge.body.param, 'info');
       const unknown = await t.call('POST', '/v1/queue/submit', { body: { model: 'nope', payload: {} } });
       assert.equal(unknown.status, 404);
       assert.equal(unknown.body.type, 'not_found_error');
