@@ -9,6 +9,8 @@ import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
 import { queueRoutes, workerRoutes } from './api/routes/queue.js';
+import { signedStorageRoutes, storageRoutes } from './api/routes/storage.js';
+import { UrlSigner } from './storage/url-signer.js';
 import { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
 import { DEFAULT_HOLD, RoutingTable } from './gateway/routing-table.js';
@@ -75,6 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
   const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
+  const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };
+  await app.register(signedStorageRoutes, storage);
   await app.register(
     async (v1) => {
       requireApiKey(v1, keys);
@@ -82,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);
       queueRoutes(v1, queue);
+      storageRoutes(v1, storage);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),

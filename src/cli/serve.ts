@@ -12,6 +12,8 @@ import { RoutingTable } from '../gateway/routing-table.js';
 import { Traffic } from '../gateway/traffic.js';
 import { createMetrics, registerRuntimeGauges } from '../metrics/http-metrics.js';
 import { JobQueue, keyOf } from '../queue/job-queue.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { VolumePreloader } from '../reconciler/volume-preload.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -29,6 +31,8 @@ export async function serve(config: Config) {
   const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
+  const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
+  const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir });
   const routes = new RoutingTable({ maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 });
   const controller = new DeploymentController({
     routes,
@@ -36,6 +40,7 @@ export async function serve(config: Config) {
     driver,
     secretBox,
     platform,
+    preloader,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
   const metrics = createMetrics();
@@ -65,7 +70,7 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');

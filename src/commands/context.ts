@@ -4,6 +4,7 @@ import type { IdSource } from '../domain/ids.js';
 import type { LogFilter } from '../runtime/types.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { Store } from '../store/store.js';
+import type { BlobStore } from '../storage/blob-store.js';
 
 /** Who is calling: resolved from the bearer key by api/auth.ts. */
 export interface Caller {
@@ -42,6 +43,8 @@ export interface CommandContext {
   ids: IdSource;
   secretBox: SecretBox;
   runtime: RuntimePort;
+  /** Uploaded files: volume contents, job outputs, model weights. */
+  blobs: BlobStore;
 }
 
 /**

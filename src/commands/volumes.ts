@@ -2,7 +2,7 @@ import type { CreateVolumeBody, UpdateVolumeBody, VolumeView } from '../api/sche
 import { errors } from '../api/errors.js';
 import { StoreConstraintError } from '../store/database.js';
 import type { VolumeRecord } from '../store/records.js';
-import type { Store } from '../store/store.js';
+import { listFolder } from '../storage/files.js';
 import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
 
 const KIND = 'Volume';
@@ -15,10 +15,10 @@ function checkSourcePrefix(prefix: string, param: string) {
   }
 }
 
-export async function renderVolumes(store: Store, volumes: VolumeRecord[], version?: number): Promise<VolumeView[]> {
+async function renderVolumes(ctx: CommandContext, volumes: VolumeRecord[], version?: number): Promise<VolumeView[]> {
   const ids = volumes.map((v) => v.id);
-  const [versions, mounts] = await Promise.all([store.volumeVersions(ids), store.volumeMounts(ids)]);
-  return volumes.map((v) => {
+  const [versions, mounts] = await Promise.all([ctx.store.volumeVersions(ids), ctx.store.volumeMounts(ids)]);
+  return Promise.all(volumes.map(async (v) => {
     const own = versions.filter((x) => x.volume_id === v.id);
     const shown = version ?? v.current_version;
     const selected = own.find((x) => x.version === shown);
@@ -31,8 +31,7 @@ export async function renderVolumes(store: Store, volumes: VolumeRecord[], versi
       name: v.name,
       type: v.type,
       current_version: v.current_version,
-      // File listings arrive with Gantry's storage service; until then a volume lists no files.
-      content: { type: 'files', source_prefix: selected.source_prefix, files: [] },
+      content: { type: 'files', source_prefix: selected.source_prefix, files: await filesOf(ctx, v.project_id, selected.source_prefix) },
       mounted_by: mountedBy(shown),
       version_history: Object.fromEntries(
         own.map((x) => [
@@ -43,7 +42,13 @@ export async function renderVolumes(store: Store, volumes: VolumeRecord[], versi
       created_at: v.created_at,
       updated_at: v.updated_at,
     };
-  });
+  }));
+}
+
+/** What storage holds under a version's prefix: the files its replicas will get. */
+async function filesOf(ctx: CommandContext, projectId: string, prefix: string) {
+  const files = await listFolder(ctx.blobs, projectId, prefix);
+  return files.map((f) => ({ name: f.name, size: f.size, last_modified: f.lastModified }));
 }
 
 export async function createVolume(ctx: CommandContext, caller: Caller, body: CreateVolumeBody): Promise<VolumeView> {
@@ -68,7 +73,7 @@ export async function createVolume(ctx: CommandContext, caller: Caller, body: Cr
     if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, body.name);
     throw err;
   }
-  return (await renderVolumes(ctx.store, [record]))[0]!;
+  return (await renderVolumes(ctx, [record]))[0]!;
 }
 
 export async function findVolume(ctx: CommandContext, caller: Caller, idOrName: string): Promise<VolumeRecord> {
@@ -78,11 +83,11 @@ export async function findVolume(ctx: CommandContext, caller: Caller, idOrName: 
 }
 
 export async function getVolume(ctx: CommandContext, caller: Caller, idOrName: string, version?: number) {
-  return (await renderVolumes(ctx.store, [await findVolume(ctx, caller, idOrName)], version))[0]!;
+  return (await renderVolumes(ctx, [await findVolume(ctx, caller, idOrName)], version))[0]!;
 }
 
 export async function listVolumes(ctx: CommandContext, caller: Caller) {
-  return renderVolumes(ctx.store, await ctx.store.listVolumes(caller.projectId));
+  return renderVolumes(ctx, await ctx.store.listVolumes(caller.projectId));
 }
 
 /** A content change (a different source prefix) makes a new version; renames and no-ops do not. */
@@ -114,7 +119,7 @@ export async function updateVolume(ctx: CommandContext, caller: Caller, idOrName
       throw err;
     }
   });
-  return (await renderVolumes(ctx.store, [updated]))[0]!;
+  return (await renderVolumes(ctx, [updated]))[0]!;
 }
 
 export async function deleteVolume(ctx: CommandContext, caller: Caller, idOrName: string) {

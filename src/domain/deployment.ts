@@ -133,9 +133,19 @@ export function revisionHash(name: string, spec: DeploymentSpec): string {
   return createHash('sha256').update(JSON.stringify(runtime)).digest('hex');
 }
 
+/** The replica event's `volume_preload_*` fields, per revision (its replicas share one copy). */
+export interface VolumePreload {
+  status: 'InProgress' | 'Completed' | 'Failed';
+  startedAt: string;
+  completedAt?: string;
+  message?: string;
+}
+
 /** What runs for a deployment, as the runtime reports it. */
 export interface Observed {
   replicas: ReplicaState[];
+  /** Volume preloads by revision id, for revisions that mount volumes. */
+  preloads?: Record<string, VolumePreload>;
   /** Set when the current revision cannot become ready; the message says why. */
   failure?: string;
 }
@@ -165,6 +175,12 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
     if (r.reason) e.replica_status_reason = r.reason;
     if (r.message) e.replica_status_message = r.message;
     if (r.readySince) e.replica_ready_since = r.readySince;
+    const preload = observed.preloads?.[r.revisionId];
+    if (preload) {
+      e.volume_preload_status = preload.status;
+      e.volume_preload_started_at = preload.startedAt;
+      if (preload.completedAt) e.volume_preload_completed_at = preload.completedAt;
+    }
     events[r.id] = e;
   }
   const view: DeploymentView = {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 
 /**
  * Encrypts secret values at rest with AES-256-GCM. The row id is bound as additional
@@ -16,6 +16,11 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(boundTo));
     const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return `v1:${Buffer.concat([iv, cipher.getAuthTag(), ct]).toString('base64')}`;
+  }
+
+  /** A separate key for another purpose (e.g. signing URLs), so the sealing key is never used twice. */
+  deriveKey(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`gantry:${purpose}`).digest();
   }
 
   open(sealed: string, boundTo: string): string {

@@ -7,6 +7,7 @@ import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
+import type { VolumePreloader } from './volume-preload.js';
 import { realScheduler, WorkQueue, type Outcome, type Scheduler } from './work-queue.js';
 
 export interface ControllerOptions {
@@ -14,6 +15,8 @@ export interface ControllerOptions {
   driver: RuntimeDriver;
   secretBox: SecretBox;
   platform: PlatformEnv;
+  /** Copies mounted volume versions out of storage before a revision's replicas start. */
+  preloader?: VolumePreloader;
   scheduler?: Scheduler;
   /** The gateway's routing table, kept current with every deployment's ready replicas. */
   routes?: RoutingTable;
@@ -58,8 +61,14 @@ export class DeploymentController implements RuntimePort {
 
   observe(deploymentId: string): Observed {
     const replicas = this.o.driver.observe(deploymentId);
+    const observed: Observed = { replicas };
     const failure = this.failures.get(deploymentId);
-    return failure ? { replicas, failure } : { replicas };
+    if (failure) observed.failure = failure;
+    for (const revision of new Set(replicas.map((r) => r.revisionId))) {
+      const preload = this.o.preloader?.stateOf(revision);
+      if (preload) (observed.preloads ??= {})[revision] = preload;
+    }
+    return observed;
   }
 
   checkRunnable(draft: SpecDraft) {
@@ -115,6 +124,13 @@ export class DeploymentController implements RuntimePort {
         return w && this.o.secretBox.open(w.ciphertext, d.id);
       },
     );
+    try {
+      // The container starts after its volumes are in place, as on Together.
+      await this.o.preloader?.ensure(d);
+    } catch (err) {
+      this.failures.set(id, `volume preload failed: ${(err as Error).message}`);
+      throw err;
+    }
     const observed = this.o.driver.observe(id);
     const now = (this.o.now ?? Date.now)();
     const minReadyMs = this.o.minReadyMs ?? 1000;

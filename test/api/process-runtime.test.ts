@@ -160,17 +160,37 @@ describe('deployments on the process runtime', () => {
     ac.abort();
   });
 
-  test("a mounted volume's version directory appears at its mount path, relative to the working directory", async () => {
-    const vol = await call('POST', '/v1/deployments/storage/volumes', { name: 'models', type: 'readOnly', content: { type: 'files', source_prefix: 'models/v1' } });
+  test('a replica mounts exactly the volume version it names, preloaded from storage before it starts', async () => {
+    // As jig does it: create the volume at <name>/0, upload, then a new version at <name>/1.
+    const upload = async (filename: string, text: string) => {
+      const u = (await call('POST', '/v1/storage/upload-request', { filename })).body.upload_url;
+      assert.equal((await fetch(u.url, { method: u.method, body: text })).status, 200);
+    };
+    const vol = await call('POST', '/v1/deployments/storage/volumes', { name: 'models', type: 'readOnly', content: { type: 'files', source_prefix: 'models/0' } });
     assert.equal(vol.status, 200);
-    await call('POST', '/v1/deployments', base('mounted', { volumes: [{ name: 'models', mount_path: '/mnt/models' }] }));
-    const ready = await waitFor('mounted', (d) => d.status === 'Ready');
-    const [replicaId] = Object.keys(ready.replica_events);
-    const link = join(dir, 'replicas', ready.id, replicaId!, 'mnt', 'models');
-    const target = realpathSync(link);
-    assert.equal(target.slice(0, dir.length + 9), `${dir}/volumes/`, 'under the data dir');
-    assert.ok(target.endsWith(`/models/${vol.body.current_version}`), `the mounted version of the volume: ${target}`);
-    assert.equal((await call('DELETE', '/v1/deployments/mounted')).status, 200);
+    await upload('models/0/config.json', 'v0');
+    await upload('models/0/shards/a.bin', 'A0');
+    assert.equal((await call('PATCH', '/v1/deployments/storage/volumes/models', { content: { type: 'files', source_prefix: 'models/1' } })).body.current_version, 1);
+    await upload('models/1/config.json', 'v1');
+
+    await call('POST', '/v1/deployments', base('mounted-0', { volumes: [{ name: 'models', mount_path: '/mnt/models', version: 0 }] }));
+    await call('POST', '/v1/deployments', base('mounted-1', { volumes: [{ name: 'models', mount_path: '/mnt/models' }] }));
+    for (const [name, files] of [['mounted-0', { 'config.json': 'v0', 'shards/a.bin': 'A0' }], ['mounted-1', { 'config.json': 'v1' }]] as const) {
+      const ready = await waitFor(name, (d) => d.status === 'Ready');
+      const [[replicaId, event]] = Object.entries(ready.replica_events) as [string, any][];
+      const mounted = join(dir, 'replicas', ready.id, replicaId, 'mnt', 'models');
+      assert.ok(realpathSync(mounted).startsWith(`${dir}/volumes/`), 'under the data dir');
+      const seen = Object.fromEntries(
+        readdirSync(mounted, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => [join(e.parentPath, e.name).slice(mounted.length + 1), readFileSync(join(e.parentPath, e.name), 'utf8')]),
+      );
+      assert.deepEqual(seen, files, `${name} sees its version's files only`);
+      assert.equal(event.volume_preload_status, 'Completed');
+      assert.ok(event.volume_preload_started_at <= event.volume_preload_completed_at);
+      assert.ok(event.volume_preload_completed_at <= event.replica_ready_since, 'preloaded before the replica was ready');
+    }
+    for (const name of ['mounted-0', 'mounted-1']) assert.equal((await call('DELETE', `/v1/deployments/${name}`)).status, 200);
   });
 
   test('delete stops every replica; shutdown leaves no orphan process, and a restart recreates replicas without duplicates', async () => {

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { NO_RUNTIME, type CommandContext } from '../../src/commands/context.js';
@@ -8,6 +11,7 @@ import { randomIds } from '../../src/domain/ids.js';
 import { SecretBox } from '../../src/domain/secret-box.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
+import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import type { Engine } from './engines.js';
 
 export interface TestApp {
@@ -38,12 +42,14 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const db = await engine.create();
   const store = new Store(await openDatabase(db.url));
+  const blobDir = mkdtempSync(join(tmpdir(), 'gantry-blobs-'));
   const ctx: CommandContext = {
     store,
     clock: systemClock,
     ids: randomIds,
     secretBox: new SecretBox(randomBytes(32)),
     runtime: NO_RUNTIME,
+    blobs: new FsBlobStore(blobDir),
   };
   options.wire?.(ctx);
   const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100, ...options.gateway, queue: options.queue?.(ctx) });
@@ -78,6 +84,7 @@ export async function startTestApp(
       await app.close();
       await store.close();
       await db.drop();
+      rmSync(blobDir, { recursive: true, force: true });
     },
   };
 }

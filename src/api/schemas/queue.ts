@@ -1,15 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './common.js';
+import { StringEnum, flatErrorResponses } from './common.js';
 
 /** Together's queue answers errors flat, not under "error" (QueueError in the contract). */
-export const QueueError = Type.Object({
-  message: Type.String(),
-  type: Type.String(),
-  param: Type.Union([Type.String(), Type.Null()]),
-  code: Type.Union([Type.String(), Type.Null()]),
-});
-
-export const queueErrorResponses = { 400: QueueError, 401: QueueError, 403: QueueError, 404: QueueError, 409: QueueError, 413: QueueError, 415: QueueError };
+export const queueErrorResponses = flatErrorResponses;
 
 const Model = Type.String({ minLength: 1, maxLength: 100, description: "The deployment's name" });
 const RequestId = Type.String({ minLength: 1, maxLength: 100 });

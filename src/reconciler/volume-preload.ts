@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { VolumePreload } from '../domain/deployment.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { listFolder } from '../storage/files.js';
+import type { DeploymentRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+
+
+/**
+ * Copies a volume version's files (`<source_prefix>/…` in storage) into
+ * `<volumesDir>/<project>/<volume>/<version>/`, before a revision mounting it starts, as
+ * Together preloads volumes before the container starts. A version is copied once and then
+ * kept as it was: a new upload is a new version (as jig does it), so every replica of a
+ * revision sees exactly the files of the version it mounts. A marker beside the folder records
+ * which volume (by id) it holds, so a volume deleted and made again under the same name is
+ * copied afresh.
+ */
+export class VolumePreloader {
+  private readonly byRevision = new Map<string, VolumePreload>();
+  private readonly copying = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; now?: () => Date },
+  ) {}
+
+  /** The preload of a revision, once one was needed. */
+  stateOf(revisionId: string): VolumePreload | undefined {
+    return this.byRevision.get(revisionId);
+  }
+
+  /** Resolves once every volume the revision mounts is in place; throws (and records why) if one cannot be. */
+  async ensure(d: DeploymentRecord): Promise<void> {
+    if (d.spec.volumes.length === 0) return;
+    const previous = this.byRevision.get(d.revision_id);
+    if (previous?.status === 'Completed') return;
+    const now = () => (this.o.now?.() ?? new Date()).toISOString();
+    const state: VolumePreload = { status: 'InProgress', startedAt: now() };
+    this.byRevision.set(d.revision_id, state);
+    try {
+      for (const mount of d.spec.volumes) await this.once(d.project_id, mount.name, mount.version);
+      Object.assign(state, { status: 'Completed', completedAt: now() });
+    } catch (err) {
+      Object.assign(state, { status: 'Failed', completedAt: now(), message: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Drops what is remembered of revisions no longer running. */
+  forget(revisionIds: Iterable<string>) {
+    for (const id of revisionIds) this.byRevision.delete(id);
+  }
+
+  private once(projectId: string, volume: string, version: number) {
+    const dir = join(this.o.volumesDir, projectId, volume, String(version));
+    let copy = this.copying.get(dir);
+    if (!copy) {
+      copy = this.copy(projectId, volume, version, dir).finally(() => this.copying.delete(dir));
+      this.copying.set(dir, copy);
+    }
+    return copy;
+  }
+
+  private async copy(projectId: string, volumeName: string, version: number, dir: string) {
+    const volume = await this.o.store.findVolume(projectId, volumeName);
+    if (!volume) throw new Error(`volume '${volumeName}' no longer exists`);
+    const record = (await this.o.store.volumeVersions([volume.id])).find((v) => v.version === version);
+    if (!record) throw new Error(`volume '${volumeName}' has no version ${version}`);
+    const marker = `${dir}.preloaded`;
+    if (existsSync(marker) && (await readFile(marker, 'utf8')) === volume.id) return;
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    for (const f of await listFolder(this.o.blobs, projectId, record.source_prefix)) {
+      await this.o.blobs.copyTo(f.key, join(dir, ...f.name.split('/')));
+    }
+    await writeFile(marker, volume.id);
+  }
+}

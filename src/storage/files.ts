@@ -1,0 +1,24 @@
+import { errors } from '../api/errors.js';
+import type { BlobStore } from './blob-store.js';
+
+/** The longest filename (a storage key within a project) Gantry accepts, as S3 does. */
+const MAX_FILENAME_BYTES = 1024;
+
+/**
+ * A filename is a relative path inside the project's storage, e.g. `weights/0/model.bin` or
+ * `<request_id>-out.png`: non-empty segments, none `.` or `..`, no NUL or backslash.
+ */
+export function checkFilename(name: string, param: string) {
+  const rule = `${param}: must be a relative path of non-empty segments separated by '/', without '.', '..', '\\' or NUL, at most ${MAX_FILENAME_BYTES} bytes`;
+  if (name === '' || Buffer.byteLength(name) > MAX_FILENAME_BYTES || /[\0\\]/.test(name)) throw errors.invalid(param, rule);
+  if (name.split('/').some((s) => s === '' || s === '.' || s === '..')) throw errors.invalid(param, rule);
+}
+
+/** Each project has its own storage namespace; keys are `<project id>/<filename>`. */
+export const objectKey = (projectId: string, filename: string) => `${projectId}/${filename}`;
+
+/** The files of a project under a folder, named relative to it (a volume version's content). */
+export async function listFolder(blobs: BlobStore, projectId: string, folder: string) {
+  const dir = objectKey(projectId, folder.replace(/\/+$/, ''));
+  return (await blobs.list(dir)).map((f) => ({ ...f, name: f.key.slice(dir.length + 1) }));
+}
