@@ -60,6 +60,18 @@ describe('queue with real workers', () => {
     assert.deepEqual(metrics, { messages_running: 0, messages_waiting: 0, total_jobs: 0 });
   });
 
+  test("a worker's output file is uploaded to storage, and its URL downloads it with the caller's key", async () => {
+    const job = await client.beta.jig.queue.submit({ model: 'workers', payload: { file: { name: 'result.txt', text: 'forty-two' } } });
+    const s = await done('workers', job.requestId);
+    assert.equal(s.status, 'done', JSON.stringify(s));
+    const url = (s.outputs as { file: string }).file;
+    assert.equal(url, `${g.url}/v1/storage/${job.requestId}-result.txt`);
+    const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'forty-two');
+    assert.equal((await fetch(url)).status, 401, 'not without a key');
+  });
+
   test('a failure reported by the worker ends the job with info.error; heartbeats merge progress', async () => {
     const failing = await client.beta.jig.queue.submit({ model: 'workers', payload: { fail: "RuntimeError('bad input')" } });
     const failed = await done('workers', failing.requestId);
