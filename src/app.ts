@@ -33,6 +33,8 @@ export interface AppDeps {
   routes?: RoutingTable;
   traffic?: Traffic;
   gatewayTimeouts?: Partial<GatewayTimeouts>;
+  /** Serve HTTPS with this certificate and key. */
+  https?: { cert: string; key: string };
   /** The job queue; one over the store (without its sweep) when not given. */
   queue?: JobQueue;
 }
@@ -40,7 +42,7 @@ export interface AppDeps {
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
-  const app = Fastify({
+  const options = {
     bodyLimit,
     loggerInstance: deps.logger ?? (pino({ level: 'silent' }) as FastifyBaseLogger),
     // Per-request log lines would cost more than the requests themselves; errors are still logged.
@@ -48,7 +50,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrors(MAX_PARAM_LENGTH),
-  });
+  };
+  // One app either way; only the server under it differs (Fastify types the two apart).
+  const app = (deps.https ? Fastify({ ...options, https: deps.https }) : Fastify(options)) as unknown as FastifyInstance;
   app.decorateRequest('caller', null);
   app.setValidatorCompiler(validatorCompiler);
   // The API takes JSON only; any other body is a 415, not a string to be misread.

@@ -30,6 +30,9 @@ const flagsOf = (opts: Record<string, string | undefined>): Flags => ({
   idleGraceSeconds: opts.idleGrace,
   dockerHost: opts.dockerHost,
   registryAuth: opts.registryAuth,
+  tls: opts.tls,
+  tlsCert: opts.tlsCert,
+  tlsKey: opts.tlsKey,
 });
 
 withStoreFlags(program.command('serve').description('run the Gantry server'))
@@ -45,6 +48,9 @@ withStoreFlags(program.command('serve').description('run the Gantry server'))
   .option('--scale-down-window <seconds>', 'autoscaler scale-down stabilization window (GANTRY_SCALE_DOWN_WINDOW, default 300)')
   .option('--idle-grace <seconds>', 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (GANTRY_IDLE_GRACE, default 300)')
   .option('--public-url <url>', 'this server as replicas reach it (GANTRY_PUBLIC_URL; default the listen address)')
+  .option('--tls <mode>', 'self-signed: serve HTTPS with a certificate for localhost and 127.0.0.1 made in the data dir (GANTRY_TLS)')
+  .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (chain); needs --tls-key (GANTRY_TLS_CERT)')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert (GANTRY_TLS_KEY)')
   .action(async (opts) => serve(loadConfig(flagsOf(opts), process.env)));
 
 const keys = program.command('keys').description('manage API keys in the same data dir or database');

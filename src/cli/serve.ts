@@ -14,6 +14,8 @@ import { createMetrics, registerRuntimeGauges } from '../metrics/http-metrics.js
 import { JobQueue, keyOf } from '../queue/job-queue.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { VolumePreloader } from '../reconciler/volume-preload.js';
+import type { PlatformEnv } from '../reconciler/revision-spec.js';
+import { loadTls } from './tls.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -27,10 +29,15 @@ export async function serve(config: Config) {
     process.stdout.write(`admin key for project "default" (shown once, also saved to ${path}): ${admin.created.key}\n`);
   }
 
+  const tls = await loadTls(config);
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
   const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
-  const platform = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
+  const platform: PlatformEnv = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
+  // Process replicas run on this machine, so they can be pointed at the self-signed certificate.
+  if (tls?.selfSignedFile && driver.kind === 'process') {
+    platform.trustEnv = { SSL_CERT_FILE: tls.selfSignedFile, NODE_EXTRA_CA_CERTS: tls.selfSignedFile };
+  }
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
   const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir });
   const routes = new RoutingTable({ maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 });
@@ -70,7 +77,7 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue });
+  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
@@ -79,6 +86,12 @@ export async function serve(config: Config) {
   // A job submitted to a deployment at zero wakes it at once.
   queue.onSubmit((id) => autoscaler.wake(id));
   queue.start();
+  if (tls?.selfSignedFile) {
+    process.stdout.write(
+      `serving HTTPS with a self-signed certificate for localhost and 127.0.0.1: ${tls.selfSignedFile}\n` +
+        `  trust it with SSL_CERT_FILE=${tls.selfSignedFile} (Python, curl) or NODE_EXTRA_CA_CERTS=${tls.selfSignedFile} (Node.js)\n`,
+    );
+  }
   process.stdout.write(`listening on ${address}\n`);
 
   let closing = false;

@@ -34,6 +34,8 @@ export interface Config {
   idleGraceSeconds: number;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
+  /** HTTPS: off, a certificate and key from files, or a self-signed one made in the data dir. */
+  tls: { mode: 'off' } | { mode: 'files'; cert: string; key: string } | { mode: 'self-signed' };
 }
 
 export class ConfigError extends Error {}
@@ -61,7 +63,10 @@ const SETTINGS = {
   holdTimeoutSeconds: { flag: '--hold-timeout', env: 'GANTRY_HOLD_TIMEOUT', file: 'hold_timeout' },
   scaleDownWindowSeconds: { flag: '--scale-down-window', env: 'GANTRY_SCALE_DOWN_WINDOW', file: 'scale_down_window' },
   idleGraceSeconds: { flag: '--idle-grace', env: 'GANTRY_IDLE_GRACE', file: 'idle_grace' },
-} satisfies Record<Exclude<keyof Config, 'baseEnv'>, Setting>;
+  tls: { flag: '--tls', env: 'GANTRY_TLS', file: 'tls' },
+  tlsCert: { flag: '--tls-cert', env: 'GANTRY_TLS_CERT', file: 'tls_cert' },
+  tlsKey: { flag: '--tls-key', env: 'GANTRY_TLS_KEY', file: 'tls_key' },
+} satisfies Record<Exclude<keyof Config, 'baseEnv'> | 'tlsCert' | 'tlsKey', Setting>;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SSL_CERT_FILE'];
@@ -138,6 +143,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
+  const tls = parseTls(pick('tls'), pick('tlsCert'), pick('tlsKey'), cwd);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
   return {
@@ -151,6 +157,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     gpus: gpusIn.value,
     publicUrl: urlIn.value?.replace(/\/$/, ''),
     baseEnv,
+    tls,
     listen,
     dataDir,
     databaseUrl: databaseUrl.startsWith('sqlite:') ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}` : databaseUrl,
@@ -161,7 +168,21 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   };
 }
 
-function wholeNumber(input: { value: string | undefined; from: string }, fallback: number, min: number): number {
+type Picked = { value: string | undefined; from: string };
+
+function parseTls(mode: Picked, cert: Picked, key: Picked, cwd: string): Config['tls'] {
+  if (mode.value !== undefined && mode.value !== 'self-signed' && mode.value !== 'off') {
+    throw new ConfigError(`${mode.from}: '${mode.value}' is not self-signed or off (for your own certificate use --tls-cert and --tls-key)`);
+  }
+  if (cert.value !== undefined || key.value !== undefined) {
+    if (cert.value === undefined || key.value === undefined) throw new ConfigError('--tls-cert and --tls-key (GANTRY_TLS_CERT, GANTRY_TLS_KEY) go together: give both');
+    if (mode.value === 'self-signed') throw new ConfigError(`${mode.from}: self-signed and --tls-cert/--tls-key exclude each other`);
+    return { mode: 'files', cert: resolve(cwd, cert.value), key: resolve(cwd, key.value) };
+  }
+  return mode.value === 'self-signed' ? { mode: 'self-signed' } : { mode: 'off' };
+}
+
+function wholeNumber(input: Picked, fallback: number, min: number): number {
   if (input.value === undefined) return fallback;
   const n = Number(input.value);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`${input.from}: must be a whole number, at least ${min} (got '${input.value}')`);

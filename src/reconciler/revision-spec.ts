@@ -10,6 +10,11 @@ export interface PlatformEnv {
    * one directory per version, mounted read-only into the replicas that use it.
    */
   volumesDir: string;
+  /**
+   * Variables that make replicas trust Gantry's self-signed certificate (SSL_CERT_FILE,
+   * NODE_EXTRA_CA_CERTS), unless the user sets them.
+   */
+  trustEnv?: Record<string, string>;
 }
 
 /**
@@ -25,7 +30,7 @@ export async function buildRevisionSpec(
   workerKey: () => Promise<string | undefined> = async () => undefined,
 ): Promise<RevisionSpec> {
   const s = d.spec;
-  const env: Record<string, string> = {};
+  const env: Record<string, string> = { ...platform.trustEnv };
   for (const v of s.environment_variables) {
     if (v.value !== undefined) env[v.name] = v.value;
     else {

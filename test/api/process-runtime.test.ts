@@ -177,7 +177,7 @@ describe('deployments on the process runtime', () => {
     await call('POST', '/v1/deployments', base('mounted-1', { volumes: [{ name: 'models', mount_path: '/mnt/models' }] }));
     for (const [name, files] of [['mounted-0', { 'config.json': 'v0', 'shards/a.bin': 'A0' }], ['mounted-1', { 'config.json': 'v1' }]] as const) {
       const ready = await waitFor(name, (d) => d.status === 'Ready');
-      const [[replicaId, event]] = Object.entries(ready.replica_events) as [string, any][];
+      const [replicaId, event] = (Object.entries(ready.replica_events) as [string, any][])[0]!;
       const mounted = join(dir, 'replicas', ready.id, replicaId, 'mnt', 'models');
       assert.ok(realpathSync(mounted).startsWith(`${dir}/volumes/`), 'under the data dir');
       const seen = Object.fromEntries(

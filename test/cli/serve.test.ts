@@ -66,6 +66,9 @@ describe('gantry serve', () => {
       [['serve', '--idle-grace', 'soon'], {}, /--idle-grace: must be a whole number/],
       [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not a list of TYPE:COUNT/],
       [['serve', '--public-url', 'ftp://x'], {}, /--public-url: 'ftp:\/\/x' is not a base URL/],
+      [['serve', '--tls', 'yes'], {}, /--tls: 'yes' is not self-signed or off/],
+      [['serve', '--tls-cert', '/nonexistent.pem'], {}, /--tls-cert and --tls-key .* go together/],
+      [['serve'], { GANTRY_TLS_CERT: '/nonexistent.pem', GANTRY_TLS_KEY: '/nonexistent.key' }, /--tls-cert \/nonexistent\.pem: ENOENT/],
     ];
     for (const [args, env, message] of cases) {
       const dir = tempDir();
