@@ -11,6 +11,12 @@ import { volumeRoutes } from './api/routes/volumes.js';
 import { queueRoutes, workerRoutes } from './api/routes/queue.js';
 import { signedStorageRoutes, storageRoutes } from './api/routes/storage.js';
 import { UrlSigner } from './storage/url-signer.js';
+import { endpointRoutes } from './api/routes/endpoints.js';
+import type { EndpointEnv } from './commands/endpoints.js';
+import { DEFAULT_CATALOG } from './endpoints/catalog.js';
+import { defaultEngine } from './endpoints/engine.js';
+import { HardwareCatalog } from './endpoints/hardware.js';
+import { GpuInventory } from './runtime/gpus.js';
 import { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
 import { DEFAULT_HOLD, RoutingTable } from './gateway/routing-table.js';
@@ -33,10 +39,16 @@ export interface AppDeps {
   routes?: RoutingTable;
   traffic?: Traffic;
   gatewayTimeouts?: Partial<GatewayTimeouts>;
+  /** Dedicated endpoints' hardware, models and engine; no GPUs and the built-in catalog when not given. */
+  endpoints?: EndpointEnv;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: string; key: string };
   /** The job queue; one over the store (without its sweep) when not given. */
   queue?: JobQueue;
+}
+
+function defaultEndpointEnv(): EndpointEnv {
+  return { hardware: new HardwareCatalog(new GpuInventory([])), catalog: DEFAULT_CATALOG, engine: defaultEngine('process'), runtime: 'process', availabilityZones: ['local'] };
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -91,11 +103,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       volumeRoutes(v1, deps.ctx);
       queueRoutes(v1, queue);
       storageRoutes(v1, storage);
+      endpointRoutes(v1, deps.ctx, deps.endpoints ?? defaultEndpointEnv());
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
         traffic: deps.traffic ?? new Traffic(),
         metrics,
+        inference: { ctx: deps.ctx, bodyLimit },
         ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),
       });
     },

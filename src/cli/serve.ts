@@ -16,6 +16,10 @@ import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { VolumePreloader } from '../reconciler/volume-preload.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { loadTls } from './tls.js';
+import type { EndpointEnv } from '../commands/endpoints.js';
+import { DEFAULT_CATALOG } from '../endpoints/catalog.js';
+import { defaultEngine } from '../endpoints/engine.js';
+import { HardwareCatalog } from '../endpoints/hardware.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -77,7 +81,14 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const app = await buildApp({ ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
+  const endpoints: EndpointEnv = {
+    hardware: new HardwareCatalog(gpus, config.endpoints.gpuPrices),
+    catalog: config.endpoints.catalog ?? DEFAULT_CATALOG,
+    engine: { ...defaultEngine(driver.kind), ...config.endpoints.engine },
+    runtime: driver.kind,
+    availabilityZones: config.endpoints.availabilityZones,
+  };
+  const app = await buildApp({ endpoints, ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_HOLD } from '../gateway/routing-table.js';
+import type { CatalogModel } from '../endpoints/catalog.js';
+import type { EngineTemplate } from '../endpoints/engine.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -36,7 +38,23 @@ export interface Config {
   baseEnv: Record<string, string>;
   /** HTTPS: off, a certificate and key from files, or a self-signed one made in the data dir. */
   tls: { mode: 'off' } | { mode: 'files'; cert: string; key: string } | { mode: 'self-signed' };
+  /** Dedicated endpoints' settings; only the config file sets them (they are structured). */
+  endpoints: EndpointsConfig;
 }
+
+export interface EndpointsConfig {
+  /** The model catalog (`models`); the built-in one when not given. */
+  catalog: CatalogModel[] | undefined;
+  /** Overrides of the inference engine's template (`engine`). */
+  engine: Partial<EngineTemplate>;
+  /** Cents per GPU per minute by GPU type (`gpu_prices`). */
+  gpuPrices: Record<string, number>;
+  /** What GET /v1/clusters/availability-zones lists (`availability_zones`). */
+  availabilityZones: string[];
+}
+
+/** Config-file-only settings, by their key in the file. */
+const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones'];
 
 export class ConfigError extends Error {}
 
@@ -66,7 +84,7 @@ const SETTINGS = {
   tls: { flag: '--tls', env: 'GANTRY_TLS', file: 'tls' },
   tlsCert: { flag: '--tls-cert', env: 'GANTRY_TLS_CERT', file: 'tls_cert' },
   tlsKey: { flag: '--tls-key', env: 'GANTRY_TLS_KEY', file: 'tls_key' },
-} satisfies Record<Exclude<keyof Config, 'baseEnv'> | 'tlsCert' | 'tlsKey', Setting>;
+} satisfies Record<Exclude<keyof Config, 'baseEnv' | 'endpoints'> | 'tlsCert' | 'tlsKey', Setting>;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SSL_CERT_FILE'];
@@ -87,7 +105,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     if (typeof file !== 'object' || file === null || Array.isArray(file)) {
       throw new ConfigError(`config file ${configPath}: must hold a JSON object`);
     }
-    const known = new Set(Object.values(SETTINGS).map((s) => s.file));
+    const known = new Set([...Object.values(SETTINGS).map((s) => s.file), ...FILE_ONLY]);
     for (const key of Object.keys(file)) {
       if (!known.has(key)) throw new ConfigError(`config file ${configPath}: unknown setting '${key}' (known: ${[...known].join(', ')})`);
     }
@@ -143,6 +161,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
+  const endpoints = parseEndpoints(file, configPath ?? '');
   const tls = parseTls(pick('tls'), pick('tlsCert'), pick('tlsKey'), cwd);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
@@ -158,6 +177,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     publicUrl: urlIn.value?.replace(/\/$/, ''),
     baseEnv,
     tls,
+    endpoints,
     listen,
     dataDir,
     databaseUrl: databaseUrl.startsWith('sqlite:') ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}` : databaseUrl,
@@ -165,6 +185,33 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     secretKey: pick('secretKey').value,
     logLevel,
     bodyLimit,
+  };
+}
+
+function parseEndpoints(file: Record<string, unknown>, path: string): EndpointsConfig {
+  const fail = (key: string, rule: string) => {
+    throw new ConfigError(`config file ${path}: ${key} ${rule}`);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const { models, engine, gpu_prices: prices, availability_zones: zones } = file;
+  if (models !== undefined) {
+    if (!Array.isArray(models)) fail('models', 'must be a list of models');
+    (models as unknown[]).forEach((m, i) => {
+      if (!isObject(m) || typeof m.id !== 'string' || typeof m.memory_gb !== 'number' || typeof m.type !== 'string') {
+        fail(`models[${i}]`, 'needs id (string), type (chat, language, code, embedding, …) and memory_gb (number)');
+      }
+    });
+  }
+  if (engine !== undefined && !isObject(engine)) fail('engine', 'must be an object (image, command, args, port, health_check_path, …)');
+  if (prices !== undefined && (!isObject(prices) || Object.values(prices).some((v) => typeof v !== 'number' || v < 0))) {
+    fail('gpu_prices', 'must map GPU types to cents per GPU-minute (numbers ≥ 0)');
+  }
+  if (zones !== undefined && (!Array.isArray(zones) || zones.some((z) => typeof z !== 'string'))) fail('availability_zones', 'must be a list of strings');
+  return {
+    catalog: models as CatalogModel[] | undefined,
+    engine: (engine ?? {}) as Partial<EngineTemplate>,
+    gpuPrices: (prices ?? {}) as Record<string, number>,
+    availabilityZones: (zones as string[] | undefined) ?? ['local'],
   };
 }
 

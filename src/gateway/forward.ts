@@ -10,7 +10,8 @@ export interface Outgoing {
   /** Path and query on the replica. */
   path: string;
   headers: Record<string, string | string[]>;
-  body: Readable | null;
+  /** The request's own stream, or its bytes when they had to be read first. */
+  body: Readable | Buffer | null;
   /** Aborts the exchange (the client went away). */
   signal: AbortSignal;
 }

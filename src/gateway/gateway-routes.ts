@@ -5,6 +5,7 @@ import { callerOf } from '../api/auth.js';
 import type { CommandContext } from '../commands/context.js';
 import type { Metrics } from '../metrics/http-metrics.js';
 import type { RoutingTable, Upstream } from './routing-table.js';
+import { inferenceRoutes, type InferenceOptions, type Target } from './inference-routes.js';
 import type { Traffic } from './traffic.js';
 import { HOP_BY_HOP, forward } from './forward.js';
 import { routeUpgrades, tunnel, upgradeOf } from './upgrade.js';
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   traffic: Traffic;
   metrics: Metrics;
   timeouts?: Partial<GatewayTimeouts>;
+  /** OpenAI-compatible inference on dedicated endpoints. */
+  inference?: InferenceOptions;
 }
 
 /**
@@ -74,20 +77,31 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     return deps.table.ensure(projectId, name, id);
   };
 
-  const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
-    const caller = callerOf(req);
-    const { name } = req.params;
-    const route = deps.table.lookup(caller.projectId, name) ?? (await firstSight(caller.projectId, name));
-    const deploymentId = route.deploymentId;
+  /** Finds the caller's deployment by name (404 if there is none). */
+  const targetOf = async (projectId: string, name: string): Promise<Target> => ({
+    name,
+    route: deps.table.lookup(projectId, name) ?? (await firstSight(projectId, name)),
+  });
+
+  /**
+   * Forwards the request to a ready replica of the route's deployment, at `path` on the
+   * replica. The body is the request stream itself, or `buffered` when a route had to read it
+   * (inference reads `model` from it).
+   */
+  const proxy = async (req: FastifyRequest, reply: FastifyReply, target: Target, path: string, buffered?: Buffer) => {
+    const { route, name } = target;
+    const { deploymentId } = route;
     const started = performance.now();
-    const query = req.url.indexOf('?');
-    const path = `/${req.params['*'] ?? ''}${query >= 0 ? req.url.slice(query) : ''}`;
     const headers: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) headers[k] = v;
     headers['x-forwarded-for'] = req.ip;
     const upgrade = upgradeOf(req.raw);
     const sized = req.headers['content-length'] !== undefined;
-    const hasBody = !upgrade && (sized ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined);
+    const hasBody = buffered !== undefined || (!upgrade && (sized ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined));
+    if (buffered !== undefined) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(buffered.length);
+    }
 
     // A client that leaves gives up its place in the hold queue and its request upstream.
     // (The response's close, not the request's: that one fires once its body has been read.)
@@ -110,7 +124,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     const attempt = async (exclude?: string) => {
       const upstream = await deps.table.acquire(route, gone.signal, exclude);
       deps.traffic.started(deploymentId);
-      const outgoing = { method: req.method, path, headers, body: hasBody ? req.raw : null, signal: gone.signal };
+      const outgoing = { method: req.method, path, headers, body: buffered ?? (hasBody ? req.raw : null), signal: gone.signal };
       const pool = pools.get(upstream.address);
       try {
         if (upgrade) {
@@ -135,17 +149,25 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     try {
       await attempt();
     } catch (err) {
-      // Refused before a byte was sent (the replica just stopped): once more, on another replica.
-      if (!refused(err) || (hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
+      // Refused before a byte was sent (the replica just stopped): once more, on another replica
+      // (a streamed body can only be sent once).
+      if (!refused(err) || (buffered === undefined && hasBody && req.raw.readableDidRead)) throw upstreamError(err, timeouts);
       await attempt((err as { replicaId: string }).replicaId).catch((again: unknown) => {
         throw upstreamError(again, timeouts);
       });
     }
   };
 
+  const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
+    const target = await targetOf(callerOf(req).projectId, req.params.name);
+    const query = req.url.indexOf('?');
+    await proxy(req, reply, target, `/${req.params['*'] ?? ''}${query >= 0 ? req.url.slice(query) : ''}`);
+  };
+
   const schema = { hide: true };
   app.all('/deployment-request/:name', { schema }, handler);
   app.all('/deployment-request/:name/*', { schema }, handler);
+  if (deps.inference) inferenceRoutes(app, { ...deps.inference, targetOf, proxy });
 }
 
 function refused(err: unknown) {

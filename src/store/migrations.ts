@@ -102,6 +102,47 @@ const STEPS: string[][] = [
        key_id TEXT NOT NULL,
        ciphertext TEXT NOT NULL)`,
   ],
+  [
+    // Dedicated endpoints: each runs as one deployment of its inference engine (deployment_id).
+    // `state` is what the user asked for (STARTED or STOPPED); what is shown is derived from
+    // the deployment's replicas. The settings the API echoes back are one JSON document.
+    `CREATE TABLE endpoints (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       name TEXT NOT NULL,
+       deployment_id TEXT NOT NULL REFERENCES deployments(id),
+       model TEXT NOT NULL,
+       hardware TEXT NOT NULL,
+       state TEXT NOT NULL,
+       settings TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       updated_at TEXT NOT NULL,
+       version INTEGER NOT NULL,
+       UNIQUE (project_id, name))`,
+    // Uploaded models; their weights are files in the project's storage under weights_prefix.
+    `CREATE TABLE models (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       name TEXT NOT NULL,
+       model_type TEXT NOT NULL,
+       source TEXT NOT NULL,
+       description TEXT NOT NULL,
+       weights_prefix TEXT NOT NULL,
+       size_bytes BIGINT,
+       ready INTEGER NOT NULL,
+       created_at TEXT NOT NULL,
+       UNIQUE (project_id, name))`,
+    // Model upload jobs; status_updates is a JSON array, appended to as the job moves.
+    `CREATE TABLE model_jobs (
+       id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       model_id TEXT NOT NULL REFERENCES models(id),
+       status TEXT NOT NULL,
+       status_updates TEXT NOT NULL,
+       args TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       updated_at TEXT NOT NULL)`,
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

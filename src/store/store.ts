@@ -1,4 +1,5 @@
 import type { Database, Executor } from './database.js';
+import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
 import type {
   ApiKeyRecord,
@@ -18,12 +19,15 @@ import type {
 export class Store {
   /** The job queue's operations, in this store's transaction if it has one. */
   readonly jobs: JobStore;
+  /** Dedicated endpoints, uploaded models and their upload jobs. */
+  readonly endpoints: EndpointStore;
 
   constructor(
     readonly db: Database,
     private readonly ex: Executor = db,
   ) {
     this.jobs = new JobStore(ex, db.dialect);
+    this.endpoints = new EndpointStore(ex);
   }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import { errors } from '../api/errors.js';
+import type { CreateDeploymentBody } from '../api/schemas/deployment.js';
+import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../api/schemas/endpoint.js';
+import type { CatalogModel } from '../endpoints/catalog.js';
+import { engineCommand, type EngineTemplate } from '../endpoints/engine.js';
+import type { HardwareCatalog, HardwareConfig } from '../endpoints/hardware.js';
+import { deriveStatus } from '../domain/deployment.js';
+import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
+import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import { createDeployment, deleteDeployment, updateDeployment } from './deployments.js';
+
+const KIND = 'Endpoint';
+
+/** What endpoints need beyond the command context: the hardware, the models, the engine. */
+export interface EndpointEnv {
+  hardware: HardwareCatalog;
+  catalog: CatalogModel[];
+  engine: EngineTemplate;
+  /** The process runtime mounts volumes relative to the replica's working directory. */
+  runtime: 'process' | 'docker' | 'kubernetes';
+  availabilityZones: string[];
+}
+
+/** A model an endpoint can serve: from the catalog, or uploaded to the project. */
+export interface ServableModel {
+  id: string;
+  memoryGb: number;
+  /** What the engine loads: a Hugging Face id or a path inside the replica. */
+  weights: string;
+  /** The read-only volume holding uploaded weights. */
+  volume?: { name: string; mountPath: string };
+}
+
+/** GPU memory an uploaded model needs: its weights plus a fifth for the KV cache and activations. */
+const memoryFor = (sizeBytes: number) => Math.max(1, Math.ceil((sizeBytes * 1.2) / 1e9));
+
+export async function findServableModel(ctx: CommandContext, env: EndpointEnv, projectId: string, id: string): Promise<ServableModel | undefined> {
+  const listed = env.catalog.find((m) => m.id === id);
+  if (listed) return { id, memoryGb: listed.memory_gb, weights: listed.weights ?? listed.id };
+  const uploaded = await ctx.store.endpoints.findModel(projectId, id);
+  if (!uploaded?.ready) return undefined;
+  const mountPath = `/models/${uploaded.id}`;
+  return {
+    id,
+    memoryGb: memoryFor(uploaded.size_bytes ?? 0),
+    weights: env.runtime === 'process' ? `.${mountPath}` : mountPath,
+    volume: { name: uploaded.id, mountPath },
+  };
+}
+
+/** The engine's deployment for an endpoint in the given desired state. */
+function engineDeployment(env: EndpointEnv, name: string, deploymentName: string, hw: HardwareConfig, model: ServableModel, s: EndpointSettings): CreateDeploymentBody {
+  const { command, args } = engineCommand(env.engine, {
+    model: model.weights,
+    servedModelName: name,
+    gpuCount: hw.gpuCount,
+    disablePromptCache: s.disable_prompt_cache,
+    disableSpeculativeDecoding: s.disable_speculative_decoding,
+  });
+  return {
+    name: deploymentName,
+    description: `inference engine of endpoint ${name}`,
+    image: env.engine.image,
+    command,
+    args,
+    gpu_type: hw.gpuType as CreateDeploymentBody['gpu_type'],
+    gpu_count: hw.gpuCount,
+    port: env.engine.port,
+    health_check_path: env.engine.health_check_path,
+    termination_grace_period_seconds: 30,
+    ...(model.volume ? { volumes: [{ name: model.volume.name, mount_path: model.volume.mountPath }] } : {}),
+    ...replicasFor('STARTED', s),
+  };
+}
+
+/** Started: the endpoint's autoscaling bounds (autoscaled on request rate between them). Stopped: none. */
+function replicasFor(state: EndpointRecord['state'], s: EndpointSettings) {
+  if (state === 'STOPPED') return { min_replicas: 0, max_replicas: Math.max(1, s.autoscaling.max_replicas), autoscaling: null };
+  const { min_replicas, max_replicas } = s.autoscaling;
+  return { min_replicas, max_replicas, autoscaling: min_replicas < max_replicas ? { metric: 'HTTPTotalRequests' as const } : null };
+}
+
+function checkSettings(env: EndpointEnv, s: EndpointSettings) {
+  if (s.autoscaling.min_replicas > s.autoscaling.max_replicas) {
+    throw errors.invalid('autoscaling.min_replicas', `autoscaling.min_replicas (${s.autoscaling.min_replicas}) must be at most autoscaling.max_replicas (${s.autoscaling.max_replicas})`);
+  }
+  if (s.availability_zone !== null && !env.availabilityZones.includes(s.availability_zone)) {
+    throw errors.invalid('availability_zone', `availability_zone: '${s.availability_zone}' is not one of ${env.availabilityZones.join(', ')}`);
+  }
+}
+
+/** The state shown: what the user asked for, as far as the engine's replicas have got. */
+async function render(ctx: CommandContext, caller: Caller, e: EndpointRecord): Promise<EndpointView> {
+  const d = await ctx.store.findDeploymentById(e.deployment_id);
+  const observed = ctx.runtime.observe(e.deployment_id);
+  const live = observed.replicas.filter((r) => r.status !== 'Terminated');
+  let state: EndpointView['state'];
+  let reason: string | undefined;
+  if (e.state === 'STOPPED') state = live.length > 0 ? 'STOPPING' : 'STOPPED';
+  else if (!d) [state, reason] = ['ERROR', 'the engine deployment is missing'];
+  else if (observed.failure) [state, reason] = ['ERROR', observed.failure];
+  else if (deriveStatus(d, observed) === 'Ready' || d.desired_replicas === 0 || live.some((r) => r.readySince)) state = 'STARTED';
+  else if (live.length > 0 && live.every((r) => r.reason === 'Unschedulable')) [state, reason] = ['PENDING', live[0]!.message ?? 'waiting for GPUs'];
+  else state = 'STARTING';
+  const s = e.settings;
+  return {
+    object: 'endpoint',
+    id: e.id,
+    name: e.name,
+    display_name: s.display_name,
+    model: e.model,
+    hardware: e.hardware,
+    type: 'dedicated',
+    owner: caller.projectName,
+    state,
+    autoscaling: s.autoscaling,
+    created_at: e.created_at,
+    inactive_timeout: s.inactive_timeout,
+    disable_prompt_cache: s.disable_prompt_cache,
+    disable_speculative_decoding: s.disable_speculative_decoding,
+    availability_zone: s.availability_zone,
+    ...(reason ? { state_reason: reason } : {}),
+    deployment: d?.name ?? e.deployment_id,
+  };
+}
+
+/**
+ * Creating on hardware this cluster does not have, or too small for the model, is a 400 at
+ * once; on hardware that exists but is busy, the endpoint is created and waits in PENDING until
+ * the GPUs are free (as a Kubernetes pod waits to be scheduled).
+ */
+export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, caller: Caller, body: CreateEndpointBody): Promise<EndpointView> {
+  const hw = env.hardware.find(body.hardware);
+  if (!hw) {
+    const ids = env.hardware.configs().map((c) => c.id);
+    throw errors.invalid('hardware', `hardware: '${body.hardware}' is not a configuration of this cluster (${ids.length ? `GET /v1/hardware lists them: ${ids.join(', ')}` : 'it has no GPUs'})`);
+  }
+  const model = await findServableModel(ctx, env, caller.projectId, body.model);
+  if (!model) throw errors.invalid('model', `model: '${body.model}' is not in the catalog nor an uploaded model of this project (GET /v1/models lists them)`);
+  if (hw.gpuCount * hw.gpuMemoryGb < model.memoryGb) {
+    throw errors.invalid('hardware', `hardware: ${hw.id} has ${hw.gpuCount * hw.gpuMemoryGb} GB of GPU memory; ${model.id} needs ${model.memoryGb} GB (GET /v1/hardware?model=… lists what fits)`);
+  }
+  const settings: EndpointSettings = {
+    display_name: body.display_name ?? body.model,
+    autoscaling: body.autoscaling,
+    inactive_timeout: body.inactive_timeout || null,
+    disable_prompt_cache: body.disable_prompt_cache ?? false,
+    disable_speculative_decoding: body.disable_speculative_decoding ?? false,
+    availability_zone: body.availability_zone ?? null,
+  };
+  checkSettings(env, settings);
+  const hex = randomBytes(4).toString('hex');
+  const name = `${caller.projectName}/${model.id}-${hex}`;
+  const state = body.state ?? 'STARTED';
+  const deployment = await createDeployment(ctx, caller, { ...engineDeployment(env, name, `endpoint-${hex}`, hw, model, settings), ...replicasFor(state, settings) });
+  const now = ctx.clock.now().toISOString();
+  const record: EndpointRecord = {
+    id: `endpoint-${ctx.ids.uuidv7()}`,
+    project_id: caller.projectId,
+    name,
+    deployment_id: deployment.id,
+    model: model.id,
+    hardware: hw.id,
+    state,
+    settings,
+    created_at: now,
+    updated_at: now,
+    version: 1,
+  };
+  try {
+    await ctx.store.endpoints.insert(record);
+  } catch (err) {
+    // Nothing half-made stays behind: the engine goes with the endpoint that failed to save.
+    await deleteDeployment(ctx, caller, deployment.id);
+    throw err;
+  }
+  return render(ctx, caller, record);
+}
+
+export async function findEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const e = await ctx.store.endpoints.find(caller.projectId, idOrName);
+  if (!e) throw errors.notFound(KIND, idOrName);
+  return e;
+}
+
+export async function getEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
+  return render(ctx, caller, await findEndpoint(ctx, caller, idOrName));
+}
+
+export async function listEndpoints(ctx: CommandContext, caller: Caller, query: { type?: string; usage_type?: string }) {
+  // Every endpoint here is a dedicated, on-demand one of the caller's project.
+  if (query.type === 'serverless' || query.usage_type === 'reserved') return [];
+  const all = await ctx.store.endpoints.list(caller.projectId);
+  return Promise.all(all.map(async (e) => {
+    const { id, name, model, owner, state, created_at } = await render(ctx, caller, e);
+    return { object: 'endpoint' as const, id, name, model, type: 'dedicated' as const, owner, state, created_at };
+  }));
+}
+
+/** Start and stop (through `state`), scaling, display name and inactivity timeout. */
+export async function updateEndpoint(ctx: CommandContext, env: EndpointEnv, caller: Caller, idOrName: string, body: UpdateEndpointBody) {
+  const updated = await retryOnConflict(async () => {
+    const current = await findEndpoint(ctx, caller, idOrName);
+    const settings: EndpointSettings = {
+      ...current.settings,
+      ...(body.display_name !== undefined ? { display_name: body.display_name } : {}),
+      ...(body.autoscaling ? { autoscaling: body.autoscaling } : {}),
+      ...(body.inactive_timeout !== undefined ? { inactive_timeout: body.inactive_timeout || null } : {}),
+    };
+    checkSettings(env, settings);
+    const next: EndpointRecord = { ...current, state: body.state ?? current.state, settings, updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
+    return (await ctx.store.endpoints.update(next, current.version)) ? next : STALE;
+  });
+  await updateDeployment(ctx, caller, updated.deployment_id, replicasFor(updated.state, updated.settings));
+  return render(ctx, caller, updated);
+}
+
+export async function deleteEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const e = await findEndpoint(ctx, caller, idOrName);
+  await ctx.store.endpoints.delete(e.id);
+  await deleteDeployment(ctx, caller, e.deployment_id).catch(() => undefined);
+}

@@ -1,0 +1,49 @@
+/**
+ * How an endpoint's inference engine is started: a deployment of this image/command, whose
+ * args are filled from the endpoint. Placeholders: {model} (the weights: a path or an id),
+ * {served_model_name} (the endpoint's name, which requests carry as `model`), {gpu_count}
+ * (tensor parallel size). `$(PORT)` is the process runtime's port, as in any deployment.
+ */
+export interface EngineTemplate {
+  image: string;
+  command: string[];
+  args: string[];
+  /** The port the engine listens on (the docker runtime; the process runtime gives $(PORT)). */
+  port: number;
+  health_check_path: string;
+  /** Added when the endpoint sets disable_prompt_cache. */
+  no_prompt_cache_args: string[];
+  /** Added unless the endpoint sets disable_speculative_decoding. */
+  speculative_args: string[];
+}
+
+/** vLLM's OpenAI-compatible server: its image on the docker runtime, its CLI on the process runtime. */
+export function defaultEngine(runtime: 'process' | 'docker' | 'kubernetes'): EngineTemplate {
+  const common = ['--served-model-name', '{served_model_name}', '--tensor-parallel-size', '{gpu_count}'];
+  const docker = runtime !== 'process';
+  return {
+    image: 'vllm/vllm-openai:latest',
+    command: docker ? [] : ['vllm', 'serve', '{model}'],
+    args: docker ? ['--model', '{model}', ...common, '--port', '8000'] : [...common, '--host', '127.0.0.1', '--port', '$(PORT)'],
+    port: 8000,
+    health_check_path: '/health',
+    no_prompt_cache_args: ['--no-enable-prefix-caching'],
+    speculative_args: [],
+  };
+}
+
+export interface EngineInputs {
+  model: string;
+  servedModelName: string;
+  gpuCount: number;
+  disablePromptCache: boolean;
+  disableSpeculativeDecoding: boolean;
+}
+
+/** The engine's command and args for one endpoint. */
+export function engineCommand(t: EngineTemplate, i: EngineInputs): { command: string[]; args: string[] } {
+  const fill = (a: string) =>
+    a.replaceAll('{model}', i.model).replaceAll('{served_model_name}', i.servedModelName).replaceAll('{gpu_count}', String(i.gpuCount));
+  const args = [...t.args, ...(i.disablePromptCache ? t.no_prompt_cache_args : []), ...(i.disableSpeculativeDecoding ? [] : t.speculative_args)];
+  return { command: t.command.map(fill), args: args.map(fill) };
+}

@@ -1,0 +1,76 @@
+import type { GpuInventory } from '../runtime/gpus.js';
+
+/** One hardware configuration an endpoint can run on: `count` GPUs of one type on one machine. */
+export interface HardwareConfig {
+  /** `<count>x_nvidia_<type>_<memory>_<link>`, e.g. 2x_nvidia_h100_80gb_sxm. */
+  id: string;
+  gpuType: string;
+  gpuCount: number;
+  gpuMemoryGb: number;
+  link: string;
+  centsPerMinute: number;
+}
+
+export type Availability = 'available' | 'insufficient' | 'unavailable';
+
+/** Cents per GPU per minute when the config names no price: Together's public list prices, rounded. */
+export const DEFAULT_GPU_PRICES: Record<string, number> = {
+  'h100-80gb': 5.6,
+  'h100-40gb-mig': 2.8,
+  'h200-140gb': 7.0,
+  'b200-192gb': 9.9,
+  'a100-80gb': 4.3,
+};
+const FALLBACK_PRICE = 3;
+
+/** Data-centre GPUs come as SXM boards; the rest as PCIe cards. */
+const linkOf = (type: string) => (/^(h100|h200|b200|a100)-/.test(type) ? 'sxm' : 'pcie');
+
+/**
+ * The hardware catalog, built from the GPUs the runtime knows (detected or declared): for each
+ * GPU type, configurations of 1, 2, 4 and 8 GPUs (and all of them) up to how many there are.
+ * Availability is read from the inventory at the moment of asking.
+ */
+export class HardwareCatalog {
+  constructor(
+    private readonly gpus: GpuInventory,
+    private readonly prices: Record<string, number> = {},
+  ) {}
+
+  configs(): HardwareConfig[] {
+    const byType = new Map<string, { count: number; memoryGb: number }>();
+    for (const g of this.gpus.gpus) {
+      const t = byType.get(g.type) ?? { count: 0, memoryGb: g.memoryGb };
+      t.count++;
+      byType.set(g.type, t);
+    }
+    const out: HardwareConfig[] = [];
+    for (const [type, { count, memoryGb }] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
+      const counts = new Set([1, 2, 4, 8].filter((n) => n <= count).concat(count));
+      for (const n of [...counts].sort((a, b) => a - b)) {
+        const link = linkOf(type);
+        out.push({
+          id: `${n}x_nvidia_${type.replace(/-/g, '_')}_${link}`,
+          gpuType: type,
+          gpuCount: n,
+          gpuMemoryGb: memoryGb,
+          link,
+          centsPerMinute: round2(n * (this.prices[type] ?? DEFAULT_GPU_PRICES[type] ?? FALLBACK_PRICE)),
+        });
+      }
+    }
+    return out;
+  }
+
+  find(id: string): HardwareConfig | undefined {
+    return this.configs().find((c) => c.id === id);
+  }
+
+  /** available: enough GPUs free now; insufficient: some but too few; unavailable: none free. */
+  availability(c: HardwareConfig): Availability {
+    const free = this.gpus.free(c.gpuType);
+    return free >= c.gpuCount ? 'available' : free > 0 ? 'insufficient' : 'unavailable';
+  }
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -1,0 +1,159 @@
+import type { Executor } from './database.js';
+
+/** What the user set on an endpoint, echoed back by the API. */
+export interface EndpointSettings {
+  display_name: string;
+  autoscaling: { min_replicas: number; max_replicas: number };
+  inactive_timeout: number | null;
+  disable_prompt_cache: boolean;
+  disable_speculative_decoding: boolean;
+  availability_zone: string | null;
+}
+
+export interface EndpointRecord {
+  id: string;
+  project_id: string;
+  /** `<owner>/<model>-<8 hex>`: what inference requests name as `model`. */
+  name: string;
+  deployment_id: string;
+  model: string;
+  hardware: string;
+  /** What the user asked for; the state shown is derived from the engine's replicas. */
+  state: 'STARTED' | 'STOPPED';
+  settings: EndpointSettings;
+  created_at: string;
+  updated_at: string;
+  version: number;
+}
+
+export interface ModelRecord {
+  id: string;
+  project_id: string;
+  name: string;
+  model_type: 'model' | 'adapter';
+  source: string;
+  description: string;
+  weights_prefix: string;
+  size_bytes: number | null;
+  ready: boolean;
+  created_at: string;
+}
+
+export type ModelJobStatus = 'Queued' | 'Running' | 'Complete' | 'Failed';
+
+export interface ModelJobRecord {
+  id: string;
+  project_id: string;
+  model_id: string;
+  status: ModelJobStatus;
+  status_updates: { status: ModelJobStatus; message: string; timestamp: string }[];
+  args: { description: string; modelName: string; modelSource: string };
+  created_at: string;
+  updated_at: string;
+}
+
+type Row<T, K extends keyof T> = Omit<T, K> & { [P in K]: string };
+
+/** The SQL of dedicated endpoints, uploaded models and their upload jobs. */
+export class EndpointStore {
+  constructor(private readonly ex: Executor) {}
+
+  async insert(e: EndpointRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO endpoints (id, project_id, name, deployment_id, model, hardware, state, settings, created_at, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [e.id, e.project_id, e.name, e.deployment_id, e.model, e.hardware, e.state, JSON.stringify(e.settings), e.created_at, e.updated_at, e.version],
+    );
+  }
+
+  /** By id or by name, in the project. */
+  async find(projectId: string, idOrName: string): Promise<EndpointRecord | undefined> {
+    const row = await this.ex.get<Row<EndpointRecord, 'settings'>>(
+      'SELECT * FROM endpoints WHERE project_id = $1 AND (id = $2 OR name = $2) LIMIT 1',
+      [projectId, idOrName],
+    );
+    return row && endpointOf(row);
+  }
+
+  async list(projectId: string): Promise<EndpointRecord[]> {
+    const rows = await this.ex.all<Row<EndpointRecord, 'settings'>>('SELECT * FROM endpoints WHERE project_id = $1 ORDER BY created_at, id', [projectId]);
+    return rows.map(endpointOf);
+  }
+
+  /** Every endpoint of every project (the inactivity sweep and usage). */
+  async all(): Promise<EndpointRecord[]> {
+    const rows = await this.ex.all<Row<EndpointRecord, 'settings'>>('SELECT * FROM endpoints ORDER BY created_at, id');
+    return rows.map(endpointOf);
+  }
+
+  /** Writes `e` if the stored version is still `expectedVersion`. */
+  async update(e: EndpointRecord, expectedVersion: number): Promise<boolean> {
+    const r = await this.ex.run(
+      'UPDATE endpoints SET state = $3, settings = $4, updated_at = $5, version = $6 WHERE id = $1 AND version = $2',
+      [e.id, expectedVersion, e.state, JSON.stringify(e.settings), e.updated_at, e.version],
+    );
+    return r === 1;
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.ex.run('DELETE FROM endpoints WHERE id = $1', [id]);
+  }
+
+  // Models
+
+  async insertModel(m: ModelRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO models (id, project_id, name, model_type, source, description, weights_prefix, size_bytes, ready, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [m.id, m.project_id, m.name, m.model_type, m.source, m.description, m.weights_prefix, m.size_bytes, m.ready ? 1 : 0, m.created_at],
+    );
+  }
+
+  async findModel(projectId: string, name: string): Promise<ModelRecord | undefined> {
+    const row = await this.ex.get<ModelRow>('SELECT * FROM models WHERE project_id = $1 AND name = $2', [projectId, name]);
+    return row && modelOf(row);
+  }
+
+  async listModels(projectId: string): Promise<ModelRecord[]> {
+    return (await this.ex.all<ModelRow>('SELECT * FROM models WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(modelOf);
+  }
+
+  async modelReady(id: string, sizeBytes: number): Promise<void> {
+    await this.ex.run('UPDATE models SET ready = 1, size_bytes = $2 WHERE id = $1', [id, sizeBytes]);
+  }
+
+  // Model upload jobs
+
+  async insertJob(j: ModelJobRecord): Promise<void> {
+    await this.ex.run(
+      `INSERT INTO model_jobs (id, project_id, model_id, status, status_updates, args, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [j.id, j.project_id, j.model_id, j.status, JSON.stringify(j.status_updates), JSON.stringify(j.args), j.created_at, j.updated_at],
+    );
+  }
+
+  async findJob(projectId: string, id: string): Promise<ModelJobRecord | undefined> {
+    const row = await this.ex.get<JobRow>('SELECT * FROM model_jobs WHERE project_id = $1 AND id = $2', [projectId, id]);
+    return row && jobOf(row);
+  }
+
+  async listJobs(projectId: string): Promise<ModelJobRecord[]> {
+    return (await this.ex.all<JobRow>('SELECT * FROM model_jobs WHERE project_id = $1 ORDER BY created_at DESC, id DESC', [projectId])).map(jobOf);
+  }
+
+  /** Jobs a crash left unfinished (Queued or Running), to be failed or resumed at start. */
+  async unfinishedJobs(): Promise<ModelJobRecord[]> {
+    return (await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') ORDER BY created_at")).map(jobOf);
+  }
+
+  async updateJob(j: ModelJobRecord): Promise<void> {
+    await this.ex.run('UPDATE model_jobs SET status = $2, status_updates = $3, updated_at = $4 WHERE id = $1', [j.id, j.status, JSON.stringify(j.status_updates), j.updated_at]);
+  }
+}
+
+type ModelRow = Omit<ModelRecord, 'ready' | 'size_bytes'> & { ready: number; size_bytes: number | string | null };
+type JobRow = Row<ModelJobRecord, 'status_updates' | 'args'>;
+
+const endpointOf = (row: Row<EndpointRecord, 'settings'>): EndpointRecord => ({ ...row, settings: JSON.parse(row.settings) });
+// PostgreSQL answers BIGINT as a string.
+const modelOf = (row: ModelRow): ModelRecord => ({ ...row, ready: Number(row.ready) === 1, size_bytes: row.size_bytes === null ? null : Number(row.size_bytes) });
+const jobOf = (row: JobRow): ModelJobRecord => ({ ...row, status_updates: JSON.parse(row.status_updates), args: JSON.parse(row.args) });

@@ -1,0 +1,143 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import Together from 'together-ai';
+import { eventually } from '../helpers/app.js';
+import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+
+const engine = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
+
+/**
+ * Dedicated endpoints end to end: `gantry serve` on the process runtime with two declared
+ * H100s and a catalog; the official `together-ai` SDK drives hardware and endpoints, the
+ * official `openai` client sends inference to an endpoint whose engine is an OpenAI-compatible
+ * server fixture started like vLLM's CLI.
+ */
+describe('dedicated endpoints', () => {
+  let dir: string;
+  let g: GantryProcess;
+  let client: Together;
+  let openai: OpenAI;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gantry-ep-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({
+      models: [
+        { id: 'acme/tiny-chat', type: 'chat', context_length: 2048, memory_gb: 60 },
+        { id: 'acme/big-chat', type: 'chat', memory_gb: 150 },
+        { id: 'acme/huge-chat', type: 'chat', memory_gb: 1000 },
+      ],
+      engine: { command: [process.execPath, engine, '{model}'] },
+      gpu_prices: { 'h100-80gb': 6 },
+      availability_zones: ['local-a', 'local-b'],
+    }));
+    g = await startGantry(['--data-dir', dir, '--config', config, '--gpus', 'h100-80gb:2']);
+    const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+    client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
+    openai = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
+  });
+  after(async () => {
+    await g?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const state = (id: string) => client.endpoints.retrieve(id).then((e) => e.state);
+  const until = (id: string, want: string) => eventually(() => state(id), (s) => s === want, 15000);
+
+  test('hardware comes from the GPUs the runtime knows, priced per GPU; ?model= keeps what fits, with availability', async () => {
+    const all = await client.endpoints.listHardware();
+    assert.deepEqual(all.data.map((h) => [h.id, h.pricing.cents_per_minute, h.specs.gpu_count, h.specs.gpu_memory, h.specs.gpu_type, h.specs.gpu_link]), [
+      ['1x_nvidia_h100_80gb_sxm', 6, 1, 80, 'h100-80gb', 'sxm'],
+      ['2x_nvidia_h100_80gb_sxm', 12, 2, 80, 'h100-80gb', 'sxm'],
+    ]);
+    assert.ok(all.data.every((h) => h.availability === undefined));
+    const fits = await client.endpoints.listHardware({ model: 'acme/big-chat' });
+    assert.deepEqual(fits.data.map((h) => [h.id, h.availability?.status]), [['2x_nvidia_h100_80gb_sxm', 'available']]);
+    assert.deepEqual((await client.endpoints.listHardware({ model: 'acme/huge-chat' })).data, []);
+    assert.deepEqual(await client.endpoints.listAvzones(), { avzones: ['local-a', 'local-b'] });
+  });
+
+  test('an endpoint starts, serves chat completions (streamed and not), completions and embeddings, stops and starts', async () => {
+    const created = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, display_name: 'Tiny' });
+    assert.match(created.id, /^endpoint-/);
+    assert.match(created.name, /^default\/acme\/tiny-chat-[0-9a-f]{8}$/);
+    assert.equal(created.type, 'dedicated');
+    assert.equal(created.owner, 'default');
+    assert.equal(created.display_name, 'Tiny');
+    assert.ok(['PENDING', 'STARTING', 'STARTED'].includes(created.state), created.state);
+    assert.equal(await until(created.id, 'STARTED'), 'STARTED');
+    assert.equal((await client.endpoints.listHardware({ model: 'acme/big-chat' })).data[0]?.availability?.status, 'insufficient', 'one of the two GPUs is taken');
+
+    const chat = await openai.chat.completions.create({ model: created.name, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.model, created.name);
+    assert.match(chat.choices[0]!.message.content!, /^Hello from .* \(weights acme\/tiny-chat, tp 1, gpus 0\)$/);
+
+    const stream = await openai.chat.completions.create({ model: created.name, messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const pieces: string[] = [];
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) pieces.push(chunk.choices[0].delta.content);
+    assert.ok(pieces.length >= 5, 'token by token');
+    assert.equal(pieces.join(''), chat.choices[0]!.message.content);
+
+    const completion = await openai.completions.create({ model: created.name, prompt: 'Once' });
+    assert.match(completion.choices[0]!.text, /^Hello from/);
+    const embedding = await openai.embeddings.create({ model: created.name, input: ['four'] });
+    assert.deepEqual(embedding.data[0]!.embedding, [4, 0.5, -0.5, 1]);
+
+    const unknown = await openai.chat.completions.create({ model: 'default/nope-12345678', messages: [] }).catch((e) => e);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.error?.param, 'model');
+
+    const stopped = await client.endpoints.update(created.id, { state: 'STOPPED' });
+    assert.ok(['STOPPING', 'STOPPED'].includes(stopped.state));
+    assert.equal(await until(created.id, 'STOPPED'), 'STOPPED');
+    const refused = await openai.chat.completions.create({ model: created.name, messages: [{ role: 'user', content: 'hi' }] }).catch((e) => e);
+    assert.equal(refused.status, 400);
+    assert.match(refused.message, /not started/);
+
+    await client.endpoints.update(created.id, { state: 'STARTED' });
+    assert.equal(await until(created.id, 'STARTED'), 'STARTED');
+    const again = await openai.chat.completions.create({ model: created.name, messages: [{ role: 'user', content: 'hi' }] });
+    assert.match(again.choices[0]!.message.content!, /^Hello/);
+
+    const listed = await client.endpoints.list({ type: 'dedicated' });
+    assert.deepEqual(listed.data.map((e) => [e.id, e.name, e.type, e.state]), [[created.id, created.name, 'dedicated', 'STARTED']]);
+    assert.deepEqual((await client.endpoints.list({ type: 'serverless' })).data, []);
+    await client.endpoints.delete(created.id);
+    const gone = await client.endpoints.retrieve(created.id).catch((e) => e);
+    assert.equal(gone.status, 404);
+  });
+
+  test('the engine gets tensor parallel size = GPU count and the prompt-cache flag; busy hardware waits in PENDING', async () => {
+    const big = await client.endpoints.create({ model: 'acme/big-chat', hardware: '2x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, disable_prompt_cache: true });
+    await until(big.id, 'STARTED');
+    const engineDeployment = await client.beta.jig.retrieve((big as unknown as { deployment: string }).deployment);
+    assert.ok(engineDeployment.args!.join(' ').includes('--tensor-parallel-size 2'), engineDeployment.args!.join(' '));
+    assert.ok(engineDeployment.args!.includes('--no-enable-prefix-caching'));
+    // Both GPUs are taken: a second endpoint on one of them waits.
+    const waiting = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } });
+    assert.equal(await until(waiting.id, 'PENDING'), 'PENDING');
+    await client.endpoints.update(big.id, { state: 'STOPPED' });
+    assert.equal(await until(waiting.id, 'STARTED'), 'STARTED', 'it starts once the GPUs are free');
+    for (const id of [big.id, waiting.id]) await client.endpoints.delete(id);
+  });
+
+  test('bad requests are 400s naming the field', async () => {
+    const cases: [object, string][] = [
+      [{ model: 'acme/tiny-chat', hardware: '8x_nvidia_b200_192gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }, 'hardware'],
+      [{ model: 'acme/huge-chat', hardware: '2x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }, 'hardware'],
+      [{ model: 'nobody/unknown', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }, 'model'],
+      [{ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 3, max_replicas: 1 } }, 'autoscaling.min_replicas'],
+      [{ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, availability_zone: 'mars-1' }, 'availability_zone'],
+    ];
+    for (const [body, param] of cases) {
+      const err = await client.endpoints.create(body as never).catch((e) => e);
+      assert.equal(err.status, 400, JSON.stringify(body));
+      assert.equal(err.error?.error?.param ?? err.error?.param, param, JSON.stringify(err.error));
+    }
+    assert.deepEqual((await client.endpoints.list()).data, [], 'nothing half-made stays behind');
+  });
+});
