@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import swagger from '@fastify/swagger';
 import { pino } from 'pino';
 import type { CommandContext } from './commands/context.js';
-import { KeyResolver, requireApiKey } from './api/auth.js';
+import { KeyResolver, callerOf, requireApiKey } from './api/auth.js';
 import { frameworkErrors, installErrorHandling } from './api/error-handler.js';
 import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
@@ -12,6 +12,9 @@ import { queueRoutes, workerRoutes } from './api/routes/queue.js';
 import { signedStorageRoutes, storageRoutes } from './api/routes/storage.js';
 import { UrlSigner } from './storage/url-signer.js';
 import { endpointRoutes } from './api/routes/endpoints.js';
+import { modelRoutes } from './api/routes/models.js';
+import { listModels } from './commands/models.js';
+import { ModelImporter } from './endpoints/model-import.js';
 import type { EndpointEnv } from './commands/endpoints.js';
 import { DEFAULT_CATALOG } from './endpoints/catalog.js';
 import { defaultEngine } from './endpoints/engine.js';
@@ -48,7 +51,14 @@ export interface AppDeps {
 }
 
 function defaultEndpointEnv(): EndpointEnv {
-  return { hardware: new HardwareCatalog(new GpuInventory([])), catalog: DEFAULT_CATALOG, engine: defaultEngine('process'), runtime: 'process', availabilityZones: ['local'] };
+  return {
+    hardware: new HardwareCatalog(new GpuInventory([])),
+    catalog: DEFAULT_CATALOG,
+    engine: defaultEngine('process'),
+    runtime: 'process',
+    availabilityZones: ['local'],
+    imports: { hubUrl: 'https://huggingface.co', localRoots: [], timeoutMs: 10_000 },
+  };
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -93,6 +103,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
   const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
+  const endpointEnv = deps.endpoints ?? defaultEndpointEnv();
+  const importer = new ModelImporter(deps.ctx, endpointEnv.imports);
+  await importer.recover();
+  app.addHook('onClose', () => importer.idle());
   const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };
   await app.register(signedStorageRoutes, storage);
   await app.register(
@@ -103,7 +117,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       volumeRoutes(v1, deps.ctx);
       queueRoutes(v1, queue);
       storageRoutes(v1, storage);
-      endpointRoutes(v1, deps.ctx, deps.endpoints ?? defaultEndpointEnv());
+      endpointRoutes(v1, deps.ctx, endpointEnv);
+      modelRoutes(v1, deps.ctx, endpointEnv, importer);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
@@ -114,6 +129,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       });
     },
     { prefix: '/v1' },
+  );
+  // The older guide's model list (seed 002).
+  await app.register(
+    async (v0) => {
+      requireApiKey(v0, keys);
+      v0.get('/models', { schema: { hide: true } }, async (req) => listModels(deps.ctx, endpointEnv, callerOf(req)));
+    },
+    { prefix: '/v0' },
   );
   await app.register(
     async (internal) => {

@@ -87,6 +87,7 @@ export async function serve(config: Config) {
     engine: { ...defaultEngine(driver.kind), ...config.endpoints.engine },
     runtime: driver.kind,
     availabilityZones: config.endpoints.availabilityZones,
+    imports: { hubUrl: config.endpoints.hubUrl, localRoots: config.endpoints.localModelDirs, timeoutMs: 10_000 },
   };
   const app = await buildApp({ endpoints, ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -5,6 +5,7 @@ import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../ap
 import type { CatalogModel } from '../endpoints/catalog.js';
 import { engineCommand, type EngineTemplate } from '../endpoints/engine.js';
 import type { HardwareCatalog, HardwareConfig } from '../endpoints/hardware.js';
+import type { ImportOptions } from '../endpoints/model-import.js';
 import { deriveStatus } from '../domain/deployment.js';
 import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
 import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
@@ -20,6 +21,8 @@ export interface EndpointEnv {
   /** The process runtime mounts volumes relative to the replica's working directory. */
   runtime: 'process' | 'docker' | 'kubernetes';
   availabilityZones: string[];
+  /** Where uploaded models may come from. */
+  imports: ImportOptions;
 }
 
 /** A model an endpoint can serve: from the catalog, or uploaded to the project. */

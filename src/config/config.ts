@@ -51,10 +51,14 @@ export interface EndpointsConfig {
   gpuPrices: Record<string, number>;
   /** What GET /v1/clusters/availability-zones lists (`availability_zones`). */
   availabilityZones: string[];
+  /** Folders a model upload's local model_source may be in (`local_model_dirs`). */
+  localModelDirs: string[];
+  /** The Hugging Face Hub models are fetched from (HF_ENDPOINT). */
+  hubUrl: string;
 }
 
 /** Config-file-only settings, by their key in the file. */
-const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones'];
+const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones', 'local_model_dirs'];
 
 export class ConfigError extends Error {}
 
@@ -161,7 +165,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
-  const endpoints = parseEndpoints(file, configPath ?? '');
+  const endpoints = parseEndpoints(file, configPath ?? '', env.HF_ENDPOINT, cwd);
   const tls = parseTls(pick('tls'), pick('tlsCert'), pick('tlsKey'), cwd);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
@@ -188,12 +192,13 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   };
 }
 
-function parseEndpoints(file: Record<string, unknown>, path: string): EndpointsConfig {
+function parseEndpoints(file: Record<string, unknown>, path: string, hubUrl: string | undefined, cwd: string): EndpointsConfig {
   const fail = (key: string, rule: string) => {
     throw new ConfigError(`config file ${path}: ${key} ${rule}`);
   };
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  const { models, engine, gpu_prices: prices, availability_zones: zones } = file;
+  const { models, engine, gpu_prices: prices, availability_zones: zones, local_model_dirs: dirs } = file;
+  if (dirs !== undefined && (!Array.isArray(dirs) || dirs.some((d) => typeof d !== 'string'))) fail('local_model_dirs', 'must be a list of folders');
   if (models !== undefined) {
     if (!Array.isArray(models)) fail('models', 'must be a list of models');
     (models as unknown[]).forEach((m, i) => {
@@ -212,6 +217,8 @@ function parseEndpoints(file: Record<string, unknown>, path: string): EndpointsC
     engine: (engine ?? {}) as Partial<EngineTemplate>,
     gpuPrices: (prices ?? {}) as Record<string, number>,
     availabilityZones: (zones as string[] | undefined) ?? ['local'],
+    localModelDirs: ((dirs as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
+    hubUrl: (hubUrl || 'https://huggingface.co').replace(/\/$/, ''),
   };
 }
 

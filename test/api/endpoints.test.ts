@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -34,8 +34,13 @@ describe('dedicated endpoints', () => {
       engine: { command: [process.execPath, engine, '{model}'] },
       gpu_prices: { 'h100-80gb': 6 },
       availability_zones: ['local-a', 'local-b'],
+      local_model_dirs: [join(dir, 'imports')],
     }));
-    g = await startGantry(['--data-dir', dir, '--config', config, '--gpus', 'h100-80gb:2']);
+    mkdirSync(join(dir, 'imports', 'my-model', 'shards'), { recursive: true });
+    writeFileSync(join(dir, 'imports', 'my-model', 'config.json'), '{"architectures": ["Tiny"]}');
+    writeFileSync(join(dir, 'imports', 'my-model', 'shards', 'w.bin'), Buffer.alloc(4096, 7));
+    // The Hub is unreachable here (and in CI): point it at a closed port so the failure is certain.
+    g = await startGantry(['--data-dir', dir, '--config', config, '--gpus', 'h100-80gb:2'], { HF_ENDPOINT: 'http://127.0.0.1:9' });
     const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
     openai = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
@@ -123,6 +128,49 @@ describe('dedicated endpoints', () => {
     await client.endpoints.update(big.id, { state: 'STOPPED' });
     assert.equal(await until(waiting.id, 'STARTED'), 'STARTED', 'it starts once the GPUs are free');
     for (const id of [big.id, waiting.id]) await client.endpoints.delete(id);
+  });
+
+  type Job = { job_id: string; status: string; status_updates: { status: string; message: string }[]; args: object };
+  // This SDK version has no jobs resource; its generic get() calls the contract's /jobs routes.
+  const job = (id: string) => eventually(() => client.get<Job>(`/jobs/${id}`), (j) => j.status === 'Complete' || j.status === 'Failed', 15000);
+
+  test('models: the catalog lists; an upload from a local folder completes, is listed, and serves on an endpoint', async () => {
+    const listed = await client.models.list();
+    assert.deepEqual(listed.map((m) => m.id), ['acme/tiny-chat', 'acme/big-chat', 'acme/huge-chat']);
+    assert.equal(listed[0]!.context_length, 2048);
+
+    const upload = await client.models.upload({ model_name: 'my-model', model_source: join(dir, 'imports', 'my-model'), description: 'mine' });
+    assert.equal(upload.data.model_name, 'default/my-model');
+    assert.equal(upload.data.model_source, 'local');
+    const done = await job(upload.data.job_id);
+    assert.equal(done.status, 'Complete', JSON.stringify(done.status_updates));
+    assert.deepEqual(done.status_updates.map((u) => u.status), ['Queued', 'Running', 'Complete']);
+    assert.deepEqual(done.args, { description: 'mine', modelName: 'default/my-model', modelSource: join(dir, 'imports', 'my-model') });
+    assert.ok((await client.models.list()).some((m) => m.id === 'default/my-model'));
+    assert.ok((await client.get<{ data: Job[] }>('/jobs')).data.some((j) => j.job_id === upload.data.job_id));
+
+    const e = await client.endpoints.create({ model: 'default/my-model', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } });
+    await until(e.id, 'STARTED');
+    const chat = await openai.chat.completions.create({ model: e.name, messages: [{ role: 'user', content: 'hi' }] });
+    assert.match(chat.choices[0]!.message.content!, /weights \.\/models\/model-[^ ]+ with config\.json/, 'the engine sees the uploaded files');
+    await client.endpoints.delete(e.id);
+  });
+
+  test('uploads that cannot be fetched fail with a status update saying why, and never hang', async () => {
+    const hub = await client.models.upload({ model_name: 'from-hub', model_source: 'acme/remote-model', hf_token: 'hf_secret_token' });
+    assert.equal(hub.data.model_source, 'huggingface');
+    const failed = await job(hub.data.job_id);
+    assert.equal(failed.status, 'Failed');
+    assert.match(failed.status_updates.at(-1)!.message, /cannot reach http:\/\/127\.0\.0\.1:9/);
+    assert.ok(!JSON.stringify(failed).includes('hf_secret_token'), 'the token never shows');
+
+    const outside = await client.models.upload({ model_name: 'outside', model_source: '/etc' });
+    assert.match((await job(outside.data.job_id)).status_updates.at(-1)!.message, /outside the folders local models may come from/);
+
+    const bad = await client.models.upload({ model_name: 'bad', model_source: 'not a source' }).catch((err) => err);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.error?.error?.param, 'model_source');
+    assert.ok(!(await client.models.list()).some((m) => m.id === 'default/from-hub'), 'a failed upload is not servable');
   });
 
   test('bad requests are 400s naming the field', async () => {

@@ -1,0 +1,102 @@
+import { errors } from '../api/errors.js';
+import type { ModelInfoView, UploadModelBody } from '../api/schemas/model.js';
+import { sourceKind, type ModelImporter } from '../endpoints/model-import.js';
+import type { ModelJobRecord, ModelRecord } from '../store/endpoint-store.js';
+import { StoreConstraintError } from '../store/database.js';
+import type { Caller, CommandContext } from './context.js';
+import type { EndpointEnv } from './endpoints.js';
+
+/** Dedicated endpoints are billed by hardware time, so per-token prices are zero. */
+const PRICING = { hourly: 0, input: 0, output: 0, base: 0, finetune: 0 };
+
+/** The catalog, then the project's uploaded models that are ready to serve. */
+export async function listModels(ctx: CommandContext, env: EndpointEnv, caller: Caller): Promise<ModelInfoView[]> {
+  const listed = env.catalog.map((m) => ({
+    id: m.id,
+    object: 'model' as const,
+    created: m.created ?? 0,
+    type: m.type,
+    display_name: m.display_name ?? m.id,
+    ...(m.organization ? { organization: m.organization } : {}),
+    ...(m.link ? { link: m.link } : {}),
+    ...(m.license ? { license: m.license } : {}),
+    ...(m.context_length ? { context_length: m.context_length } : {}),
+    pricing: PRICING,
+  }));
+  const uploaded = (await ctx.store.endpoints.listModels(caller.projectId))
+    .filter((m) => m.ready)
+    .map((m) => ({
+      id: m.name,
+      object: 'model' as const,
+      created: Math.floor(Date.parse(m.created_at) / 1000),
+      type: 'chat' as const,
+      display_name: m.name,
+      organization: caller.projectName,
+      pricing: PRICING,
+    }));
+  return [...listed, ...uploaded];
+}
+
+/** Registers the model and its upload job, and starts fetching the weights in the background. */
+export async function uploadModel(ctx: CommandContext, importer: ModelImporter, caller: Caller, body: UploadModelBody) {
+  const kind = sourceKind(body.model_source);
+  if (!kind) {
+    throw errors.invalid('model_source', 'model_source: must be a Hugging Face repo id (owner/name), an http(s):// URL or an absolute local path');
+  }
+  const now = ctx.clock.now().toISOString();
+  const id = `model-${ctx.ids.uuidv7()}`;
+  const name = `${caller.projectName}/${body.model_name}`;
+  const model: ModelRecord = {
+    id,
+    project_id: caller.projectId,
+    name,
+    model_type: body.model_type ?? 'model',
+    source: body.model_source,
+    description: body.description ?? '',
+    weights_prefix: `models/${id}`,
+    size_bytes: null,
+    ready: false,
+    created_at: now,
+  };
+  const job: ModelJobRecord = {
+    id: `job-${ctx.ids.uuidv7()}`,
+    project_id: caller.projectId,
+    model_id: id,
+    status: 'Queued',
+    status_updates: [{ status: 'Queued', message: 'Job created', timestamp: now }],
+    args: { description: model.description, modelName: name, modelSource: body.model_source },
+    created_at: now,
+    updated_at: now,
+  };
+  try {
+    await ctx.store.transaction(async (s) => {
+      await s.endpoints.insertModel(model);
+      await s.endpoints.insertJob(job);
+    });
+  } catch (err) {
+    if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists('Model', name);
+    throw err;
+  }
+  importer.start(caller, model, job, body.hf_token);
+  return { data: { job_id: job.id, model_name: name, model_id: id, model_source: kind }, message: 'Processing model weights. Job created.' };
+}
+
+const jobView = (j: ModelJobRecord) => ({
+  type: 'model_upload',
+  job_id: j.id,
+  status: j.status,
+  status_updates: j.status_updates,
+  args: j.args,
+  created_at: j.created_at,
+  updated_at: j.updated_at,
+});
+
+export async function getJob(ctx: CommandContext, caller: Caller, id: string) {
+  const j = await ctx.store.endpoints.findJob(caller.projectId, id);
+  if (!j) throw errors.notFound('Job', id);
+  return jobView(j);
+}
+
+export async function listJobs(ctx: CommandContext, caller: Caller) {
+  return { data: (await ctx.store.endpoints.listJobs(caller.projectId)).map(jobView) };
+}
