@@ -20,6 +20,7 @@ import type { EndpointEnv } from '../commands/endpoints.js';
 import { DEFAULT_CATALOG } from '../endpoints/catalog.js';
 import { defaultEngine } from '../endpoints/engine.js';
 import { HardwareCatalog } from '../endpoints/hardware.js';
+import { InactivityWatcher } from '../endpoints/inactivity.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -89,12 +90,15 @@ export async function serve(config: Config) {
     availabilityZones: config.endpoints.availabilityZones,
     imports: { hubUrl: config.endpoints.hubUrl, localRoots: config.endpoints.localModelDirs, timeoutMs: 10_000 },
   };
-  const app = await buildApp({ endpoints, ctx: { ...deps, secretBox, runtime: controller, blobs }, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
+  const ctx = { ...deps, secretBox, runtime: controller, blobs };
+  const app = await buildApp({ endpoints, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
   autoscaler.start();
+  const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: deps.clock, log: (msg, fields) => logger.info(fields, msg) });
+  inactivity.start();
   // A job submitted to a deployment at zero wakes it at once.
   queue.onSubmit((id) => autoscaler.wake(id));
   queue.start();
@@ -111,6 +115,7 @@ export async function serve(config: Config) {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
+    inactivity.stop();
     await autoscaler.stop();
     await queue.stop();
     await app.close();

@@ -1,0 +1,50 @@
+import type { Clock } from '../domain/clock.js';
+import type { CommandContext } from '../commands/context.js';
+import { updateEndpoint, type EndpointEnv } from '../commands/endpoints.js';
+import type { Traffic } from '../gateway/traffic.js';
+
+/**
+ * Stops endpoints that set `inactive_timeout` once that many minutes pass without a request
+ * (counted from the last request, or from when the endpoint was last changed, e.g. started).
+ * An endpoint with a request in flight is never stopped.
+ */
+export class InactivityWatcher {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly o: {
+      ctx: CommandContext;
+      env: EndpointEnv;
+      traffic: Traffic;
+      clock: Clock;
+      intervalMs?: number;
+      log?: (msg: string, fields: object) => void;
+    },
+  ) {}
+
+  start() {
+    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log?.('inactivity sweep failed', { error: (err as Error).message })), this.o.intervalMs ?? 30_000);
+    this.timer.unref();
+  }
+
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Stops every endpoint idle past its timeout; answers their ids. */
+  async sweep(): Promise<string[]> {
+    const now = this.o.clock.now().getTime();
+    const stopped: string[] = [];
+    for (const e of await this.o.ctx.store.endpoints.all()) {
+      const minutes = e.settings.inactive_timeout;
+      if (e.state !== 'STARTED' || !minutes || this.o.traffic.inFlight(e.deployment_id) > 0) continue;
+      const last = Math.max(this.o.traffic.lastActivityMs(e.deployment_id), Date.parse(e.updated_at));
+      if (now - last < minutes * 60_000) continue;
+      await updateEndpoint(this.o.ctx, this.o.env, { projectId: e.project_id, projectName: '', keyId: 'inactivity' }, e.id, { state: 'STOPPED' });
+      this.o.log?.('endpoint stopped after inactivity', { endpoint: e.name, inactive_timeout_minutes: minutes });
+      stopped.push(e.id);
+    }
+    return stopped;
+  }
+}
