@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import Together from 'together-ai';
 import { eventually } from '../helpers/app.js';
+import { assertMatchesContract } from '../helpers/contract.js';
 import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 const engine = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
@@ -55,6 +56,7 @@ describe('dedicated endpoints', () => {
 
   test('hardware comes from the GPUs the runtime knows, priced per GPU; ?model= keeps what fits, with availability', async () => {
     const all = await client.endpoints.listHardware();
+    assertMatchesContract('/hardware', 'get', all);
     assert.deepEqual(all.data.map((h) => [h.id, h.pricing.cents_per_minute, h.specs.gpu_count, h.specs.gpu_memory, h.specs.gpu_type, h.specs.gpu_link]), [
       ['1x_nvidia_h100_80gb_sxm', 6, 1, 80, 'h100-80gb', 'sxm'],
       ['2x_nvidia_h100_80gb_sxm', 12, 2, 80, 'h100-80gb', 'sxm'],
@@ -68,6 +70,7 @@ describe('dedicated endpoints', () => {
 
   test('an endpoint starts, serves chat completions (streamed and not), completions and embeddings, stops and starts', async () => {
     const created = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, display_name: 'Tiny' });
+    assertMatchesContract('/endpoints', 'post', created);
     assert.match(created.id, /^endpoint-/);
     assert.match(created.name, /^default\/acme\/tiny-chat-[0-9a-f]{8}$/);
     assert.equal(created.type, 'dedicated');
@@ -109,6 +112,8 @@ describe('dedicated endpoints', () => {
     assert.match(again.choices[0]!.message.content!, /^Hello/);
 
     const listed = await client.endpoints.list({ type: 'dedicated' });
+    assertMatchesContract('/endpoints', 'get', listed);
+    assertMatchesContract('/endpoints/{endpointId}', 'get', await client.endpoints.retrieve(created.id));
     assert.deepEqual(listed.data.map((e) => [e.id, e.name, e.type, e.state]), [[created.id, created.name, 'dedicated', 'STARTED']]);
     assert.deepEqual((await client.endpoints.list({ type: 'serverless' })).data, []);
     await client.endpoints.delete(created.id);
@@ -136,14 +141,17 @@ describe('dedicated endpoints', () => {
 
   test('models: the catalog lists; an upload from a local folder completes, is listed, and serves on an endpoint', async () => {
     const listed = await client.models.list();
+    assertMatchesContract('/models', 'get', listed);
     assert.deepEqual(listed.map((m) => m.id), ['acme/tiny-chat', 'acme/big-chat', 'acme/huge-chat']);
     assert.equal(listed[0]!.context_length, 2048);
 
     const upload = await client.models.upload({ model_name: 'my-model', model_source: join(dir, 'imports', 'my-model'), description: 'mine' });
+    assertMatchesContract('/models', 'post', upload);
     assert.equal(upload.data.model_name, 'default/my-model');
     assert.equal(upload.data.model_source, 'local');
     const done = await job(upload.data.job_id);
     assert.equal(done.status, 'Complete', JSON.stringify(done.status_updates));
+    assertMatchesContract('/jobs/{jobId}', 'get', done);
     assert.deepEqual(done.status_updates.map((u) => u.status), ['Queued', 'Running', 'Complete']);
     assert.deepEqual(done.args, { description: 'mine', modelName: 'default/my-model', modelSource: join(dir, 'imports', 'my-model') });
     assert.ok((await client.models.list()).some((m) => m.id === 'default/my-model'));

@@ -63,16 +63,8 @@ export const DedicatedEndpoint = Type.Object({
 });
 export type EndpointView = Static<typeof DedicatedEndpoint>;
 
-export const ListEndpointItem = Type.Object({
-  object: Type.Literal('endpoint'),
-  id: Type.String(),
-  name: Type.String(),
-  model: Type.String(),
-  type: StringEnum(['serverless', 'dedicated'] as const),
-  owner: Type.String(),
-  state: StringEnum(ENDPOINT_STATES),
-  created_at: Type.String(),
-});
+/** What a list shows of each endpoint (Gantry's are all dedicated). */
+export const ListEndpointItem = Type.Pick(DedicatedEndpoint, ['object', 'id', 'name', 'model', 'type', 'owner', 'state', 'created_at']);
 
 export const ListEndpointsQuery = Type.Object({
   type: Type.Optional(StringEnum(['dedicated', 'serverless'] as const)),
