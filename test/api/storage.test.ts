@@ -66,7 +66,7 @@ describe('storage', () => {
     assert.equal((await fetch(`${t.url}/v1/storage/private.txt`)).status, 401);
     const missing = await download('/v1/deployments/storage/nope.bin');
     assert.equal(missing.status, 404);
-    assert.match((await missing.json()).message, /nope\.bin/);
+    assert.match((await missing.json()).error.message, /nope\.bin/);
   });
 
   test('bad filenames are 400s naming filename', async () => {

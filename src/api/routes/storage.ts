@@ -18,7 +18,7 @@ import {
   type MultipartInitBody,
   type UploadRequestBody,
 } from '../schemas/storage.js';
-import { errorResponses, flatErrorResponses } from '../schemas/common.js';
+import { errorResponses } from '../schemas/common.js';
 
 export interface StorageDeps {
   blobs: BlobStore;
@@ -107,9 +107,9 @@ export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDe
     if (!(await blobs.stat(key))) throw errors.notFound('File', filename);
     return reply.redirect(signedUrl(req, signer, 'GET', objectPath(key)).url, 307);
   };
-  const downloadSchema = { tags, summary: 'Download a file (307 to a signed URL)', response: flatErrorResponses };
-  app.get('/storage/*', { config: { ...config, flatErrors: true }, schema: downloadSchema }, download);
-  app.get('/deployments/storage/*', { config: { ...config, flatErrors: true }, schema: downloadSchema }, download);
+  const downloadSchema = { tags, summary: 'Download a file (307 to a signed URL)', response: errorResponses };
+  app.get('/storage/*', { config, schema: downloadSchema }, download);
+  app.get('/deployments/storage/*', { config, schema: downloadSchema }, download);
 }
 
 /**

@@ -27,7 +27,7 @@ export const ListOf = <T extends TSchema>(item: T) =>
 /** DELETE answers with a small object, as Together's deployments API does. */
 export const Deleted = Type.Object({ id: Type.String(), object: Type.String(), deleted: Type.Boolean() });
 
-/** The same error not wrapped in "error": the queue's QueueError and the storage downloads' `{string:string}`. */
+/** The same error not wrapped in "error": the queue's QueueError. */
 const FlatErrorBody = ErrorBody.properties.error;
 export const flatErrorResponses = { 400: FlatErrorBody, 401: FlatErrorBody, 403: FlatErrorBody, 404: FlatErrorBody, 409: FlatErrorBody, 413: FlatErrorBody, 415: FlatErrorBody };
 
