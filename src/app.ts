@@ -15,6 +15,8 @@ import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { listModels } from './commands/models.js';
 import { ModelImporter } from './endpoints/model-import.js';
+import { EndpointDirectory } from './endpoints/endpoint-directory.js';
+import type { Store } from './store/store.js';
 import type { EndpointEnv } from './commands/endpoints.js';
 import { DEFAULT_CATALOG } from './endpoints/catalog.js';
 import { defaultEngine } from './endpoints/engine.js';
@@ -44,13 +46,15 @@ export interface AppDeps {
   gatewayTimeouts?: Partial<GatewayTimeouts>;
   /** Dedicated endpoints' hardware, models and engine; no GPUs and the built-in catalog when not given. */
   endpoints?: EndpointEnv;
+  /** Runs model uploads; one without recovery of interrupted jobs when not given. */
+  importer?: ModelImporter;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: string; key: string };
   /** The job queue; one over the store (without its sweep) when not given. */
   queue?: JobQueue;
 }
 
-function defaultEndpointEnv(): EndpointEnv {
+function defaultEndpointEnv(store: Store): EndpointEnv {
   return {
     hardware: new HardwareCatalog(new GpuInventory([])),
     catalog: DEFAULT_CATALOG,
@@ -58,6 +62,7 @@ function defaultEndpointEnv(): EndpointEnv {
     runtime: 'process',
     availabilityZones: ['local'],
     imports: { hubUrl: 'https://huggingface.co', localRoots: [], timeoutMs: 10_000 },
+    directory: new EndpointDirectory(store),
   };
 }
 
@@ -103,9 +108,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
   const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
-  const endpointEnv = deps.endpoints ?? defaultEndpointEnv();
-  const importer = new ModelImporter(deps.ctx, endpointEnv.imports);
-  await importer.recover();
+  const endpointEnv = deps.endpoints ?? defaultEndpointEnv(deps.ctx.store);
+  const importer = deps.importer ?? new ModelImporter(deps.ctx, endpointEnv.imports);
   app.addHook('onClose', () => importer.idle());
   const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };
   await app.register(signedStorageRoutes, storage);
@@ -124,7 +128,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
         traffic: deps.traffic ?? new Traffic(),
         metrics,
-        inference: { ctx: deps.ctx, bodyLimit },
+        inference: { directory: endpointEnv.directory, bodyLimit },
         ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),
       });
     },

@@ -3,6 +3,7 @@ import type { Caller } from '../commands/context.js';
 import { hashKey } from '../commands/keys.js';
 import type { Store } from '../store/store.js';
 import { ApiError, errors } from './errors.js';
+import { TtlCache } from '../domain/ttl-cache.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -13,41 +14,26 @@ declare module 'fastify' {
 /**
  * Resolves bearer keys to callers. A key that resolved is remembered for `ttlMs`, so a burst
  * of requests costs one store lookup, not one each; a revocation therefore takes effect
- * within `ttlMs`.
- * Unknown keys are never remembered, so a new key works immediately.
+ * within `ttlMs`. Unknown keys are never remembered, so a new key works immediately.
  */
 export class KeyResolver {
-  private readonly cache = new Map<string, { caller: Caller; until: number }>();
+  private readonly cache: TtlCache<string, Caller>;
 
   constructor(
     private readonly store: Store,
-    private readonly ttlMs = 1000,
-    private readonly now: () => number = Date.now,
-    private readonly maxEntries = 10_000,
-  ) {}
-
-  /**
-   * The key's caller, or null for an unknown or revoked key. A key resolved less than `ttlMs`
-   * ago answers at once, without a promise (the hot path); otherwise the store is asked.
-   */
-  resolve(key: string): Caller | Promise<Caller | null> {
-    const hash = hashKey(key);
-    const hit = this.cache.get(hash);
-    if (hit && hit.until > this.now()) return hit.caller;
-    return this.lookup(hash);
+    ttlMs = 1000,
+    now: () => number = Date.now,
+  ) {
+    this.cache = new TtlCache(ttlMs, now);
   }
 
-  private async lookup(hash: string): Promise<Caller | null> {
-    const now = this.now();
-    const row = await this.store.findActiveKeyByHash(hash);
-    if (!row) {
-      this.cache.delete(hash);
-      return null;
-    }
-    const caller: Caller = { projectId: row.project_id, projectName: row.project_name, keyId: row.id, ...(row.deployment_id ? { deploymentId: row.deployment_id } : {}) };
-    if (this.cache.size >= this.maxEntries) this.cache.clear();
-    this.cache.set(hash, { caller, until: now + this.ttlMs });
-    return caller;
+  /** The key's caller, or undefined for an unknown or revoked key; at once while remembered. */
+  resolve(key: string): Caller | Promise<Caller | undefined> {
+    const hash = hashKey(key);
+    return this.cache.get(hash, async () => {
+      const row = await this.store.findActiveKeyByHash(hash);
+      return row && { projectId: row.project_id, projectName: row.project_name, keyId: row.id, ...(row.deployment_id ? { deploymentId: row.deployment_id } : {}) };
+    });
   }
 }
 
@@ -57,7 +43,7 @@ export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
     const header = request.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match) return done(errors.unauthenticated());
-    const admit = (caller: Caller | null) => {
+    const admit = (caller: Caller | undefined) => {
       if (!caller) return done(errors.unauthenticated('Invalid or revoked API key'));
       request.caller = caller;
       done(scopeError(request, caller));

@@ -21,6 +21,8 @@ import { DEFAULT_CATALOG } from '../endpoints/catalog.js';
 import { defaultEngine } from '../endpoints/engine.js';
 import { HardwareCatalog } from '../endpoints/hardware.js';
 import { InactivityWatcher } from '../endpoints/inactivity.js';
+import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
+import { ModelImporter } from '../endpoints/model-import.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -89,9 +91,13 @@ export async function serve(config: Config) {
     runtime: driver.kind,
     availabilityZones: config.endpoints.availabilityZones,
     imports: { hubUrl: config.endpoints.hubUrl, localRoots: config.endpoints.localModelDirs, timeoutMs: 10_000 },
+    directory: new EndpointDirectory(deps.store),
   };
   const ctx = { ...deps, secretBox, runtime: controller, blobs };
-  const app = await buildApp({ endpoints, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
+  // Upload jobs a previous run left unfinished are failed once, at start (not per app built).
+  const importer = new ModelImporter(ctx, endpoints.imports);
+  await importer.recover();
+  const app = await buildApp({ endpoints, importer, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');

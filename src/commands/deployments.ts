@@ -58,7 +58,16 @@ function mapStoreError(err: unknown, name: string): never {
   throw err;
 }
 
-export async function createDeployment(ctx: CommandContext, caller: Caller, body: CreateDeploymentBody) {
+/**
+ * `alsoWrite` runs in the same transaction, for a resource made together with its deployment
+ * (an endpoint and its engine): both are stored or neither.
+ */
+export async function createDeployment(
+  ctx: CommandContext,
+  caller: Caller,
+  body: CreateDeploymentBody,
+  alsoWrite?: (s: Store, record: DeploymentRecord) => Promise<void>,
+) {
   const draft = draftFromCreate(body);
   checkDraft(draft);
   ctx.runtime.checkRunnable(draft);
@@ -81,6 +90,7 @@ export async function createDeployment(ctx: CommandContext, caller: Caller, body
       await s.insertDeployment(record);
       await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
       await createWorkerKey(s, ctx, record);
+      await alsoWrite?.(s, record);
       return record;
     });
     ctx.runtime.changed(record.id);

@@ -5,11 +5,12 @@ import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../ap
 import type { CatalogModel } from '../endpoints/catalog.js';
 import { engineCommand, type EngineTemplate } from '../endpoints/engine.js';
 import type { HardwareCatalog, HardwareConfig } from '../endpoints/hardware.js';
+import type { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import type { ImportOptions } from '../endpoints/model-import.js';
-import { deriveStatus } from '../domain/deployment.js';
 import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
+import type { DeploymentRecord } from '../store/records.js';
 import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
-import { createDeployment, deleteDeployment, updateDeployment } from './deployments.js';
+import { createDeployment, updateDeployment } from './deployments.js';
 
 const KIND = 'Endpoint';
 
@@ -23,6 +24,8 @@ export interface EndpointEnv {
   availabilityZones: string[];
   /** Where uploaded models may come from. */
   imports: ImportOptions;
+  /** The inference routes' view of endpoint names; told when an endpoint changes. */
+  directory: EndpointDirectory;
 }
 
 /** A model an endpoint can serve: from the catalog, or uploaded to the project. */
@@ -53,17 +56,18 @@ export async function findServableModel(ctx: CommandContext, env: EndpointEnv, p
 }
 
 /** The engine's deployment for an endpoint in the given desired state. */
-function engineDeployment(env: EndpointEnv, name: string, deploymentName: string, hw: HardwareConfig, model: ServableModel, s: EndpointSettings): CreateDeploymentBody {
+function engineDeployment(env: EndpointEnv, e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel): CreateDeploymentBody {
+  const s = e.settings;
   const { command, args } = engineCommand(env.engine, {
     model: model.weights,
-    servedModelName: name,
+    servedModelName: e.name,
     gpuCount: hw.gpuCount,
     disablePromptCache: s.disable_prompt_cache,
     disableSpeculativeDecoding: s.disable_speculative_decoding,
   });
   return {
-    name: deploymentName,
-    description: `inference engine of endpoint ${name}`,
+    name: e.engine,
+    description: `inference engine of endpoint ${e.name}`,
     image: env.engine.image,
     command,
     args,
@@ -73,13 +77,13 @@ function engineDeployment(env: EndpointEnv, name: string, deploymentName: string
     health_check_path: env.engine.health_check_path,
     termination_grace_period_seconds: 30,
     ...(model.volume ? { volumes: [{ name: model.volume.name, mount_path: model.volume.mountPath }] } : {}),
-    ...replicasFor('STARTED', s),
+    ...replicasFor(e.state, s),
   };
 }
 
 /** Started: the endpoint's autoscaling bounds (autoscaled on request rate between them). Stopped: none. */
 function replicasFor(state: EndpointRecord['state'], s: EndpointSettings) {
-  if (state === 'STOPPED') return { min_replicas: 0, max_replicas: Math.max(1, s.autoscaling.max_replicas), autoscaling: null };
+  if (state === 'STOPPED') return { min_replicas: 0, max_replicas: s.autoscaling.max_replicas, autoscaling: null };
   const { min_replicas, max_replicas } = s.autoscaling;
   return { min_replicas, max_replicas, autoscaling: min_replicas < max_replicas ? { metric: 'HTTPTotalRequests' as const } : null };
 }
@@ -94,16 +98,16 @@ function checkSettings(env: EndpointEnv, s: EndpointSettings) {
 }
 
 /** The state shown: what the user asked for, as far as the engine's replicas have got. */
-async function render(ctx: CommandContext, caller: Caller, e: EndpointRecord): Promise<EndpointView> {
-  const d = await ctx.store.findDeploymentById(e.deployment_id);
+function render(ctx: CommandContext, caller: Caller, e: EndpointRecord, engine: DeploymentRecord | undefined): EndpointView {
   const observed = ctx.runtime.observe(e.deployment_id);
   const live = observed.replicas.filter((r) => r.status !== 'Terminated');
   let state: EndpointView['state'];
   let reason: string | undefined;
   if (e.state === 'STOPPED') state = live.length > 0 ? 'STOPPING' : 'STOPPED';
-  else if (!d) [state, reason] = ['ERROR', 'the engine deployment is missing'];
+  else if (!engine) [state, reason] = ['ERROR', 'the engine deployment is missing'];
   else if (observed.failure) [state, reason] = ['ERROR', observed.failure];
-  else if (deriveStatus(d, observed) === 'Ready' || d.desired_replicas === 0 || live.some((r) => r.readySince)) state = 'STARTED';
+  // Scaled to zero counts as started: a request wakes it.
+  else if (engine.desired_replicas === 0 || live.some((r) => r.readySince)) state = 'STARTED';
   else if (live.length > 0 && live.every((r) => r.reason === 'Unschedulable')) [state, reason] = ['PENDING', live[0]!.message ?? 'waiting for GPUs'];
   else state = 'STARTING';
   const s = e.settings;
@@ -124,9 +128,11 @@ async function render(ctx: CommandContext, caller: Caller, e: EndpointRecord): P
     disable_speculative_decoding: s.disable_speculative_decoding,
     availability_zone: s.availability_zone,
     ...(reason ? { state_reason: reason } : {}),
-    deployment: d?.name ?? e.deployment_id,
+    deployment: engine?.name ?? e.deployment_id,
   };
 }
+
+const renderOne = async (ctx: CommandContext, caller: Caller, e: EndpointRecord) => render(ctx, caller, e, await ctx.store.findDeploymentById(e.deployment_id));
 
 /**
  * Creating on hardware this cluster does not have, or too small for the model, is a 400 at
@@ -154,31 +160,26 @@ export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, call
   };
   checkSettings(env, settings);
   const hex = randomBytes(4).toString('hex');
-  const name = `${caller.projectName}/${model.id}-${hex}`;
-  const state = body.state ?? 'STARTED';
-  const deployment = await createDeployment(ctx, caller, { ...engineDeployment(env, name, `endpoint-${hex}`, hw, model, settings), ...replicasFor(state, settings) });
   const now = ctx.clock.now().toISOString();
-  const record: EndpointRecord = {
-    id: `endpoint-${ctx.ids.uuidv7()}`,
-    project_id: caller.projectId,
-    name,
-    deployment_id: deployment.id,
-    model: model.id,
-    hardware: hw.id,
-    state,
-    settings,
-    created_at: now,
-    updated_at: now,
-    version: 1,
-  };
-  try {
-    await ctx.store.endpoints.insert(record);
-  } catch (err) {
-    // Nothing half-made stays behind: the engine goes with the endpoint that failed to save.
-    await deleteDeployment(ctx, caller, deployment.id);
-    throw err;
-  }
-  return render(ctx, caller, record);
+  const endpoint = { name: `${caller.projectName}/${model.id}-${hex}`, engine: `endpoint-${hex}`, state: body.state ?? 'STARTED', settings };
+  let record: EndpointRecord | undefined;
+  const engine = await createDeployment(ctx, caller, engineDeployment(env, endpoint, hw, model), async (s, deployment) => {
+    record = {
+      id: `endpoint-${ctx.ids.uuidv7()}`,
+      project_id: caller.projectId,
+      name: endpoint.name,
+      deployment_id: deployment.id,
+      model: model.id,
+      hardware: hw.id,
+      state: endpoint.state,
+      settings,
+      created_at: now,
+      updated_at: now,
+      version: 1,
+    };
+    await s.endpoints.insert(record);
+  });
+  return render(ctx, caller, record!, await ctx.store.findDeploymentById(engine.id));
 }
 
 export async function findEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
@@ -188,17 +189,18 @@ export async function findEndpoint(ctx: CommandContext, caller: Caller, idOrName
 }
 
 export async function getEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
-  return render(ctx, caller, await findEndpoint(ctx, caller, idOrName));
+  return renderOne(ctx, caller, await findEndpoint(ctx, caller, idOrName));
 }
 
 export async function listEndpoints(ctx: CommandContext, caller: Caller, query: { type?: string; usage_type?: string }) {
   // Every endpoint here is a dedicated, on-demand one of the caller's project.
   if (query.type === 'serverless' || query.usage_type === 'reserved') return [];
-  const all = await ctx.store.endpoints.list(caller.projectId);
-  return Promise.all(all.map(async (e) => {
-    const { id, name, model, owner, state, created_at } = await render(ctx, caller, e);
+  const [all, deployments] = await Promise.all([ctx.store.endpoints.list(caller.projectId), ctx.store.listDeployments(caller.projectId)]);
+  const engines = new Map(deployments.map((d) => [d.id, d]));
+  return all.map((e) => {
+    const { id, name, model, owner, state, created_at } = render(ctx, caller, e, engines.get(e.deployment_id));
     return { object: 'endpoint' as const, id, name, model, type: 'dedicated' as const, owner, state, created_at };
-  }));
+  });
 }
 
 /** Start and stop (through `state`), scaling, display name and inactivity timeout. */
@@ -215,12 +217,20 @@ export async function updateEndpoint(ctx: CommandContext, env: EndpointEnv, call
     const next: EndpointRecord = { ...current, state: body.state ?? current.state, settings, updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
     return (await ctx.store.endpoints.update(next, current.version)) ? next : STALE;
   });
+  env.directory.forget(updated.project_id, updated.name);
+  // The engine follows the endpoint; it is written second, so a failure here leaves the
+  // endpoint's new state on record and a retry of the same PATCH brings the engine along.
   await updateDeployment(ctx, caller, updated.deployment_id, replicasFor(updated.state, updated.settings));
-  return render(ctx, caller, updated);
+  return renderOne(ctx, caller, updated);
 }
 
-export async function deleteEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
+/** The endpoint and its engine go in one transaction. */
+export async function deleteEndpoint(ctx: CommandContext, env: EndpointEnv, caller: Caller, idOrName: string) {
   const e = await findEndpoint(ctx, caller, idOrName);
-  await ctx.store.endpoints.delete(e.id);
-  await deleteDeployment(ctx, caller, e.deployment_id).catch(() => undefined);
+  await ctx.store.transaction(async (s) => {
+    await s.endpoints.delete(e.id);
+    await s.deleteDeployment(e.deployment_id);
+  });
+  env.directory.forget(e.project_id, e.name);
+  ctx.runtime.changed(e.deployment_id);
 }

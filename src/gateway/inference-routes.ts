@@ -2,11 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { callerOf } from '../api/auth.js';
 import { ApiError, errors } from '../api/errors.js';
-import type { CommandContext } from '../commands/context.js';
+import type { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import type { Route } from './routing-table.js';
 
 export interface InferenceOptions {
-  ctx: CommandContext;
+  directory: EndpointDirectory;
   /** Largest request body read (inference bodies are read whole to find `model`). */
   bodyLimit: number;
 }
@@ -33,14 +33,12 @@ export function inferenceRoutes(app: FastifyInstance, o: InferenceOptions & { ta
       const caller = callerOf(req);
       const body = await readBody(req.raw, o.bodyLimit);
       const model = modelOf(body);
-      const endpoint = await o.ctx.store.endpoints.find(caller.projectId, model);
+      const endpoint = await o.directory.resolve(caller.projectId, model);
       if (!endpoint) throw new ApiError('not_found_error', `Model '${model}' not found: it names none of your dedicated endpoints (GET /v1/endpoints lists them)`, 'model', 'model_not_found');
       if (endpoint.state === 'STOPPED') {
         throw errors.invalid('model', `Endpoint '${endpoint.name}' is not started (it is stopped); start it with PATCH /v1/endpoints/${endpoint.id} {"state": "STARTED"}`, 'endpoint_not_started');
       }
-      const engine = await o.ctx.store.findDeploymentById(endpoint.deployment_id);
-      if (!engine) throw errors.badGateway(`endpoint '${endpoint.name}' has no engine deployment`);
-      await o.proxy(req, reply, await o.targetOf(caller.projectId, engine.name), `/v1${path}`, body);
+      await o.proxy(req, reply, await o.targetOf(caller.projectId, endpoint.engine), `/v1${path}`, body);
     });
   }
 }

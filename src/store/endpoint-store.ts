@@ -75,6 +75,15 @@ export class EndpointStore {
     return row && endpointOf(row);
   }
 
+  /** An endpoint by name with its engine deployment's name, in one query (the inference path). */
+  findRoute(projectId: string, name: string): Promise<{ id: string; name: string; state: EndpointRecord['state']; engine: string } | undefined> {
+    return this.ex.get(
+      `SELECT e.id, e.name, e.state, d.name AS engine FROM endpoints e JOIN deployments d ON d.id = e.deployment_id
+        WHERE e.project_id = $1 AND e.name = $2`,
+      [projectId, name],
+    );
+  }
+
   async list(projectId: string): Promise<EndpointRecord[]> {
     const rows = await this.ex.all<Row<EndpointRecord, 'settings'>>('SELECT * FROM endpoints WHERE project_id = $1 ORDER BY created_at, id', [projectId]);
     return rows.map(endpointOf);

@@ -9,23 +9,27 @@ import { InactivityWatcher } from '../../src/endpoints/inactivity.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { EndpointEnv } from '../../src/commands/endpoints.js';
+import type { CommandContext } from '../../src/commands/context.js';
+import { EndpointDirectory } from '../../src/endpoints/endpoint-directory.js';
 
 /** `inactive_timeout` under a clock the test moves: stopped after that many idle minutes, not before. */
 describe('endpoint inactivity', () => {
   let t: TestApp;
   const clock = { ms: Date.now(), now() { return new Date(this.ms); } };
   const traffic = new Traffic(() => clock.ms);
-  const env: EndpointEnv = {
+  let env: EndpointEnv;
+  const envFor = (ctx: CommandContext): EndpointEnv => ({
     hardware: new HardwareCatalog(new GpuInventory(parseGpuDeclaration('h100-80gb:1'))),
     catalog: DEFAULT_CATALOG,
     engine: defaultEngine('process'),
     runtime: 'process',
     availabilityZones: ['local'],
     imports: { hubUrl: 'http://127.0.0.1:9', localRoots: [], timeoutMs: 1000 },
-  };
+    directory: new EndpointDirectory(ctx.store),
+  });
   let watcher: InactivityWatcher;
   before(async () => {
-    t = await startTestApp(sqlite, { endpoints: env, wire: (ctx) => (ctx.clock = clock) });
+    t = await startTestApp(sqlite, { endpoints: (ctx) => (env = envFor(ctx)), wire: (ctx) => (ctx.clock = clock) });
     watcher = new InactivityWatcher({ ctx: t.ctx, env, traffic, clock });
   });
   after(async () => t?.close());

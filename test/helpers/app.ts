@@ -37,7 +37,7 @@ export async function startTestApp(
     /** The gateway's routing table and timeouts, for tests that place replicas in it themselves. */
     gateway?: Pick<AppDeps, 'routes' | 'gatewayTimeouts'>;
     /** Dedicated endpoints' hardware, catalog and engine. */
-    endpoints?: AppDeps['endpoints'];
+    endpoints?: (ctx: CommandContext) => AppDeps['endpoints'];
     /** The job queue, for tests that drive its clock and sweep themselves. */
     queue?: (ctx: CommandContext) => AppDeps['queue'];
   } = {},
@@ -54,7 +54,7 @@ export async function startTestApp(
     blobs: new FsBlobStore(blobDir),
   };
   options.wire?.(ctx);
-  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100, ...options.gateway, queue: options.queue?.(ctx), endpoints: options.endpoints });
+  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100, ...options.gateway, queue: options.queue?.(ctx), endpoints: options.endpoints?.(ctx) });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;

@@ -50,7 +50,7 @@ export function endpointRoutes(app: FastifyInstance, ctx: CommandContext, env: E
   app.delete<Id>('/endpoints/:endpointId', {
     schema: { tags, summary: 'Delete an endpoint and its engine', params: EndpointParams, response: { 204: { type: 'null' }, ...errorResponses } },
   }, async (req, reply) => {
-    await endpoints.deleteEndpoint(ctx, callerOf(req), req.params.endpointId);
+    await endpoints.deleteEndpoint(ctx, env, callerOf(req), req.params.endpointId);
     return reply.status(204).send();
   });
 
