@@ -64,10 +64,8 @@ export class DeploymentController implements RuntimePort {
     const observed: Observed = { replicas };
     const failure = this.failures.get(deploymentId);
     if (failure) observed.failure = failure;
-    for (const revision of new Set(replicas.map((r) => r.revisionId))) {
-      const preload = this.o.preloader?.stateOf(revision);
-      if (preload) (observed.preloads ??= {})[revision] = preload;
-    }
+    const preloads = this.o.preloader?.statesOf(deploymentId);
+    if (preloads) observed.preloads = Object.fromEntries(preloads);
     return observed;
   }
 
@@ -108,6 +106,7 @@ export class DeploymentController implements RuntimePort {
     const d = await this.o.store.findDeploymentById(id);
     if (!d) {
       this.failures.delete(id);
+      this.o.preloader?.forget(id);
       this.o.routes?.remove(id);
       await this.o.driver.apply(id, []);
       return;

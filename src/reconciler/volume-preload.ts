@@ -18,26 +18,28 @@ import type { Store } from '../store/store.js';
  * copied afresh.
  */
 export class VolumePreloader {
-  private readonly byRevision = new Map<string, VolumePreload>();
+  /** Preloads by deployment, then revision. */
+  private readonly preloads = new Map<string, Map<string, VolumePreload>>();
   private readonly copying = new Map<string, Promise<void>>();
 
   constructor(
     private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; now?: () => Date },
   ) {}
 
-  /** The preload of a revision, once one was needed. */
-  stateOf(revisionId: string): VolumePreload | undefined {
-    return this.byRevision.get(revisionId);
+  /** The preload of each revision of the deployment that needed one. */
+  statesOf(deploymentId: string): ReadonlyMap<string, VolumePreload> | undefined {
+    return this.preloads.get(deploymentId);
   }
 
   /** Resolves once every volume the revision mounts is in place; throws (and records why) if one cannot be. */
   async ensure(d: DeploymentRecord): Promise<void> {
     if (d.spec.volumes.length === 0) return;
-    const previous = this.byRevision.get(d.revision_id);
-    if (previous?.status === 'Completed') return;
+    let revisions = this.preloads.get(d.id);
+    if (!revisions) this.preloads.set(d.id, (revisions = new Map()));
+    if (revisions.get(d.revision_id)?.status === 'Completed') return;
     const now = () => (this.o.now?.() ?? new Date()).toISOString();
     const state: VolumePreload = { status: 'InProgress', startedAt: now() };
-    this.byRevision.set(d.revision_id, state);
+    revisions.set(d.revision_id, state);
     try {
       for (const mount of d.spec.volumes) await this.once(d.project_id, mount.name, mount.version);
       Object.assign(state, { status: 'Completed', completedAt: now() });
@@ -47,9 +49,9 @@ export class VolumePreloader {
     }
   }
 
-  /** Drops what is remembered of revisions no longer running. */
-  forget(revisionIds: Iterable<string>) {
-    for (const id of revisionIds) this.byRevision.delete(id);
+  /** Drops what is remembered of a deleted deployment. */
+  forget(deploymentId: string) {
+    this.preloads.delete(deploymentId);
   }
 
   private once(projectId: string, volume: string, version: number) {
