@@ -37,31 +37,40 @@ export async function listModels(ctx: CommandContext, env: EndpointEnv, caller: 
   return [...listed, ...uploaded];
 }
 
-/** Registers the model and its upload job, and starts fetching the weights in the background. */
+/**
+ * Registers the model and its upload job, and starts fetching the weights in the background.
+ * A model whose earlier upload failed may be uploaded again under its name; each attempt
+ * writes its own folder (`models/<job id>/`), so a failed attempt's files never mix in.
+ */
 export async function uploadModel(ctx: CommandContext, importer: ModelImporter, caller: Caller, body: UploadModelBody) {
   const kind = sourceKind(body.model_source);
   if (!kind) {
     throw errors.invalid('model_source', 'model_source: must be a Hugging Face repo id (owner/name), an http(s):// URL or an absolute local path');
   }
   const now = ctx.clock.now().toISOString();
-  const id = `model-${ctx.ids.uuidv7()}`;
   const name = `${caller.projectName}/${body.model_name}`;
+  const jobId = `job-${ctx.ids.uuidv7()}`;
+  const earlier = await ctx.store.endpoints.findModel(caller.projectId, name);
+  if (earlier?.ready) throw errors.alreadyExists('Model', name);
+  if (earlier && (await ctx.store.endpoints.hasUnfinishedJob(earlier.id))) {
+    throw errors.conflict(`Model '${name}' is being uploaded already; GET /v1/jobs shows its job`, 'upload_in_progress');
+  }
   const model: ModelRecord = {
-    id,
+    id: earlier?.id ?? `model-${ctx.ids.uuidv7()}`,
     project_id: caller.projectId,
     name,
     model_type: body.model_type ?? 'model',
     source: body.model_source,
     description: body.description ?? '',
-    weights_prefix: `models/${id}`,
+    weights_prefix: `models/${jobId}`,
     size_bytes: null,
     ready: false,
-    created_at: now,
+    created_at: earlier?.created_at ?? now,
   };
   const job: ModelJobRecord = {
-    id: `job-${ctx.ids.uuidv7()}`,
+    id: jobId,
     project_id: caller.projectId,
-    model_id: id,
+    model_id: model.id,
     status: 'Queued',
     status_updates: [{ status: 'Queued', message: 'Job created', timestamp: now }],
     args: { description: model.description, modelName: name, modelSource: body.model_source },
@@ -70,7 +79,7 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
   };
   try {
     await ctx.store.transaction(async (s) => {
-      await s.endpoints.insertModel(model);
+      await (earlier ? s.endpoints.retryModel(model) : s.endpoints.insertModel(model));
       await s.endpoints.insertJob(job);
     });
   } catch (err) {
@@ -78,7 +87,7 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
     throw err;
   }
   importer.start(caller, model, job, body.hf_token);
-  return { data: { job_id: job.id, model_name: name, model_id: id, model_source: kind }, message: 'Processing model weights. Job created.' };
+  return { data: { job_id: job.id, model_name: name, model_id: model.id, model_source: kind }, message: 'Processing model weights. Job created.' };
 }
 
 const jobView = (j: ModelJobRecord) => ({

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { createVolume } from '../commands/volumes.js';
+import { createVolume, updateVolume } from '../commands/volumes.js';
 import type { Caller, CommandContext } from '../commands/context.js';
 import { objectKey } from '../storage/files.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
@@ -27,10 +27,10 @@ export interface ImportOptions {
 }
 
 /**
- * Runs model upload jobs: fetches the weights into the project's storage under
- * `models/<model id>/`, makes them a read-only volume (named by the model id) that endpoint
- * engines mount, and records each step in the job's status_updates. A job left unfinished by a
- * crash is marked Failed at start (its files may be partial; uploading again is safe).
+ * Runs model upload jobs: fetches the weights into the project's storage under the job's
+ * folder (`models/<job id>/`), makes them a read-only volume (named by the model id) that
+ * endpoint engines mount, and records each step in the job's status_updates. A job left
+ * unfinished by a crash is marked Failed at start; the model may then be uploaded again.
  */
 export class ModelImporter {
   private readonly running = new Set<Promise<void>>();
@@ -62,7 +62,10 @@ export class ModelImporter {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
       const files = kind === 'huggingface' ? await this.fromHub(model, hfToken) : kind === 'url' ? await this.fromUrl(model) : await this.fromLocal(model);
       const size = files.reduce((n, f) => n + f, 0);
-      await createVolume(this.ctx, caller, { name: model.id, type: 'readOnly', content: { type: 'files', source_prefix: model.weights_prefix } });
+      // The volume may be left from an attempt that stopped just after making it: point it here.
+      const content = { type: 'files' as const, source_prefix: model.weights_prefix };
+      if (await this.ctx.store.findVolume(model.project_id, model.id)) await updateVolume(this.ctx, caller, model.id, { content });
+      else await createVolume(this.ctx, caller, { name: model.id, type: 'readOnly', content });
       await this.ctx.store.endpoints.modelReady(model.id, size);
       await this.step(job, 'Complete', `Model weights stored: ${files.length} file(s), ${size} bytes`);
     } catch (err) {

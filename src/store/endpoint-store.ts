@@ -127,6 +127,18 @@ export class EndpointStore {
     return (await this.ex.all<ModelRow>('SELECT * FROM models WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(modelOf);
   }
 
+  /** A new upload of a model whose last one failed: its source and folder change. */
+  async retryModel(m: ModelRecord): Promise<void> {
+    await this.ex.run(
+      'UPDATE models SET model_type = $2, source = $3, description = $4, weights_prefix = $5, size_bytes = NULL, ready = 0 WHERE id = $1',
+      [m.id, m.model_type, m.source, m.description, m.weights_prefix],
+    );
+  }
+
+  async hasUnfinishedJob(modelId: string): Promise<boolean> {
+    return (await this.ex.get("SELECT 1 AS x FROM model_jobs WHERE model_id = $1 AND status IN ('Queued', 'Running')", [modelId])) !== undefined;
+  }
+
   async modelReady(id: string, sizeBytes: number): Promise<void> {
     await this.ex.run('UPDATE models SET ready = 1, size_bytes = $2 WHERE id = $1', [id, sizeBytes]);
   }

@@ -1,6 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -22,6 +24,7 @@ describe('dedicated endpoints', () => {
   let g: GantryProcess;
   let client: Together;
   let openai: OpenAI;
+  let key: string;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-ep-'));
@@ -42,7 +45,7 @@ describe('dedicated endpoints', () => {
     writeFileSync(join(dir, 'imports', 'my-model', 'shards', 'w.bin'), Buffer.alloc(4096, 7));
     // The Hub is unreachable here (and in CI): point it at a closed port so the failure is certain.
     g = await startGantry(['--data-dir', dir, '--config', config, '--gpus', 'h100-80gb:2'], { HF_ENDPOINT: 'http://127.0.0.1:9' });
-    const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+    key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
     openai = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
   });
@@ -129,10 +132,15 @@ describe('dedicated endpoints', () => {
     assert.ok(engineDeployment.args!.join(' ').includes('--tensor-parallel-size 2'), engineDeployment.args!.join(' '));
     assert.ok(engineDeployment.args!.includes('--no-enable-prefix-caching'));
     // Both GPUs are taken: a second endpoint on one of them waits.
+    assert.equal((await client.endpoints.listHardware({ model: 'acme/tiny-chat' })).data[0]?.availability?.status, 'unavailable', 'no GPU is free');
     const waiting = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } });
     assert.equal(await until(waiting.id, 'PENDING'), 'PENDING');
-    await client.endpoints.update(big.id, { state: 'STOPPED' });
+    // The older guide's stop path (seed 002) does what PATCH state does.
+    const stopping = await client.post<{ state: string }>(`/endpoints/${big.id}/stop`);
+    assert.ok(['STOPPING', 'STOPPED'].includes(stopping.state), stopping.state);
     assert.equal(await until(waiting.id, 'STARTED'), 'STARTED', 'it starts once the GPUs are free');
+    await client.post(`/endpoints/${big.id}/start`);
+    assert.equal(await until(big.id, 'PENDING'), 'PENDING', 'started again by the older path, it waits for its GPUs');
     for (const id of [big.id, waiting.id]) await client.endpoints.delete(id);
   });
 
@@ -156,6 +164,8 @@ describe('dedicated endpoints', () => {
     assert.deepEqual(done.status_updates.map((u) => u.status), ['Queued', 'Running', 'Complete']);
     assert.deepEqual(done.args, { description: 'mine', modelName: 'default/my-model', modelSource: join(dir, 'imports', 'my-model') });
     assert.ok((await client.models.list()).some((m) => m.id === 'default/my-model'));
+    const v0 = await fetch(`${g.url}/v0/models`, { headers: { authorization: `Bearer ${key}` } });
+    assert.deepEqual(await v0.json(), await client.models.list(), "the older guide's /v0/models");
     assert.ok((await client.get<{ data: Job[] }>('/jobs')).data.some((j) => j.job_id === upload.data.job_id));
 
     const e = await client.endpoints.create({ model: 'default/my-model', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } });
@@ -165,6 +175,24 @@ describe('dedicated endpoints', () => {
     await client.endpoints.delete(e.id);
   });
 
+  test('a model uploads from an http(s) URL of a file', async () => {
+    const weights = Buffer.alloc(10_000, 3);
+    const server = createServer((req, res) => (req.url === '/files/tiny.safetensors' ? res.end(weights) : res.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const upload = await client.models.upload({ model_name: 'from-url', model_source: `http://127.0.0.1:${port}/files/tiny.safetensors` });
+      assert.equal(upload.data.model_source, 'url');
+      const done = await job(upload.data.job_id);
+      assert.equal(done.status, 'Complete', JSON.stringify(done.status_updates));
+      assert.match(done.status_updates.at(-1)!.message, /1 file\(s\), 10000 bytes/);
+      const missing = await client.models.upload({ model_name: 'from-url-404', model_source: `http://127.0.0.1:${port}/nope` });
+      assert.match((await job(missing.data.job_id)).status_updates.at(-1)!.message, /answered 404/);
+    } finally {
+      server.close();
+    }
+  });
+
   test('uploads that cannot be fetched fail with a status update saying why, and never hang', async () => {
     const hub = await client.models.upload({ model_name: 'from-hub', model_source: 'acme/remote-model', hf_token: 'hf_secret_token' });
     assert.equal(hub.data.model_source, 'huggingface');
@@ -172,6 +200,14 @@ describe('dedicated endpoints', () => {
     assert.equal(failed.status, 'Failed');
     assert.match(failed.status_updates.at(-1)!.message, /cannot reach http:\/\/127\.0\.0\.1:9/);
     assert.ok(!JSON.stringify(failed).includes('hf_secret_token'), 'the token never shows');
+
+    // A failed upload does not take the name: the same model may be uploaded again.
+    const retry = await client.models.upload({ model_name: 'from-hub', model_source: 'acme/remote-model' });
+    assert.equal(retry.data.model_id, hub.data.model_id);
+    assert.notEqual(retry.data.job_id, hub.data.job_id);
+    assert.equal((await job(retry.data.job_id)).status, 'Failed');
+    const taken = await client.models.upload({ model_name: 'my-model', model_source: 'acme/other' }).catch((err) => err);
+    assert.equal(taken.status, 409, 'a model that is ready keeps its name');
 
     const outside = await client.models.upload({ model_name: 'outside', model_source: '/etc' });
     assert.match((await job(outside.data.job_id)).status_updates.at(-1)!.message, /outside the folders local models may come from/);
