@@ -1,15 +1,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import Together from 'together-ai';
 import { eventually } from '../helpers/app.js';
 import { assertMatchesContract } from '../helpers/contract.js';
-import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
 const engine = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
 
@@ -26,33 +25,31 @@ describe('dedicated endpoints', () => {
   let openai: OpenAI;
   let key: string;
 
+  let served: ServedGantry;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gantry-ep-'));
-    const config = join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({
-      models: [
-        { id: 'acme/tiny-chat', type: 'chat', context_length: 2048, memory_gb: 60 },
-        { id: 'acme/big-chat', type: 'chat', memory_gb: 150 },
-        { id: 'acme/huge-chat', type: 'chat', memory_gb: 1000 },
-      ],
-      engine: { command: [process.execPath, engine, '{model}'] },
-      gpu_prices: { 'h100-80gb': 6 },
-      availability_zones: ['local-a', 'local-b'],
-      local_model_dirs: [join(dir, 'imports')],
-    }));
-    mkdirSync(join(dir, 'imports', 'my-model', 'shards'), { recursive: true });
-    writeFileSync(join(dir, 'imports', 'my-model', 'config.json'), '{"architectures": ["Tiny"]}');
-    writeFileSync(join(dir, 'imports', 'my-model', 'shards', 'w.bin'), Buffer.alloc(4096, 7));
     // The Hub is unreachable here (and in CI): point it at a closed port so the failure is certain.
-    g = await startGantry(['--data-dir', dir, '--config', config, '--gpus', 'h100-80gb:2'], { HF_ENDPOINT: 'http://127.0.0.1:9' });
-    key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
-    client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
+    served = await serveWithClient('gantry-ep-', (d) => {
+      const config = join(d, 'config.json');
+      writeFileSync(config, JSON.stringify({
+        models: [
+          { id: 'acme/tiny-chat', type: 'chat', context_length: 2048, memory_gb: 60 },
+          { id: 'acme/big-chat', type: 'chat', memory_gb: 150 },
+          { id: 'acme/huge-chat', type: 'chat', memory_gb: 1000 },
+        ],
+        engine: { command: [process.execPath, engine, '{model}'] },
+        gpu_prices: { 'h100-80gb': 6 },
+        availability_zones: ['local-a', 'local-b'],
+        local_model_dirs: [join(d, 'imports')],
+      }));
+      mkdirSync(join(d, 'imports', 'my-model', 'shards'), { recursive: true });
+      writeFileSync(join(d, 'imports', 'my-model', 'config.json'), '{"architectures": ["Tiny"]}');
+      writeFileSync(join(d, 'imports', 'my-model', 'shards', 'w.bin'), Buffer.alloc(4096, 7));
+      return ['--data-dir', d, '--config', config, '--gpus', 'h100-80gb:2'];
+    }, { HF_ENDPOINT: 'http://127.0.0.1:9' });
+    ({ dir, g, key, client } = served);
     openai = new OpenAI({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
   });
-  after(async () => {
-    await g?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopServed(served));
 
   const state = (id: string) => client.endpoints.retrieve(id).then((e) => e.state);
   const until = (id: string, want: string) => eventually(() => state(id), (s) => s === want, 15000);

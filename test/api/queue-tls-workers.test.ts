@@ -1,13 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Together from 'together-ai';
 import { Agent, setGlobalDispatcher } from 'undici';
 import { eventually } from '../helpers/app.js';
-import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
 const nodeWorker = new URL('../fixtures/queue-worker.js', import.meta.url).pathname;
 const pythonWorker = new URL('../fixtures/queue_worker.py', import.meta.url).pathname;
@@ -22,7 +21,6 @@ const noHttpx = spawnSync(PYTHON, ['-c', 'import httpx'], { stdio: 'ignore' }).s
  * uploading output files and downloading https inputs, as sprocket does.
  */
 describe('workers over HTTPS', () => {
-  let dir: string;
   let g: GantryProcess;
   let client: Together;
   let key: string;
@@ -34,19 +32,15 @@ describe('workers over HTTPS', () => {
     eventually(() => client.beta.jig.queue.retrieve({ model, request_id: id }), (s) => ['done', 'failed', 'canceled'].includes(s.status), 20000);
   const authed = (url: string) => fetch(url, { headers: { authorization: `Bearer ${key}` } });
 
+  let served: ServedGantry;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gantry-tls-'));
-    g = await startGantry(['--data-dir', dir, '--tls', 'self-signed']);
-    certFile = join(dir, 'tls', 'localhost.crt');
+    served = await serveWithClient('gantry-tls-', (dir) => ['--data-dir', dir, '--tls', 'self-signed']);
+    ({ g, key, client } = served);
+    certFile = join(served.dir, 'tls', 'localhost.crt');
     // This test process trusts the certificate the way a user's client would be told to.
     setGlobalDispatcher(new Agent({ connect: { ca: readFileSync(certFile) } }));
-    key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
-    client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
   });
-  after(async () => {
-    await g?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopServed(served));
 
   test('serves HTTPS with a certificate for 127.0.0.1 and prints how to trust it', async () => {
     assert.match(g.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -57,6 +51,18 @@ describe('workers over HTTPS', () => {
       (err: Error & { cause?: { code?: string } }) => err.cause?.code,
     );
     assert.equal(untrusted, 'DEPTH_ZERO_SELF_SIGNED_CERT', 'a client that was not told to trust it refuses');
+  });
+
+  test('--tls-cert and --tls-key serve HTTPS with a given certificate', async () => {
+    const other = await serveWithClient('gantry-tls-files-', (dir) => ['--data-dir', dir, '--tls-cert', certFile, '--tls-key', join(served.dir, 'tls', 'localhost.key')]);
+    try {
+      assert.match(other.g.url, /^https:\/\//);
+      assert.equal((await fetch(`${other.g.url}/health`)).status, 200, 'served with the certificate this client trusts');
+      assert.ok(!other.g.output().includes('SSL_CERT_FILE'), 'no hint: the certificate is the user\'s own');
+      assert.ok(!existsSync(join(other.dir, 'tls')), 'nothing self-signed was made');
+    } finally {
+      await stopServed(other);
+    }
   });
 
   test('a Node.js worker gets the https base URL, claims jobs and uploads its output over TLS', async () => {

@@ -1,12 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Together from 'together-ai';
 import { assertMatchesContract } from '../helpers/contract.js';
 import { eventually } from '../helpers/app.js';
-import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
 const worker = new URL('../fixtures/queue-worker.js', import.meta.url).pathname;
 
@@ -16,7 +13,6 @@ const worker = new URL('../fixtures/queue-worker.js', import.meta.url).pathname;
  * reports with the worker key Gantry injected as TOGETHER_API_KEY.
  */
 describe('queue with real workers', () => {
-  let dir: string;
   let g: GantryProcess;
   let client: Together;
   let key: string;
@@ -27,19 +23,15 @@ describe('queue with real workers', () => {
   const done = (model: string, id: string) =>
     eventually(() => client.beta.jig.queue.retrieve({ model, request_id: id }), (s) => ['done', 'failed', 'canceled'].includes(s.status), 15000);
 
+  let served: ServedGantry;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gantry-qw-'));
-    g = await startGantry(['--data-dir', dir, '--scale-down-window', '1', '--idle-grace', '1']);
-    key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
-    client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
+    served = await serveWithClient('gantry-qw-', (dir) => ['--data-dir', dir, '--scale-down-window', '1', '--idle-grace', '1']);
+    ({ g, key, client } = served);
     call = apiCaller(() => g.url, key);
     await deploy('workers', { min_replicas: 2 });
     await eventually(() => client.beta.jig.retrieve('workers'), (d) => d.ready_replicas === 2, 15000);
   });
-  after(async () => {
-    await g?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopServed(served));
 
   test('jobs submitted with the SDK are claimed and completed by the workers, in the contract shape', async () => {
     const ids: string[] = [];

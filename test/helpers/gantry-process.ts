@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Together from 'together-ai';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -67,4 +71,27 @@ export function apiCaller(url: () => string, key: string) {
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
+}
+
+/** A `gantry serve` in a fresh data dir, with its admin key and the official SDK pointed at it. */
+export interface ServedGantry {
+  dir: string;
+  g: GantryProcess;
+  key: string;
+  client: Together;
+}
+
+/** Starts `gantry serve` in a new data dir under `prefix`; `args` may prepare files in the dir first. */
+export async function serveWithClient(prefix: string, args: (dir: string) => string[], env: Record<string, string> = {}): Promise<ServedGantry> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const g = await startGantry(args(dir), env);
+  const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+  return { dir, g, key, client: new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 }) };
+}
+
+/** Stops it and removes its data dir. */
+export async function stopServed(s: ServedGantry | undefined) {
+  if (!s) return;
+  await s.g.stop();
+  rmSync(s.dir, { recursive: true, force: true });
 }
