@@ -15,12 +15,7 @@ import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { listModels } from './commands/models.js';
 import { ModelImporter } from './endpoints/model-import.js';
-import { EndpointDirectory } from './endpoints/endpoint-directory.js';
-import type { Store } from './store/store.js';
-import type { EndpointEnv } from './commands/endpoints.js';
-import { DEFAULT_CATALOG } from './endpoints/catalog.js';
-import { defaultEngine } from './endpoints/engine.js';
-import { HardwareCatalog } from './endpoints/hardware.js';
+import { makeEndpointEnv, type EndpointEnv } from './commands/endpoints.js';
 import { GpuInventory } from './runtime/gpus.js';
 import { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './gateway/gateway-routes.js';
@@ -52,18 +47,6 @@ export interface AppDeps {
   https?: { cert: string; key: string };
   /** The job queue; one over the store (without its sweep) when not given. */
   queue?: JobQueue;
-}
-
-function defaultEndpointEnv(store: Store): EndpointEnv {
-  return {
-    hardware: new HardwareCatalog(new GpuInventory([])),
-    catalog: DEFAULT_CATALOG,
-    engine: defaultEngine('process'),
-    runtime: 'process',
-    availabilityZones: ['local'],
-    imports: { hubUrl: 'https://huggingface.co', localRoots: [], timeoutMs: 10_000 },
-    directory: new EndpointDirectory(store),
-  };
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -108,7 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
   const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
-  const endpointEnv = deps.endpoints ?? defaultEndpointEnv(deps.ctx.store);
+  const endpointEnv = deps.endpoints ?? makeEndpointEnv(deps.ctx.store, { gpus: new GpuInventory([]), runtime: 'process' });
   const importer = deps.importer ?? new ModelImporter(deps.ctx, endpointEnv.imports);
   app.addHook('onClose', () => importer.idle());
   const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };

@@ -16,12 +16,8 @@ import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { VolumePreloader } from '../reconciler/volume-preload.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { loadTls } from './tls.js';
-import type { EndpointEnv } from '../commands/endpoints.js';
-import { DEFAULT_CATALOG } from '../endpoints/catalog.js';
-import { defaultEngine } from '../endpoints/engine.js';
-import { HardwareCatalog } from '../endpoints/hardware.js';
+import { makeEndpointEnv } from '../commands/endpoints.js';
 import { InactivityWatcher } from '../endpoints/inactivity.js';
-import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import { ModelImporter } from '../endpoints/model-import.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
@@ -84,15 +80,7 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const endpoints: EndpointEnv = {
-    hardware: new HardwareCatalog(gpus, config.endpoints.gpuPrices),
-    catalog: config.endpoints.catalog ?? DEFAULT_CATALOG,
-    engine: { ...defaultEngine(driver.kind), ...config.endpoints.engine },
-    runtime: driver.kind,
-    availabilityZones: config.endpoints.availabilityZones,
-    imports: { hubUrl: config.endpoints.hubUrl, localRoots: config.endpoints.localModelDirs, timeoutMs: 10_000 },
-    directory: new EndpointDirectory(deps.store),
-  };
+  const endpoints = makeEndpointEnv(deps.store, { gpus, runtime: driver.kind, settings: config.endpoints });
   const ctx = { ...deps, secretBox, runtime: controller, blobs };
   // Upload jobs a previous run left unfinished are failed once, at start (not per app built).
   const importer = new ModelImporter(ctx, endpoints.imports);

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { errors } from '../api/errors.js';
 import type { CreateDeploymentBody } from '../api/schemas/deployment.js';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../api/schemas/endpoint.js';
-import type { CatalogModel } from '../endpoints/catalog.js';
-import { engineCommand, type EngineTemplate } from '../endpoints/engine.js';
-import type { HardwareCatalog, HardwareConfig } from '../endpoints/hardware.js';
-import type { EndpointDirectory } from '../endpoints/endpoint-directory.js';
+import { DEFAULT_CATALOG, type CatalogModel } from '../endpoints/catalog.js';
+import { defaultEngine, engineCommand, type EngineTemplate } from '../endpoints/engine.js';
+import { HardwareCatalog, type HardwareConfig } from '../endpoints/hardware.js';
+import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import type { ImportOptions } from '../endpoints/model-import.js';
 import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
 import type { DeploymentRecord } from '../store/records.js';
+import type { Store } from '../store/store.js';
+import type { GpuInventory } from '../runtime/gpus.js';
+import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../config/config.js';
 import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
 import { createDeployment, updateDeployment } from './deployments.js';
 
@@ -26,6 +29,23 @@ export interface EndpointEnv {
   imports: ImportOptions;
   /** The inference routes' view of endpoint names; told when an endpoint changes. */
   directory: EndpointDirectory;
+}
+
+/** How long a model download may wait for an answer before its job fails. */
+const IMPORT_TIMEOUT_MS = 10_000;
+
+/** The endpoints' environment for these GPUs, runtime and settings (the config file's or the defaults). */
+export function makeEndpointEnv(store: Store, o: { gpus: GpuInventory; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig }): EndpointEnv {
+  const s = o.settings ?? DEFAULT_ENDPOINTS;
+  return {
+    hardware: new HardwareCatalog(o.gpus, s.gpuPrices),
+    catalog: s.catalog ?? DEFAULT_CATALOG,
+    engine: { ...defaultEngine(o.runtime), ...s.engine },
+    runtime: o.runtime,
+    availabilityZones: s.availabilityZones,
+    imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, timeoutMs: IMPORT_TIMEOUT_MS },
+    directory: new EndpointDirectory(store),
+  };
 }
 
 /** A model an endpoint can serve: from the catalog, or uploaded to the project. */

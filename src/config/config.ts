@@ -57,6 +57,16 @@ export interface EndpointsConfig {
   hubUrl: string;
 }
 
+/** Endpoint settings when the config file names none. */
+export const DEFAULT_ENDPOINTS: EndpointsConfig = {
+  catalog: undefined,
+  engine: {},
+  gpuPrices: {},
+  availabilityZones: ['local'],
+  localModelDirs: [],
+  hubUrl: 'https://huggingface.co',
+};
+
 /** Config-file-only settings, by their key in the file. */
 const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones', 'local_model_dirs'];
 
@@ -212,13 +222,14 @@ function parseEndpoints(file: Record<string, unknown>, path: string, hubUrl: str
     fail('gpu_prices', 'must map GPU types to cents per GPU-minute (numbers ≥ 0)');
   }
   if (zones !== undefined && (!Array.isArray(zones) || zones.some((z) => typeof z !== 'string'))) fail('availability_zones', 'must be a list of strings');
+  const d = DEFAULT_ENDPOINTS;
   return {
     catalog: models as CatalogModel[] | undefined,
-    engine: (engine ?? {}) as Partial<EngineTemplate>,
-    gpuPrices: (prices ?? {}) as Record<string, number>,
-    availabilityZones: (zones as string[] | undefined) ?? ['local'],
-    localModelDirs: ((dirs as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
-    hubUrl: (hubUrl || 'https://huggingface.co').replace(/\/$/, ''),
+    engine: (engine ?? d.engine) as Partial<EngineTemplate>,
+    gpuPrices: (prices ?? d.gpuPrices) as Record<string, number>,
+    availabilityZones: (zones as string[] | undefined) ?? d.availabilityZones,
+    localModelDirs: ((dirs as string[] | undefined) ?? d.localModelDirs).map((dir) => resolve(cwd, dir)),
+    hubUrl: (hubUrl || d.hubUrl).replace(/\/$/, ''),
   };
 }
 

@@ -2,15 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sqlite } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { DEFAULT_CATALOG } from '../../src/endpoints/catalog.js';
-import { defaultEngine } from '../../src/endpoints/engine.js';
-import { HardwareCatalog } from '../../src/endpoints/hardware.js';
 import { InactivityWatcher } from '../../src/endpoints/inactivity.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import type { EndpointEnv } from '../../src/commands/endpoints.js';
+import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';
 import type { CommandContext } from '../../src/commands/context.js';
-import { EndpointDirectory } from '../../src/endpoints/endpoint-directory.js';
 
 /** `inactive_timeout` under a clock the test moves: stopped after that many idle minutes, not before. */
 describe('endpoint inactivity', () => {
@@ -18,15 +14,7 @@ describe('endpoint inactivity', () => {
   const clock = { ms: Date.now(), now() { return new Date(this.ms); } };
   const traffic = new Traffic(() => clock.ms);
   let env: EndpointEnv;
-  const envFor = (ctx: CommandContext): EndpointEnv => ({
-    hardware: new HardwareCatalog(new GpuInventory(parseGpuDeclaration('h100-80gb:1'))),
-    catalog: DEFAULT_CATALOG,
-    engine: defaultEngine('process'),
-    runtime: 'process',
-    availabilityZones: ['local'],
-    imports: { hubUrl: 'http://127.0.0.1:9', localRoots: [], timeoutMs: 1000 },
-    directory: new EndpointDirectory(ctx.store),
-  });
+  const envFor = (ctx: CommandContext) => makeEndpointEnv(ctx.store, { gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:1')), runtime: 'process' });
   let watcher: InactivityWatcher;
   before(async () => {
     t = await startTestApp(sqlite, { endpoints: (ctx) => (env = envFor(ctx)), wire: (ctx) => (ctx.clock = clock) });
