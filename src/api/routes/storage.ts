@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Static } from '@sinclair/typebox';
 import { BlobError, type BlobStore } from '../../storage/blob-store.js';
 import { checkFilename, objectKey } from '../../storage/files.js';
 import type { UrlSigner } from '../../storage/url-signer.js';
@@ -120,11 +121,12 @@ export async function signedStorageRoutes(app: FastifyInstance, { blobs, signer 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-  const verify = (req: FastifyRequest<{ Querystring: { expires?: string; signature?: string } }>, path: string) => {
+  type Signed = { Querystring: Static<typeof SignedQuery> };
+  const verify = (req: FastifyRequest<Signed>, path: string) => {
+    // A HEAD is the GET it was signed for, without the body.
     const refused = signer.check(req.method === 'HEAD' ? 'GET' : req.method, path, req.query.expires, req.query.signature);
     if (refused) throw errors.forbidden(refused);
   };
-  type Signed = { Querystring: { expires?: string; signature?: string } };
   const schema = { hide: true, querystring: SignedQuery };
 
   app.put<Signed & { Params: { '*': string } }>('/storage/objects/*', { schema }, async (req, reply) => {
