@@ -41,7 +41,7 @@ export interface AppDeps {
   gatewayTimeouts?: Partial<GatewayTimeouts>;
   /** Dedicated endpoints' hardware, models and engine; no GPUs and the built-in catalog when not given. */
   endpoints?: EndpointEnv;
-  /** Runs model uploads; one without recovery of interrupted jobs when not given. */
+  /** Runs model uploads; one without sweeps of lapsed jobs when not given. */
   importer?: ModelImporter;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: string; key: string };

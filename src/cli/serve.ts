@@ -82,9 +82,9 @@ export async function serve(config: Config) {
   });
   const endpoints = makeEndpointEnv(deps.store, { gpus, runtime: driver.kind, settings: config.endpoints });
   const ctx = { ...deps, secretBox, runtime: controller, blobs };
-  // Upload jobs a previous run left unfinished are failed once, at start (not per app built).
+  // Upload jobs whose Gantry stopped (this one before a restart, or another instance) are failed once they lapse.
   const importer = new ModelImporter(ctx, endpoints.imports);
-  await importer.recover();
+  await importer.startSweeps();
   const app = await buildApp({ endpoints, importer, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
   const address = await app.listen({ host: config.listen.host, port: config.listen.port });
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
@@ -110,6 +110,7 @@ export async function serve(config: Config) {
     closing = true;
     logger.info({ signal }, 'shutting down');
     inactivity.stop();
+    importer.stop();
     await autoscaler.stop();
     await queue.stop();
     await app.close();

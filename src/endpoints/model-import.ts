@@ -7,6 +7,10 @@ import type { Caller, CommandContext } from '../commands/context.js';
 import { objectKey } from '../storage/files.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
 
+/** A running job is touched this often; one untouched for LAPSE_MS is failed by a sweep. */
+const HEARTBEAT_MS = 30_000;
+const LAPSE_MS = 120_000;
+
 export type SourceKind = 'huggingface' | 'url' | 'local';
 
 /** Where a model_source points: a Hugging Face repo id, an http(s) URL, or a local path. */
@@ -29,21 +33,38 @@ export interface ImportOptions {
 /**
  * Runs model upload jobs: fetches the weights into the project's storage under the job's
  * folder (`models/<job id>/`), makes them a read-only volume (named by the model id) that
- * endpoint engines mount, and records each step in the job's status_updates. A job left
- * unfinished by a crash is marked Failed at start; the model may then be uploaded again.
+ * endpoint engines mount, and records each step in the job's status_updates. A job whose
+ * Gantry stopped is failed by a sweep once it lapses; the model may then be uploaded again.
  */
 export class ModelImporter {
   private readonly running = new Set<Promise<void>>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly ctx: CommandContext,
     private readonly o: ImportOptions,
   ) {}
 
-  async recover() {
-    for (const job of await this.ctx.store.endpoints.unfinishedJobs()) {
-      await this.step(job, 'Failed', 'Gantry stopped while this job ran; upload the model again');
+  /**
+   * Fails jobs whose runner stopped: a running job is touched every HEARTBEAT_MS, so one not
+   * touched for LAPSE_MS has no Gantry working on it, whichever instance started it.
+   */
+  async sweep() {
+    const before = new Date(this.ctx.clock.now().getTime() - LAPSE_MS).toISOString();
+    for (const job of await this.ctx.store.endpoints.lapsedJobs(before)) {
+      await this.step(job, 'Failed', 'the Gantry running this job stopped before it ended; upload the model again').catch(() => undefined);
     }
+  }
+
+  /** Sweeps now and every minute, until stop(). */
+  async startSweeps() {
+    await this.sweep();
+    this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), 60_000);
+    this.sweeper.unref();
+  }
+
+  stop() {
+    if (this.sweeper) clearInterval(this.sweeper);
   }
 
   start(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
@@ -58,6 +79,8 @@ export class ModelImporter {
 
   private async run(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
     const kind = sourceKind(model.source)!;
+    const beat = setInterval(() => void this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()).catch(() => undefined), HEARTBEAT_MS);
+    beat.unref();
     try {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
       const files = kind === 'huggingface' ? await this.fromHub(model, hfToken) : kind === 'url' ? await this.fromUrl(model) : await this.fromLocal(model);
@@ -70,15 +93,17 @@ export class ModelImporter {
       await this.step(job, 'Complete', `Model weights stored: ${files.length} file(s), ${size} bytes`);
     } catch (err) {
       await this.step(job, 'Failed', (err as Error).message).catch(() => undefined);
+    } finally {
+      clearInterval(beat);
     }
   }
 
+  /** Records a step; a job that has already ended (a sweep failed it) is not moved again. */
   private async step(job: ModelJobRecord, status: ModelJobStatus, message: string) {
     const timestamp = this.ctx.clock.now().toISOString();
-    job.status = status;
-    job.status_updates.push({ status, message, timestamp });
-    job.updated_at = timestamp;
-    await this.ctx.store.endpoints.updateJob(job);
+    const next = { ...job, status, status_updates: [...job.status_updates, { status, message, timestamp }], updated_at: timestamp };
+    if (!(await this.ctx.store.endpoints.updateJob(next))) throw new Error(`job ${job.id} has already ended`);
+    Object.assign(job, next);
   }
 
   private async store(model: ModelRecord, name: string, body: Readable): Promise<number> {

@@ -161,13 +161,23 @@ export class EndpointStore {
     return (await this.ex.all<JobRow>('SELECT * FROM model_jobs WHERE project_id = $1 ORDER BY created_at DESC, id DESC', [projectId])).map(jobOf);
   }
 
-  /** Jobs a crash left unfinished (Queued or Running), to be failed or resumed at start. */
-  async unfinishedJobs(): Promise<ModelJobRecord[]> {
-    return (await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') ORDER BY created_at")).map(jobOf);
+  /** Unfinished jobs (Queued or Running) not touched since `beforeIso`: nobody runs them. */
+  async lapsedJobs(beforeIso: string): Promise<ModelJobRecord[]> {
+    return (await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') AND updated_at < $1 ORDER BY created_at", [beforeIso])).map(jobOf);
   }
 
-  async updateJob(j: ModelJobRecord): Promise<void> {
-    await this.ex.run('UPDATE model_jobs SET status = $2, status_updates = $3, updated_at = $4 WHERE id = $1', [j.id, j.status, JSON.stringify(j.status_updates), j.updated_at]);
+  /** A running job's heartbeat. */
+  async touchJob(id: string, atIso: string): Promise<void> {
+    await this.ex.run("UPDATE model_jobs SET updated_at = $2 WHERE id = $1 AND status IN ('Queued', 'Running')", [id, atIso]);
+  }
+
+  /** Writes a step of an unfinished job; false if it had already ended (exactly one end). */
+  async updateJob(j: ModelJobRecord): Promise<boolean> {
+    const changed = await this.ex.run(
+      "UPDATE model_jobs SET status = $2, status_updates = $3, updated_at = $4 WHERE id = $1 AND status IN ('Queued', 'Running')",
+      [j.id, j.status, JSON.stringify(j.status_updates), j.updated_at],
+    );
+    return changed === 1;
   }
 }
 
