@@ -13,6 +13,7 @@ import { signedStorageRoutes, storageRoutes } from './api/routes/storage.js';
 import { UrlSigner } from './storage/url-signer.js';
 import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
+import { usageRoutes } from './api/routes/usage.js';
 import { listModels } from './commands/models.js';
 import { ModelImporter } from './endpoints/model-import.js';
 import { makeEndpointEnv, type EndpointEnv } from './commands/endpoints.js';
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       storageRoutes(v1, storage);
       endpointRoutes(v1, deps.ctx, endpointEnv);
       modelRoutes(v1, deps.ctx, endpointEnv, importer);
+      usageRoutes(v1, deps.ctx);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),

@@ -19,6 +19,7 @@ import { loadTls } from './tls.js';
 import { makeEndpointEnv } from '../commands/endpoints.js';
 import { InactivityWatcher } from '../endpoints/inactivity.js';
 import { ModelImporter } from '../endpoints/model-import.js';
+import { UsageMeter } from '../usage/usage-meter.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 
 export async function serve(config: Config) {
@@ -93,6 +94,8 @@ export async function serve(config: Config) {
   autoscaler.start();
   const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: deps.clock, log: (msg, fields) => logger.info(fields, msg) });
   inactivity.start();
+  const meter = new UsageMeter({ store: deps.store, runtime: controller, hardware: endpoints.hardware, clock: deps.clock, log: (msg, fields) => logger.warn(fields, msg) });
+  meter.start();
   // A job submitted to a deployment at zero wakes it at once.
   queue.onSubmit((id) => autoscaler.wake(id));
   queue.start();
@@ -110,6 +113,7 @@ export async function serve(config: Config) {
     closing = true;
     logger.info({ signal }, 'shutting down');
     inactivity.stop();
+    meter.stop();
     importer.stop();
     await autoscaler.stop();
     await queue.stop();

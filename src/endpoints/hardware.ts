@@ -48,18 +48,22 @@ export class HardwareCatalog {
     for (const [type, { count, memoryGb }] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
       const counts = new Set([1, 2, 4, 8].filter((n) => n <= count).concat(count));
       for (const n of [...counts].sort((a, b) => a - b)) {
-        const link = linkOf(type);
-        out.push({
-          id: `${n}x_nvidia_${type.replace(/-/g, '_')}_${link}`,
-          gpuType: type,
-          gpuCount: n,
-          gpuMemoryGb: memoryGb,
-          link,
-          centsPerMinute: round2(n * (this.prices[type] ?? DEFAULT_GPU_PRICES[type] ?? FALLBACK_PRICE)),
-        });
+        out.push({ ...this.priced(type, n), gpuType: type, gpuCount: n, gpuMemoryGb: memoryGb, link: linkOf(type) });
       }
     }
     return out;
+  }
+
+  /**
+   * The id and price of `count` GPUs of `type`, whether or not this machine has them: what a
+   * replica asking for them is metered at. A replica without GPUs runs on `cpu`, free.
+   */
+  priced(type: string, count: number): { id: string; centsPerMinute: number } {
+    if (count === 0 || type === 'none') return { id: 'cpu', centsPerMinute: 0 };
+    return {
+      id: `${count}x_nvidia_${type.replace(/-/g, '_')}_${linkOf(type)}`,
+      centsPerMinute: round2(count * (this.prices[type] ?? DEFAULT_GPU_PRICES[type] ?? FALLBACK_PRICE)),
+    };
   }
 
   find(id: string): HardwareConfig | undefined {

@@ -143,6 +143,22 @@ const STEPS: string[][] = [
        created_at TEXT NOT NULL,
        updated_at TEXT NOT NULL)`,
   ],
+  [
+    // One row per replica per minute it ran, priced when metered. No foreign keys: what was
+    // used stays billed after the deployment or endpoint is deleted.
+    `CREATE TABLE usage_minutes (
+       replica_id TEXT NOT NULL,
+       minute TEXT NOT NULL,
+       project_id TEXT NOT NULL,
+       deployment_id TEXT NOT NULL,
+       deployment_name TEXT NOT NULL,
+       endpoint_id TEXT,
+       endpoint_name TEXT,
+       hardware TEXT NOT NULL,
+       cents_per_minute DOUBLE PRECISION NOT NULL,
+       PRIMARY KEY (replica_id, minute))`,
+    'CREATE INDEX usage_minutes_by_project ON usage_minutes (project_id, minute)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -1,6 +1,7 @@
 import type { Database, Executor } from './database.js';
 import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
+import { UsageStore } from './usage-store.js';
 import type {
   ApiKeyRecord,
   DeploymentRecord,
@@ -21,6 +22,8 @@ export class Store {
   readonly jobs: JobStore;
   /** Dedicated endpoints, uploaded models and their upload jobs. */
   readonly endpoints: EndpointStore;
+  /** Replicas' metered minutes. */
+  readonly usage: UsageStore;
 
   constructor(
     readonly db: Database,
@@ -28,6 +31,7 @@ export class Store {
   ) {
     this.jobs = new JobStore(ex, db.dialect);
     this.endpoints = new EndpointStore(ex);
+    this.usage = new UsageStore(ex);
   }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@ import OpenAI from 'openai';
 import Together from 'together-ai';
 import { eventually } from '../helpers/app.js';
 import { assertMatchesContract } from '../helpers/contract.js';
+import type { UsageReportView } from '../../src/api/schemas/usage.js';
 import { serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
 const engine = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
@@ -117,6 +118,13 @@ describe('dedicated endpoints', () => {
     assertMatchesContract('/endpoints/{endpointId}', 'get', await client.endpoints.retrieve(created.id));
     assert.deepEqual(listed.data.map((e) => [e.id, e.name, e.type, e.state]), [[created.id, created.name, 'dedicated', 'STARTED']]);
     assert.deepEqual((await client.endpoints.list({ type: 'serverless' })).data, []);
+
+    // gantry serve meters the engine's replicas itself: the endpoint is on the usage report at its price.
+    const usage = await eventually(() => client.get<UsageReportView>('/usage'), (u) => u.endpoints.length > 0, 15000);
+    assert.deepEqual(usage.endpoints.map((e) => [e.name, e.hardware.map((h) => h.hardware)]), [[created.name, ['1x_nvidia_h100_80gb_sxm']]]);
+    const [metered] = usage.endpoints;
+    assert.ok(metered && metered.replica_minutes >= 1);
+    assert.equal(metered.cost_cents, metered.replica_minutes * 6);
     await client.endpoints.delete(created.id);
     const gone = await client.endpoints.retrieve(created.id).catch((e) => e);
     assert.equal(gone.status, 404);
