@@ -81,7 +81,7 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const endpoints = makeEndpointEnv(deps.store, { gpus, runtime: driver.kind, settings: config.endpoints });
+  const endpoints = makeEndpointEnv(deps.store, { gpus, runtime: driver.kind, settings: config.endpoints, downloadsDir: join(config.dataDir, 'downloads') });
   const ctx = { ...deps, secretBox, runtime: controller, blobs };
   // Upload jobs whose Gantry stopped (this one before a restart, or another instance) are failed once they lapse.
   const importer = new ModelImporter(ctx, endpoints.imports);

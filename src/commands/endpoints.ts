@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { errors } from '../api/errors.js';
 import type { CreateDeploymentBody } from '../api/schemas/deployment.js';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../api/schemas/endpoint.js';
@@ -31,11 +33,14 @@ export interface EndpointEnv {
   directory: EndpointDirectory;
 }
 
-/** How long a model download may wait for an answer before its job fails. */
-const IMPORT_TIMEOUT_MS = 10_000;
+/** How model weights are fetched: wait at most 10 s for an answer or the next bytes; resume a dropped download up to 5 times. */
+const DOWNLOADS = { timeoutMs: 10_000, attempts: 5, retryDelayMs: 1000 };
 
 /** The endpoints' environment for these GPUs, runtime and settings (the config file's or the defaults). */
-export function makeEndpointEnv(store: Store, o: { gpus: GpuInventory; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig }): EndpointEnv {
+export function makeEndpointEnv(
+  store: Store,
+  o: { gpus: GpuInventory; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig; downloadsDir?: string; downloads?: Partial<typeof DOWNLOADS> },
+): EndpointEnv {
   const s = o.settings ?? DEFAULT_ENDPOINTS;
   return {
     hardware: new HardwareCatalog(o.gpus, s.gpuPrices),
@@ -43,7 +48,7 @@ export function makeEndpointEnv(store: Store, o: { gpus: GpuInventory; runtime: 
     engine: { ...defaultEngine(o.runtime), ...s.engine },
     runtime: o.runtime,
     availabilityZones: s.availabilityZones,
-    imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, timeoutMs: IMPORT_TIMEOUT_MS },
+    imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, workDir: o.downloadsDir ?? join(tmpdir(), 'gantry-downloads'), ...DOWNLOADS, ...o.downloads },
     directory: new EndpointDirectory(store),
   };
 }

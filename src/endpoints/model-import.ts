@@ -1,10 +1,13 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { createVolume, updateVolume } from '../commands/volumes.js';
 import type { Caller, CommandContext } from '../commands/context.js';
-import { objectKey } from '../storage/files.js';
+import { checkFilename, objectKey } from '../storage/files.js';
+import { isArchive, unpack } from './archive.js';
+import { download, httpError, request, type DownloadOptions, type Expected } from './download.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
 
 /** A running job is touched this often; one untouched for LAPSE_MS is failed by a sweep. */
@@ -21,13 +24,21 @@ export function sourceKind(source: string): SourceKind | null {
   return null;
 }
 
-export interface ImportOptions {
+export interface ImportOptions extends DownloadOptions {
   /** The Hugging Face Hub (HF_ENDPOINT), https://huggingface.co by default. */
   hubUrl: string;
   /** Folders local model_source paths may come from; none: local paths are refused. */
   localRoots: string[];
-  /** Connect and first-byte timeout for downloads: an unreachable source fails, it never hangs. */
-  timeoutMs: number;
+  /** Where downloads land before storage, per model; a failed job's partial files stay to be resumed. */
+  workDir: string;
+}
+
+/** A file of a Hub repo as `/api/models/<repo>?blobs=true` lists it. */
+interface HubFile {
+  rfilename: string;
+  blobId?: string;
+  size?: number;
+  lfs?: { sha256: string; size: number };
 }
 
 /**
@@ -83,7 +94,9 @@ export class ModelImporter {
     beat.unref();
     try {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
-      const files = kind === 'huggingface' ? await this.fromHub(model, hfToken) : kind === 'url' ? await this.fromUrl(model) : await this.fromLocal(model);
+      const work = join(this.o.workDir, model.id);
+      const files = kind === 'huggingface' ? await this.fromHub(model, hfToken, work) : kind === 'url' ? await this.fromUrl(model, work) : await this.fromLocal(model, work);
+      await rm(work, { recursive: true, force: true });
       const size = files.reduce((n, f) => n + f, 0);
       // The volume may be left from an attempt that stopped just after making it: point it here.
       const content = { type: 'files' as const, source_prefix: model.weights_prefix };
@@ -107,54 +120,74 @@ export class ModelImporter {
   }
 
   private async store(model: ModelRecord, name: string, body: Readable): Promise<number> {
+    // Names come from archives and Hub listings: none may leave the model's folder.
+    checkFilename(name, 'model_source');
     const written = await this.ctx.blobs.put(objectKey(model.project_id, `${model.weights_prefix}/${name}`), body);
     return written.size;
   }
 
-  /** GET (following redirects) with a bounded wait for the response head; a network failure names the source. */
-  private async get(url: string, headers: Record<string, string> = {}): Promise<Response> {
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${this.o.timeoutMs} ms`)), this.o.timeoutMs);
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: abort.signal });
-    } catch (err) {
-      const cause = (err as { cause?: Error }).cause ?? (abort.signal.reason as Error | undefined);
-      throw new Error(`cannot reach ${new URL(url).origin}: ${cause?.message ?? (err as Error).message} (is the network reachable from Gantry?)`);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new Error(`${url} answered ${res.status}${res.status === 401 || res.status === 403 ? ' (a gated or private repo needs hf_token)' : ''}`);
-    }
-    return res;
-  }
-
-  private async fromHub(model: ModelRecord, token: string | undefined): Promise<number[]> {
-    const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const info = (await (await this.get(`${this.o.hubUrl}/api/models/${model.source}`, auth)).json()) as { siblings?: { rfilename: string }[] };
-    const names = (info.siblings ?? []).map((s) => s.rfilename);
-    if (names.length === 0) throw new Error(`${model.source} has no files on the Hub`);
+  /** Stores every file under `dir`, named relative to it. */
+  private async storeTree(model: ModelRecord, dir: string): Promise<number[]> {
     const sizes: number[] = [];
-    for (const name of names) {
-      const res = await this.get(`${this.o.hubUrl}/${model.source}/resolve/main/${name.split('/').map(encodeURIComponent).join('/')}`, auth);
-      const expected = Number(res.headers.get('content-length') ?? NaN);
-      const size = await this.store(model, name, bodyOf(res));
-      // A short read (a dropped connection) must not pass for the file.
-      if (Number.isFinite(expected) && size !== expected) throw new Error(`${name}: got ${size} of ${expected} bytes`);
-      sizes.push(size);
+    for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (!e.isFile()) continue;
+      const file = join(e.parentPath, e.name);
+      sizes.push(await this.store(model, relative(dir, file).split(sep).join('/'), createReadStream(file)));
     }
     return sizes;
   }
 
-  private async fromUrl(model: ModelRecord): Promise<number[]> {
-    const res = await this.get(model.source);
-    const name = basename(new URL(model.source).pathname) || 'model';
-    return [await this.store(model, name, bodyOf(res))];
+  /** Unpacks an archive beside the job's downloads and stores what it holds. */
+  private async storeArchive(model: ModelRecord, file: string, label: string, work: string): Promise<number[]> {
+    const dir = join(work, 'unpacked');
+    await rm(dir, { recursive: true, force: true });
+    try {
+      await unpack(file, dir, label);
+      const sizes = await this.storeTree(model, dir);
+      if (sizes.length === 0) throw new Error(`${label} holds no files`);
+      return sizes;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
-  private async fromLocal(model: ModelRecord): Promise<number[]> {
+  /**
+   * Every file of the repo, each resumable and checked against the Hub's listing: a Git LFS
+   * file by its SHA-256, a small one by its Git blob id, both by size.
+   */
+  private async fromHub(model: ModelRecord, token: string | undefined, work: string): Promise<number[]> {
+    const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const infoUrl = `${this.o.hubUrl}/api/models/${model.source}?blobs=true`;
+    const { res } = await request(infoUrl, auth, this.o.timeoutMs);
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw httpError(infoUrl, res.status);
+    }
+    const files = ((await res.json()) as { siblings?: HubFile[] }).siblings ?? [];
+    if (files.length === 0) throw new Error(`${model.source} has no files on the Hub`);
+    const sizes: number[] = [];
+    for (const f of files) {
+      const expected: Expected = f.lfs ? { size: f.lfs.size, sha256: f.lfs.sha256 } : { size: f.size, gitBlob: f.blobId };
+      // Partial downloads are named by content, so a later attempt resumes exactly this file.
+      const id = [f.lfs?.sha256, f.blobId].find((h) => h && /^[0-9a-f]{40,64}$/.test(h)) ?? createHash('sha256').update(f.rfilename).digest('hex');
+      const local = join(work, id);
+      const url = `${this.o.hubUrl}/${model.source}/resolve/main/${f.rfilename.split('/').map(encodeURIComponent).join('/')}`;
+      await download(url, local, auth, expected, this.o);
+      sizes.push(await this.store(model, f.rfilename, createReadStream(local)));
+      await rm(local);
+    }
+    return sizes;
+  }
+
+  /** A file, or a tar archive (.tar, .tar.gz, .tgz) that is unpacked. */
+  private async fromUrl(model: ModelRecord, work: string): Promise<number[]> {
+    const name = basename(new URL(model.source).pathname) || 'model';
+    const local = join(work, 'download');
+    await download(model.source, local, {}, {}, this.o);
+    return isArchive(name) ? this.storeArchive(model, local, name, work) : [await this.store(model, name, createReadStream(local))];
+  }
+
+  private async fromLocal(model: ModelRecord, work: string): Promise<number[]> {
     const path = await realpath(model.source.replace(/^file:\/\//, '')).catch(() => {
       throw new Error(`${model.source} does not exist on the Gantry host`);
     });
@@ -162,16 +195,7 @@ export class ModelImporter {
     if (!roots.some((r) => path === r || path.startsWith(r + sep))) {
       throw new Error(`${model.source} is outside the folders local models may come from (config local_model_dirs: ${roots.join(', ') || 'none set'})`);
     }
-    const s = await stat(path);
-    if (s.isFile()) return [await this.store(model, basename(path), createReadStream(path))];
-    const sizes: number[] = [];
-    for (const e of await readdir(path, { recursive: true, withFileTypes: true })) {
-      if (!e.isFile()) continue;
-      const file = join(e.parentPath, e.name);
-      sizes.push(await this.store(model, relative(path, file).split(sep).join('/'), createReadStream(file)));
-    }
-    return sizes;
+    if (!(await stat(path)).isFile()) return this.storeTree(model, path);
+    return isArchive(path) ? this.storeArchive(model, path, basename(path), work) : [await this.store(model, basename(path), createReadStream(path))];
   }
 }
-
-const bodyOf = (res: Response) => Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);

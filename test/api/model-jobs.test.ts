@@ -18,7 +18,7 @@ for (const engine of engines) {
     let importer: ModelImporter;
     before(async () => {
       t = await startTestApp(engine, { wire: (ctx) => (ctx.clock = clock) });
-      importer = new ModelImporter(t.ctx, { hubUrl: 'http://127.0.0.1:9', localRoots: [], timeoutMs: 1000 });
+      importer = new ModelImporter(t.ctx, { hubUrl: 'http://127.0.0.1:9', localRoots: [], workDir: '/nonexistent', timeoutMs: 1000, attempts: 1, retryDelayMs: 0 });
     });
     after(async () => t?.close());
 
