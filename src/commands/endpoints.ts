@@ -71,25 +71,42 @@ export async function findServableModel(ctx: CommandContext, env: EndpointEnv, p
   if (listed) return { id, memoryGb: listed.memory_gb, weights: listed.weights ?? listed.id };
   const uploaded = await ctx.store.endpoints.findModel(projectId, id);
   if (!uploaded?.ready) return undefined;
+  if (uploaded.model_type === 'adapter') {
+    throw errors.invalid('model', `model: '${id}' is a LoRA adapter; bind it to an endpoint serving its base model (POST /v1/endpoints/{id}/adapters)`);
+  }
   const mountPath = `/models/${uploaded.id}`;
-  return {
-    id,
-    memoryGb: memoryFor(uploaded.size_bytes ?? 0),
-    weights: env.runtime === 'process' ? `.${mountPath}` : mountPath,
-    volume: { name: uploaded.id, mountPath },
-  };
+  return { id, memoryGb: memoryFor(uploaded.size_bytes ?? 0), weights: pathInReplica(env, mountPath), volume: { name: uploaded.id, mountPath } };
 }
 
-/** The engine's deployment for an endpoint in the given desired state. */
-function engineDeployment(env: EndpointEnv, e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel): CreateDeploymentBody {
-  const s = e.settings;
+/** The process runtime mounts volumes relative to the replica's working directory. */
+const pathInReplica = (env: EndpointEnv, mountPath: string) => (env.runtime === 'process' ? `.${mountPath}` : mountPath);
+
+/** A bound LoRA adapter as the engine sees it: its name and its weights, a volume of their own. */
+interface EngineAdapter {
+  name: string;
+  volume: { name: string; mountPath: string };
+}
+
+const engineAdapter = (b: { adapter_name: string; model_id: string }): EngineAdapter => ({ name: b.adapter_name, volume: { name: b.model_id, mountPath: `/adapters/${b.model_id}` } });
+
+/** What runs the engine: its command, args and volumes (the model's weights and each adapter's). */
+function engineWorkload(env: EndpointEnv, e: { name: string; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel, adapters: EngineAdapter[]) {
   const { command, args } = engineCommand(env.engine, {
     model: model.weights,
     servedModelName: e.name,
     gpuCount: hw.gpuCount,
-    disablePromptCache: s.disable_prompt_cache,
-    disableSpeculativeDecoding: s.disable_speculative_decoding,
+    disablePromptCache: e.settings.disable_prompt_cache,
+    disableSpeculativeDecoding: e.settings.disable_speculative_decoding,
+    adapters: adapters.map((a) => ({ name: a.name, path: pathInReplica(env, a.volume.mountPath) })),
   });
+  const volumes = [...(model.volume ? [model.volume] : []), ...adapters.map((a) => a.volume)].map((v) => ({ name: v.name, mount_path: v.mountPath }));
+  return { command, args, volumes };
+}
+
+/** The engine's deployment for a new endpoint in the given desired state. */
+function engineDeployment(env: EndpointEnv, e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel): CreateDeploymentBody {
+  const s = e.settings;
+  const { command, args, volumes } = engineWorkload(env, e, hw, model, []);
   return {
     name: e.engine,
     description: `inference engine of endpoint ${e.name}`,
@@ -101,7 +118,7 @@ function engineDeployment(env: EndpointEnv, e: { name: string; engine: string; s
     port: env.engine.port,
     health_check_path: env.engine.health_check_path,
     termination_grace_period_seconds: 30,
-    ...(model.volume ? { volumes: [{ name: model.volume.name, mount_path: model.volume.mountPath }] } : {}),
+    ...(volumes.length > 0 ? { volumes } : {}),
     ...replicasFor(e.state, s),
   };
 }
@@ -242,7 +259,7 @@ export async function updateEndpoint(ctx: CommandContext, env: EndpointEnv, call
     const next: EndpointRecord = { ...current, state: body.state ?? current.state, settings, updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
     return (await ctx.store.endpoints.update(next, current.version)) ? next : STALE;
   });
-  env.directory.forget(updated.project_id, updated.name);
+  await forgetRoutes(ctx, env, updated);
   // The engine follows the endpoint; it is written second, so a failure here leaves the
   // endpoint's new state on record and a retry of the same PATCH brings the engine along.
   await updateDeployment(ctx, caller, updated.deployment_id, replicasFor(updated.state, updated.settings));
@@ -252,10 +269,32 @@ export async function updateEndpoint(ctx: CommandContext, env: EndpointEnv, call
 /** The endpoint and its engine go in one transaction. */
 export async function deleteEndpoint(ctx: CommandContext, env: EndpointEnv, caller: Caller, idOrName: string) {
   const e = await findEndpoint(ctx, caller, idOrName);
+  const adapters = await ctx.store.endpoints.adapters(e.id);
   await ctx.store.transaction(async (s) => {
     await s.endpoints.delete(e.id);
     await s.deleteDeployment(e.deployment_id);
   });
-  env.directory.forget(e.project_id, e.name);
+  forget(env, e, adapters);
   ctx.runtime.changed(e.deployment_id);
+}
+
+/** The inference routes stop trusting what they knew of the endpoint: its name and its adapters' names. */
+export async function forgetRoutes(ctx: CommandContext, env: EndpointEnv, e: EndpointRecord) {
+  forget(env, e, await ctx.store.endpoints.adapters(e.id));
+}
+
+function forget(env: EndpointEnv, e: EndpointRecord, adapters: { adapter_name: string }[]) {
+  for (const name of [e.name, ...adapters.map((a) => a.adapter_name)]) env.directory.forget(e.project_id, name);
+}
+
+/**
+ * Rebuilds the engine's command, args and volumes from the endpoint's model and its bound
+ * adapters: a new revision, rolled out by the deployment machinery without dropping requests.
+ */
+export async function syncEngine(ctx: CommandContext, env: EndpointEnv, caller: Caller, e: EndpointRecord) {
+  const hw = env.hardware.find(e.hardware);
+  const model = await findServableModel(ctx, env, e.project_id, e.model);
+  if (!hw || !model) throw errors.conflict(`endpoint ${e.name}: its ${hw ? 'model' : 'hardware'} is no longer available, so its engine cannot be changed`, 'endpoint_unavailable');
+  const adapters = (await ctx.store.endpoints.adapters(e.id)).map(engineAdapter);
+  await updateDeployment(ctx, caller, e.deployment_id, engineWorkload(env, e, hw, model, adapters));
 }

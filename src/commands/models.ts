@@ -47,6 +47,10 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
   if (!kind) {
     throw errors.invalid('model_source', 'model_source: must be a Hugging Face repo id (owner/name), an http(s):// URL or an absolute local path');
   }
+  const modelType = body.model_type ?? 'model';
+  for (const field of ['base_model', 'lora_model'] as const) {
+    if (body[field] !== undefined && modelType !== 'adapter') throw errors.invalid(field, `${field} is only for model_type "adapter" (the model an adapter was trained on)`);
+  }
   const now = ctx.clock.now().toISOString();
   const name = `${caller.projectName}/${body.model_name}`;
   const jobId = `job-${ctx.ids.uuidv7()}`;
@@ -59,7 +63,9 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
     id: earlier?.id ?? `model-${ctx.ids.uuidv7()}`,
     project_id: caller.projectId,
     name,
-    model_type: body.model_type ?? 'model',
+    model_type: modelType,
+    // Either names the model the adapter applies to; an endpoint serving another model refuses it.
+    base_model: body.base_model ?? body.lora_model ?? null,
     source: body.model_source,
     description: body.description ?? '',
     weights_prefix: `models/${jobId}`,

@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface DownloadOptions {
@@ -86,13 +85,7 @@ export async function download(url: string, path: string, headers: Record<string
     }
     const length = res.headers.get('content-length');
     const total = expected.size ?? (length ? have + Number(length) : undefined);
-    lastError = '';
-    try {
-      const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-      await pipeline(body, stallGuard(abort, o.timeoutMs), createWriteStream(part, { flags: have > 0 ? 'a' : 'w' }));
-    } catch (err) {
-      lastError = ((err as { cause?: Error }).cause ?? (err as Error)).message;
-    }
+    lastError = (await append(res.body, part, have > 0, abort, o.timeoutMs)) ?? '';
     have = await sizeOf(part);
     complete = total === undefined ? lastError === '' : have >= total;
     if (!complete && !lastError) lastError = `the connection ended after ${have} of ${total} bytes`;
@@ -110,23 +103,29 @@ export async function download(url: string, path: string, headers: Record<string
   return have;
 }
 
-/** Aborts the request when no chunk arrives for `ms`: a stalled body is a dropped connection. */
-function stallGuard(abort: AbortController, ms: number): Transform {
-  let timer = setTimeout(() => abort.abort(new Error(`no data for ${ms} ms`)), ms);
-  return new Transform({
-    transform(chunk, _enc, done) {
-      timer.refresh();
-      done(null, chunk);
-    },
-    flush(done) {
-      clearTimeout(timer);
-      done();
-    },
-    destroy(err, done) {
-      clearTimeout(timer);
-      done(err);
-    },
-  });
+/**
+ * Writes the body to `path` chunk by chunk until it ends or fails, keeping every byte that
+ * arrived (a failed pipeline would drop what was still buffered, and the resume would refetch
+ * it). A body with no chunk for `stallMs` is aborted. Answers why it failed, if it did.
+ */
+async function append(body: ReadableStream<Uint8Array>, path: string, resume: boolean, abort: AbortController, stallMs: number): Promise<string | undefined> {
+  const out = createWriteStream(path, { flags: resume ? 'a' : 'w' });
+  // A write that fails (disk full) stops the download; end() below reports it.
+  out.on('error', (err) => abort.abort(err));
+  const stall = setTimeout(() => abort.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
+  let failure: string | undefined;
+  try {
+    for await (const chunk of body) {
+      stall.refresh();
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+  } catch (err) {
+    failure = ((err as { cause?: Error }).cause ?? (err as Error)).message;
+  } finally {
+    clearTimeout(stall);
+    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+  return failure;
 }
 
 async function verify(path: string, size: number, expected: Expected): Promise<string | undefined> {

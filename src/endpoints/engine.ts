@@ -15,6 +15,8 @@ export interface EngineTemplate {
   no_prompt_cache_args: string[];
   /** Added unless the endpoint sets disable_speculative_decoding. */
   speculative_args: string[];
+  /** Added when LoRA adapters are bound, followed by one `<name>=<path>` per adapter. */
+  lora_args: string[];
 }
 
 /** vLLM's OpenAI-compatible server: its image on the docker runtime, its CLI on the process runtime. */
@@ -29,6 +31,7 @@ export function defaultEngine(runtime: 'process' | 'docker' | 'kubernetes'): Eng
     health_check_path: '/health',
     no_prompt_cache_args: ['--no-enable-prefix-caching'],
     speculative_args: [],
+    lora_args: ['--enable-lora', '--lora-modules'],
   };
 }
 
@@ -38,12 +41,15 @@ export interface EngineInputs {
   gpuCount: number;
   disablePromptCache: boolean;
   disableSpeculativeDecoding: boolean;
+  /** LoRA adapters to serve beside the model: requests name them as `model`. */
+  adapters: { name: string; path: string }[];
 }
 
 /** The engine's command and args for one endpoint. */
 export function engineCommand(t: EngineTemplate, i: EngineInputs): { command: string[]; args: string[] } {
   const fill = (a: string) =>
     a.replaceAll('{model}', i.model).replaceAll('{served_model_name}', i.servedModelName).replaceAll('{gpu_count}', String(i.gpuCount));
-  const args = [...t.args, ...(i.disablePromptCache ? t.no_prompt_cache_args : []), ...(i.disableSpeculativeDecoding ? [] : t.speculative_args)];
-  return { command: t.command.map(fill), args: args.map(fill) };
+  const args = [...t.args, ...(i.disablePromptCache ? t.no_prompt_cache_args : []), ...(i.disableSpeculativeDecoding ? [] : t.speculative_args)].map(fill);
+  if (i.adapters.length > 0) args.push(...t.lora_args, ...i.adapters.map((a) => `${a.name}=${a.path}`));
+  return { command: t.command.map(fill), args };
 }

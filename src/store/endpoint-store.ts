@@ -31,11 +31,23 @@ export interface ModelRecord {
   project_id: string;
   name: string;
   model_type: 'model' | 'adapter';
+  /** An adapter's base model (`base_model` or `lora_model` at upload); null for models. */
+  base_model: string | null;
   source: string;
   description: string;
   weights_prefix: string;
   size_bytes: number | null;
   ready: boolean;
+  created_at: string;
+}
+
+/** A LoRA adapter bound to an endpoint: requests naming `adapter_name` go to its engine. */
+export interface AdapterBinding {
+  endpoint_id: string;
+  project_id: string;
+  /** The adapter's model name, e.g. `<project>/my-adapter`. */
+  adapter_name: string;
+  model_id: string;
   created_at: string;
 }
 
@@ -75,11 +87,16 @@ export class EndpointStore {
     return row && endpointOf(row);
   }
 
-  /** An endpoint by name with its engine deployment's name, in one query (the inference path). */
+  /**
+   * The endpoint a model name is served by, with its engine deployment's name, in one query
+   * (the inference path): the endpoint of that name, or the one a LoRA adapter of that name is bound to.
+   */
   findRoute(projectId: string, name: string): Promise<{ id: string; name: string; state: EndpointRecord['state']; engine: string } | undefined> {
     return this.ex.get(
       `SELECT e.id, e.name, e.state, d.name AS engine FROM endpoints e JOIN deployments d ON d.id = e.deployment_id
-        WHERE e.project_id = $1 AND e.name = $2`,
+        WHERE e.project_id = $1
+          AND (e.name = $2 OR e.id IN (SELECT endpoint_id FROM endpoint_adapters WHERE project_id = $1 AND adapter_name = $2))
+        LIMIT 1`,
       [projectId, name],
     );
   }
@@ -105,16 +122,42 @@ export class EndpointStore {
   }
 
   async delete(id: string): Promise<void> {
+    await this.ex.run('DELETE FROM endpoint_adapters WHERE endpoint_id = $1', [id]);
     await this.ex.run('DELETE FROM endpoints WHERE id = $1', [id]);
+  }
+
+  // LoRA adapters bound to endpoints
+
+  adapters(endpointId: string): Promise<AdapterBinding[]> {
+    return this.ex.all<AdapterBinding>('SELECT * FROM endpoint_adapters WHERE endpoint_id = $1 ORDER BY created_at, adapter_name', [endpointId]);
+  }
+
+  /** Where an adapter is bound in the project, if anywhere. */
+  findBinding(projectId: string, adapterName: string): Promise<AdapterBinding | undefined> {
+    return this.ex.get<AdapterBinding>('SELECT * FROM endpoint_adapters WHERE project_id = $1 AND adapter_name = $2', [projectId, adapterName]);
+  }
+
+  async bindAdapter(b: AdapterBinding): Promise<void> {
+    await this.ex.run('INSERT INTO endpoint_adapters (endpoint_id, project_id, adapter_name, model_id, created_at) VALUES ($1, $2, $3, $4, $5)', [
+      b.endpoint_id,
+      b.project_id,
+      b.adapter_name,
+      b.model_id,
+      b.created_at,
+    ]);
+  }
+
+  async unbindAdapter(endpointId: string, adapterName: string): Promise<boolean> {
+    return (await this.ex.run('DELETE FROM endpoint_adapters WHERE endpoint_id = $1 AND adapter_name = $2', [endpointId, adapterName])) > 0;
   }
 
   // Models
 
   async insertModel(m: ModelRecord): Promise<void> {
     await this.ex.run(
-      `INSERT INTO models (id, project_id, name, model_type, source, description, weights_prefix, size_bytes, ready, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [m.id, m.project_id, m.name, m.model_type, m.source, m.description, m.weights_prefix, m.size_bytes, m.ready ? 1 : 0, m.created_at],
+      `INSERT INTO models (id, project_id, name, model_type, base_model, source, description, weights_prefix, size_bytes, ready, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [m.id, m.project_id, m.name, m.model_type, m.base_model, m.source, m.description, m.weights_prefix, m.size_bytes, m.ready ? 1 : 0, m.created_at],
     );
   }
 
@@ -130,8 +173,8 @@ export class EndpointStore {
   /** A new upload of a model whose last one failed: its source and folder change. */
   async retryModel(m: ModelRecord): Promise<void> {
     await this.ex.run(
-      'UPDATE models SET model_type = $2, source = $3, description = $4, weights_prefix = $5, size_bytes = NULL, ready = 0 WHERE id = $1',
-      [m.id, m.model_type, m.source, m.description, m.weights_prefix],
+      'UPDATE models SET model_type = $2, base_model = $3, source = $4, description = $5, weights_prefix = $6, size_bytes = NULL, ready = 0 WHERE id = $1',
+      [m.id, m.model_type, m.base_model, m.source, m.description, m.weights_prefix],
     );
   }
 

@@ -158,6 +158,16 @@ const STEPS: string[][] = [
        cents_per_minute DOUBLE PRECISION NOT NULL,
        PRIMARY KEY (replica_id, minute))`,
     'CREATE INDEX usage_minutes_by_project ON usage_minutes (project_id, minute)',
+    // LoRA adapters: the base model an uploaded adapter was made for, and where each is bound.
+    'ALTER TABLE models ADD COLUMN base_model TEXT',
+    `CREATE TABLE endpoint_adapters (
+       endpoint_id TEXT NOT NULL REFERENCES endpoints(id),
+       project_id TEXT NOT NULL REFERENCES projects(id),
+       adapter_name TEXT NOT NULL,
+       model_id TEXT NOT NULL REFERENCES models(id),
+       created_at TEXT NOT NULL,
+       PRIMARY KEY (endpoint_id, adapter_name),
+       UNIQUE (project_id, adapter_name))`,
   ],
 ];
 

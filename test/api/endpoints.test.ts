@@ -45,6 +45,9 @@ describe('dedicated endpoints', () => {
       mkdirSync(join(d, 'imports', 'my-model', 'shards'), { recursive: true });
       writeFileSync(join(d, 'imports', 'my-model', 'config.json'), '{"architectures": ["Tiny"]}');
       writeFileSync(join(d, 'imports', 'my-model', 'shards', 'w.bin'), Buffer.alloc(4096, 7));
+      mkdirSync(join(d, 'imports', 'my-adapter'));
+      writeFileSync(join(d, 'imports', 'my-adapter', 'adapter_config.json'), '{"r": 8, "base_model_name_or_path": "acme/tiny-chat"}');
+      writeFileSync(join(d, 'imports', 'my-adapter', 'adapter_model.safetensors'), Buffer.alloc(1024, 1));
       return ['--data-dir', d, '--config', config, '--gpus', 'h100-80gb:2'];
     }, { HF_ENDPOINT: 'http://127.0.0.1:9' });
     ({ dir, g, key, client } = served);
@@ -237,5 +240,45 @@ describe('dedicated endpoints', () => {
       assert.equal(err.error?.error?.param ?? err.error?.param, param, JSON.stringify(err.error));
     }
     assert.deepEqual((await client.endpoints.list()).data, [], 'nothing half-made stays behind');
+  });
+
+  test('a LoRA adapter uploaded for a model is bound to an endpoint of it, answers under its own name, and is unbound', async () => {
+    const source = join(dir, 'imports', 'my-adapter');
+    for (const [model_name, base_model] of [['my-adapter', 'acme/tiny-chat'], ['big-adapter', 'acme/big-chat']]) {
+      const up = await client.models.upload({ model_name: model_name!, model_source: source, model_type: 'adapter', base_model: base_model! });
+      assert.equal((await job(up.data.job_id)).status, 'Complete');
+    }
+    const notAdapter = await client.models.upload({ model_name: 'x', model_source: source, base_model: 'acme/tiny-chat' }).catch((e) => e);
+    assert.equal(notAdapter.error?.error?.param, 'base_model', 'base_model is for adapters only');
+    const asEndpoint = await client.endpoints.create({ model: 'default/my-adapter', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }).catch((e) => e);
+    assert.equal(asEndpoint.error?.error?.param, 'model', 'an adapter is not an endpoint model');
+
+    const e = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } });
+    await until(e.id, 'STARTED');
+    const modelId = `${e.name}:default/my-adapter`;
+    assert.deepEqual(await client.endpoints.adapters.add(e.id, { model_id: modelId }), { model_id: modelId });
+    assert.deepEqual((await client.endpoints.adapters.list(e.id)).data, [{ adapter_name: 'default/my-adapter', endpoint_name: e.name, model_id: modelId }]);
+    const engine = await client.beta.jig.retrieve((e as unknown as { deployment: string }).deployment);
+    assert.ok(engine.args!.join(' ').includes('--enable-lora --lora-modules default/my-adapter=./adapters/model-'), engine.args!.join(' '));
+
+    // The engine rolls to a revision that loads the adapter; then its name is served by the endpoint.
+    const ask = (model: string) => openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+    const chat = await eventually(() => ask('default/my-adapter').catch((err) => err), (c) => !(c instanceof Error), 20_000);
+    assert.match(chat.choices?.[0]?.message.content ?? String(chat), /^Hello from default\/my-adapter \(adapter \.\/adapters\/model-\S+ with adapter_config\.json, weights acme\/tiny-chat/);
+    assert.match((await ask(e.name)).choices[0]!.message.content!, /^Hello from .*\(weights acme\/tiny-chat/, 'the endpoint still serves its model');
+
+    for (const [model_id, why] of [[`${e.name}x:default/my-adapter`, 'another endpoint'], [`${e.name}:default/big-adapter`, 'made for acme/big-chat'], [`${e.name}:default/nope`, 'not uploaded']]) {
+      const err = await client.endpoints.adapters.add(e.id, { model_id: model_id! }).catch((x) => x);
+      assert.equal(err.status, 400, why);
+      assert.equal(err.error?.error?.param, 'model_id', why);
+    }
+
+    assert.deepEqual(await client.endpoints.adapters.remove(e.id, { model_id: modelId }), { deleted: true, model_id: modelId });
+    assert.deepEqual((await client.endpoints.adapters.list(e.id)).data, []);
+    const gone = await ask('default/my-adapter').catch((err) => err);
+    assert.equal(gone.status, 404, 'an unbound adapter no longer routes');
+    const again = await client.endpoints.adapters.remove(e.id, { model_id: modelId }).catch((err) => err);
+    assert.equal(again.status, 404);
+    await client.endpoints.delete(e.id);
   });
 });

@@ -25,7 +25,7 @@ for (const engine of engines) {
     test('a running job untouched for two minutes is failed, once; a fresh one is left alone', async () => {
       const project = (await t.store.findActiveKeyByHash(hashKey(t.adminKey)))!.project_id;
       const at = clock.now().toISOString();
-      await t.store.endpoints.insertModel({ id: 'model-1', project_id: project, name: 'default/m', model_type: 'model', source: 'a/b', description: '', weights_prefix: 'models/job-1', size_bytes: null, ready: false, created_at: at });
+      await t.store.endpoints.insertModel({ id: 'model-1', project_id: project, name: 'default/m', model_type: 'model', base_model: null, source: 'a/b', description: '', weights_prefix: 'models/job-1', size_bytes: null, ready: false, created_at: at });
       const job: ModelJobRecord = { id: 'job-1', project_id: project, model_id: 'model-1', status: 'Running', status_updates: [{ status: 'Running', message: 'Fetching', timestamp: at }], args: { description: '', modelName: 'default/m', modelSource: 'a/b' }, created_at: at, updated_at: at };
       await t.store.endpoints.insertJob(job);
 

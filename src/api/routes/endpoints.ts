@@ -6,7 +6,13 @@ import type { EndpointEnv } from '../../commands/endpoints.js';
 import { callerOf } from '../auth.js';
 import { errors } from '../errors.js';
 import { ListOf, errorResponses } from '../schemas/common.js';
+import { addAdapter, listAdapters, removeAdapter } from '../../commands/adapters.js';
 import {
+  AdapterAdded,
+  AdapterItem,
+  AdapterRemoved,
+  AdapterRequest,
+  type AdapterBody,
   CreateEndpointRequest,
   DedicatedEndpoint,
   EndpointParams,
@@ -53,6 +59,18 @@ export function endpointRoutes(app: FastifyInstance, ctx: CommandContext, env: E
     await endpoints.deleteEndpoint(ctx, env, callerOf(req), req.params.endpointId);
     return reply.status(204).send();
   });
+
+  app.get<Id>('/endpoints/:endpointId/adapters', {
+    schema: { tags, summary: 'LoRA adapters bound to an endpoint', params: EndpointParams, response: { 200: ListOf(AdapterItem), ...errorResponses } },
+  }, async (req) => listAdapters(ctx, callerOf(req), req.params.endpointId));
+
+  app.post<Id & { Body: AdapterBody }>('/endpoints/:endpointId/adapters', {
+    schema: { tags, summary: "Bind an uploaded LoRA adapter: requests naming it go to this endpoint", params: EndpointParams, body: AdapterRequest, response: { 200: AdapterAdded, ...errorResponses } },
+  }, async (req) => addAdapter(ctx, env, callerOf(req), req.params.endpointId, req.body.model_id));
+
+  app.delete<Id & { Body: AdapterBody }>('/endpoints/:endpointId/adapters', {
+    schema: { tags, summary: 'Unbind a LoRA adapter', params: EndpointParams, body: AdapterRequest, response: { 200: AdapterRemoved, ...errorResponses } },
+  }, async (req) => removeAdapter(ctx, env, callerOf(req), req.params.endpointId, req.body.model_id));
 
   app.get<{ Querystring: Static<typeof HardwareQuery> }>('/hardware', {
     schema: { tags: ['Hardware'], summary: 'Hardware configurations (with ?model=: those it fits on, and whether they are free now)', querystring: HardwareQuery, response: { 200: ListOf(HardwareItem), ...errorResponses } },

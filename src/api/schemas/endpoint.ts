@@ -83,3 +83,14 @@ export const HardwareItem = Type.Object({
   updated_at: Type.String(),
 });
 export const HardwareQuery = Type.Object({ model: Type.Optional(Type.String({ minLength: 1, maxLength: 300 })) });
+
+/** `<endpoint name>:<adapter model name>`, as POST and DELETE /v1/endpoints/{id}/adapters take it. */
+export const AdapterRequest = Type.Object(
+  { model_id: Type.String({ minLength: 3, maxLength: 700, description: '"<endpoint name>:<adapter model name>"' }) },
+  { additionalProperties: false },
+);
+export type AdapterBody = Static<typeof AdapterRequest>;
+
+export const AdapterItem = Type.Object({ adapter_name: Type.String(), endpoint_name: Type.String(), model_id: Type.String() });
+export const AdapterAdded = Type.Object({ model_id: Type.String() });
+export const AdapterRemoved = Type.Object({ deleted: Type.Boolean(), model_id: Type.String() });
