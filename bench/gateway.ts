@@ -8,13 +8,13 @@
  *
  *   npm run build && node --import tsx bench/gateway.ts      (BENCH_SECONDS=10)
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startGantry } from './lib/gantry.js';
+import { freePort, startNginx } from './lib/nginx.js';
 import { wrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -23,16 +23,8 @@ const KEY = 'bench-gateway-key';
 const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-gw-'));
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
 const { url, stop } = await startGantry(join(work, 'data'), KEY);
-let nginx: ReturnType<typeof spawn> | null = null;
+let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
 let minimal: ReturnType<typeof spawn> | null = null;
 try {
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
@@ -52,28 +44,8 @@ try {
   const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
   const upstreamPort = JSON.parse(readFileSync(envFile, 'utf8')).env.PORT as string;
 
-  const nginxPort = await freePort();
-  writeFileSync(
-    join(work, 'nginx.conf'),
-    `daemon off;
-worker_processes 1;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx-error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${work}/tmp;
-  proxy_temp_path ${work}/tmp;
-  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${nginxPort};
-    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-`,
-  );
-  if (spawnSync('nginx', ['-v']).status !== 0) throw new Error("nginx is not installed (Debian's nginx package)");
-  nginx = spawn('nginx', ['-c', join(work, 'nginx.conf'), '-p', work], { stdio: 'inherit' });
+  nginx = await startNginx(work, upstreamPort);
+  const nginxPort = nginx.port;
   const minimalPort = await freePort();
   minimal = spawn(process.execPath, [fileURLToPath(new URL('./lib/minimal-proxy.mjs', import.meta.url)), String(minimalPort), `127.0.0.1:${upstreamPort}`], { stdio: 'inherit' });
   await new Promise((r) => setTimeout(r, 500));
@@ -97,7 +69,7 @@ http {
   console.log(`\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`);
   console.log(`minimal Node.js proxy / nginx: ${(viaMinimal!.rps / viaNginx!.rps).toFixed(2)}; gateway / minimal Node.js proxy: ${(viaGateway!.rps / viaMinimal!.rps).toFixed(2)}`);
 } finally {
-  nginx?.kill('SIGQUIT');
+  nginx?.stop();
   minimal?.kill();
   await stop();
   rmSync(work, { recursive: true, force: true });

@@ -67,7 +67,16 @@ export async function download(url: string, path: string, headers: Record<string
     // Without a checksum or a validator, bytes already here may be of another version: start over.
     if (!fixed && !validator) have = 0;
     const range: Record<string, string> = have > 0 ? { range: `bytes=${have}-`, ...(validator ? { 'if-range': validator } : {}) } : {};
-    const { res, abort } = await request(url, { ...headers, ...range }, o.timeoutMs);
+    let answer: Awaited<ReturnType<typeof request>>;
+    try {
+      answer = await request(url, { ...headers, ...range }, o.timeoutMs);
+    } catch (err) {
+      // Unreachable at first: fail now. Unreachable while resuming: the next attempt may get through.
+      if (attempt === 1) throw err;
+      lastError = (err as Error).message;
+      continue;
+    }
+    const { res, abort } = answer;
     if (res.status === 416 && have > 0) {
       // Nothing past what is here: complete (or replaced by a shorter file, which the check below catches).
       await res.body?.cancel();
