@@ -5,6 +5,7 @@ import type { ReplicaState } from '../runtime/types.js';
 import type { DeploymentRecord } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { decide, type DecideOptions } from './decide.js';
+import { every } from '../domain/periodic.js';
 
 /** The window that catches a burst: a step in load to a few times the target moves the decision within a second or two. */
 const SHORT_WINDOW_MS = 2_000;
@@ -37,21 +38,20 @@ export class Autoscaler {
   private readonly history = new Map<string, { at: number; recommended: number }[]>();
   /** Autoscaled deployments at zero replicas as of their last sizing: work for them wakes them at once. */
   private readonly atZero = new Set<string>();
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer = () => {};
   private running: Promise<void> | null = null;
 
   constructor(private readonly o: AutoscalerOptions) {}
 
   start() {
     // A failed pass (the store unreachable, say) is logged and the next tick tries again.
-    const pass = (p: Promise<void>) => p.catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
-    this.timer = setInterval(() => void pass(this.tick()), this.o.tickMs ?? 1000);
-    this.o.routes.onHold((id) => void pass(this.tickOne(id)));
+    const failed = (err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message });
+    this.stopTimer = every(this.o.tickMs ?? 1000, () => this.tick(), failed);
+    this.o.routes.onHold((id) => void this.tickOne(id).catch(failed));
   }
 
   async stop() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer();
     await this.running;
   }
 

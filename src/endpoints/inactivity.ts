@@ -2,6 +2,7 @@ import type { Clock } from '../domain/clock.js';
 import type { CommandContext } from '../commands/context.js';
 import { updateEndpoint, type EndpointEnv } from '../commands/endpoints.js';
 import type { Traffic } from '../gateway/traffic.js';
+import { every } from '../domain/periodic.js';
 
 /**
  * Stops endpoints that set `inactive_timeout` once that many minutes pass without a request
@@ -9,7 +10,7 @@ import type { Traffic } from '../gateway/traffic.js';
  * An endpoint with a request in flight is never stopped.
  */
 export class InactivityWatcher {
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer = () => {};
 
   constructor(
     private readonly o: {
@@ -23,13 +24,11 @@ export class InactivityWatcher {
   ) {}
 
   start() {
-    this.timer = setInterval(() => void this.sweep().catch((err) => this.o.log?.('inactivity sweep failed', { error: (err as Error).message })), this.o.intervalMs ?? 30_000);
-    this.timer.unref();
+    this.stopTimer = every(this.o.intervalMs ?? 30_000, () => this.sweep(), (err) => this.o.log?.('inactivity sweep failed', { error: err.message }));
   }
 
   stop() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer();
   }
 
   /** Stops every endpoint idle past its timeout; answers their ids. */

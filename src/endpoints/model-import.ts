@@ -7,6 +7,7 @@ import { createVolume, updateVolume } from '../commands/volumes.js';
 import type { Caller, CommandContext } from '../commands/context.js';
 import { checkFilename, objectKey } from '../storage/files.js';
 import { isArchive, unpack } from './archive.js';
+import { every } from '../domain/periodic.js';
 import { download, httpError, request, type DownloadOptions, type Expected } from './download.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
 
@@ -49,7 +50,7 @@ interface HubFile {
  */
 export class ModelImporter {
   private readonly running = new Set<Promise<void>>();
-  private sweeper: NodeJS.Timeout | undefined;
+  private stopSweeps = () => {};
 
   constructor(
     private readonly ctx: CommandContext,
@@ -70,12 +71,11 @@ export class ModelImporter {
   /** Sweeps now and every minute, until stop(). */
   async startSweeps() {
     await this.sweep();
-    this.sweeper = setInterval(() => void this.sweep().catch(() => undefined), 60_000);
-    this.sweeper.unref();
+    this.stopSweeps = every(60_000, () => this.sweep(), () => undefined);
   }
 
   stop() {
-    if (this.sweeper) clearInterval(this.sweeper);
+    this.stopSweeps();
   }
 
   start(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
@@ -90,8 +90,8 @@ export class ModelImporter {
 
   private async run(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
     const kind = sourceKind(model.source)!;
-    const beat = setInterval(() => void this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()).catch(() => undefined), HEARTBEAT_MS);
-    beat.unref();
+    // A missed heartbeat is harmless: the next one (or the lapse sweep) settles it.
+    const stopBeat = every(HEARTBEAT_MS, () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()), () => undefined);
     try {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
       const work = join(this.o.workDir, model.id);
@@ -107,7 +107,7 @@ export class ModelImporter {
     } catch (err) {
       await this.step(job, 'Failed', (err as Error).message).catch(() => undefined);
     } finally {
-      clearInterval(beat);
+      stopBeat();
     }
   }
 

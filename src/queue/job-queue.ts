@@ -6,6 +6,7 @@ import type { IdSource } from '../domain/ids.js';
 import type { JobRecord, JobStatus } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import { Waiters } from './waiters.js';
+import { every } from '../domain/periodic.js';
 
 /** A claim whose worker sent no status update this often goes back to the queue; the fourth time it fails. */
 const MAX_RETRIES = 3;
@@ -50,21 +51,20 @@ export interface JobQueueOptions {
 export class JobQueue {
   private readonly waiters = new Waiters();
   private readonly submitListeners: ((deploymentId: string) => void)[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer = () => {};
   private sweeping: Promise<void> | null = null;
 
   constructor(private readonly o: JobQueueOptions) {}
 
   /** Starts the sweep that returns lapsed claims to the queue (and once at once: claims that lapsed while Gantry was down). */
   start() {
-    const sweep = () => void this.sweep().catch((err: Error) => this.o.log?.('queue sweep failed', { error: err.message }));
-    sweep();
-    this.timer = setInterval(sweep, this.o.sweepMs ?? 1000);
+    const failed = (err: Error) => this.o.log?.('queue sweep failed', { error: err.message });
+    void this.sweep().catch(failed);
+    this.stopTimer = every(this.o.sweepMs ?? 1000, () => this.sweep(), failed);
   }
 
   async stop() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer();
     await this.sweeping;
   }
 

@@ -3,6 +3,7 @@ import type { Clock } from '../domain/clock.js';
 import type { HardwareCatalog } from '../endpoints/hardware.js';
 import type { Store } from '../store/store.js';
 import type { UsageMinute } from '../store/usage-store.js';
+import { every } from '../domain/periodic.js';
 
 /** The start of the minute `at` falls in, as stored. */
 export const minuteOf = (at: Date) => new Date(Math.floor(at.getTime() / 60_000) * 60_000).toISOString();
@@ -14,7 +15,7 @@ export const minuteOf = (at: Date) => new Date(Math.floor(at.getTime() / 60_000)
  * a replica waiting for GPUs or restarting holds none and is not charged.
  */
 export class UsageMeter {
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer = () => {};
   /** Replicas already recorded for `minute`, so a sample writes only what is new. */
   private recorded = new Set<string>();
   private minute = '';
@@ -31,13 +32,11 @@ export class UsageMeter {
   ) {}
 
   start() {
-    this.timer = setInterval(() => void this.sample().catch((err) => this.o.log?.('usage sample failed', { error: (err as Error).message })), this.o.intervalMs ?? 5000);
-    this.timer.unref();
+    this.stopTimer = every(this.o.intervalMs ?? 5000, () => this.sample(), (err) => this.o.log?.('usage sample failed', { error: err.message }));
   }
 
   stop() {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer();
   }
 
   /** Records the current minute for every replica running now; answers how many were new. */
