@@ -41,7 +41,7 @@ export async function request(url: string, headers: Record<string, string>, time
 }
 
 export function httpError(url: string, status: number): Error {
-  return new Error(`${url} answered ${status}${status === 401 || status === 403 ? ' (a gated or private repo needs hf_token)' : ''}`);
+  return new Error(`${url} answered ${status}${status === 401 || status === 403 ? ' (refused without credentials: a gated or private Hugging Face repo needs hf_token)' : ''}`);
 }
 
 /**

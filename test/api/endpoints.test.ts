@@ -273,6 +273,13 @@ describe('dedicated endpoints', () => {
       assert.equal(err.error?.error?.param, 'model_id', why);
     }
 
+    // Bound here, it cannot be bound to another endpoint too (a stopped one holds no GPU).
+    const other = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, state: 'STOPPED' });
+    const twice = await client.endpoints.adapters.add(other.id, { model_id: `${other.name}:default/my-adapter` }).catch((x) => x);
+    assert.equal(twice.status, 409);
+    assert.match(twice.error?.error?.message, /bound to another endpoint/);
+    await client.endpoints.delete(other.id);
+
     assert.deepEqual(await client.endpoints.adapters.remove(e.id, { model_id: modelId }), { deleted: true, model_id: modelId });
     assert.deepEqual((await client.endpoints.adapters.list(e.id)).data, []);
     const gone = await ask('default/my-adapter').catch((err) => err);

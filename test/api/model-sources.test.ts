@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -41,6 +41,8 @@ function fakeHub(repos: Record<string, RepoFile[]>) {
     seen.push({ path: url.pathname, range: req.headers.range, auth: req.headers.authorization });
     const listing = /^\/api\/models\/(.+)$/.exec(url.pathname);
     if (listing) {
+      // A gated repo: its listing needs a token.
+      if (listing[1] === 'acme/gated' && !req.headers.authorization) return res.writeHead(401).end();
       const files = repos[listing[1]!];
       if (!files || url.searchParams.get('blobs') !== 'true') return res.writeHead(404).end();
       const siblings = files.map((f) =>
@@ -114,7 +116,7 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     writeFileSync(join(src, 'shards', 'w.bin'), weights.subarray(0, 5000));
     const tgz = join(local, 'packed.tar.gz');
     await createTar({ gzip: true, file: tgz, cwd: src }, ['config.json', 'shards']);
-    archives.set('model.tar.gz', (await import('node:fs')).readFileSync(tgz));
+    archives.set('model.tar.gz', readFileSync(tgz));
     archives.set('broken.tar.gz', randomBytes(2000));
   });
   after(async () => {
@@ -153,13 +155,17 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     assert.ok(!existsSync(join(downloads, up.data.model_id)), 'nothing left behind once stored');
   });
 
-  test('a file whose checksum does not match fails the job and is discarded', async () => {
+  test('a file whose checksum does not match fails the job and is discarded; a gated repo without hf_token fails saying so', async () => {
     const up = await upload('corrupt', 'acme/corrupt');
     const job = await finished(up.data.job_id);
     assert.equal(job.status, 'Failed');
     assert.match(job.status_updates.at(-1)!.message, new RegExp(`sha256 [0-9a-f]{64} does not match the expected ${sha256(weights)}; the download was discarded`));
     assert.deepEqual(readdirSync(join(downloads, up.data.model_id)), [], 'no partial file to resume from');
     assert.ok(!(await client.models.list()).some((m) => m.id === 'default/corrupt'));
+
+    const gated = await finished((await upload('gated', 'acme/gated')).data.job_id);
+    assert.equal(gated.status, 'Failed');
+    assert.match(gated.status_updates.at(-1)!.message, /answered 401 \(refused without credentials: a gated or private Hugging Face repo needs hf_token\)/);
   });
 
   test('a download that keeps dropping fails saying so, and uploading again resumes it', async () => {
