@@ -24,8 +24,9 @@ const PATHS = ['/chat/completions', '/completions', '/embeddings'];
 
 /**
  * `POST /v1/chat/completions`, `/v1/completions`, `/v1/embeddings` whose `model` names one of
- * the caller's endpoints: forwarded by the gateway to that endpoint's engine (held while it
- * scales from zero, streamed as the engine streams). Unknown model: 404; stopped endpoint: 400.
+ * the caller's endpoints, or a LoRA adapter bound to one: forwarded by the gateway to that
+ * endpoint's engine (held while it scales from zero, streamed as the engine streams). Unknown
+ * model: 404; stopped endpoint: 400.
  */
 export function inferenceRoutes(app: FastifyInstance, o: InferenceOptions & { targetOf: (projectId: string, name: string) => Promise<Target>; proxy: Proxy }) {
   for (const path of PATHS) {
@@ -34,7 +35,7 @@ export function inferenceRoutes(app: FastifyInstance, o: InferenceOptions & { ta
       const body = await readBody(req.raw, o.bodyLimit);
       const model = modelOf(body);
       const endpoint = await o.directory.resolve(caller.projectId, model);
-      if (!endpoint) throw new ApiError('not_found_error', `Model '${model}' not found: it names none of your dedicated endpoints (GET /v1/endpoints lists them)`, 'model', 'model_not_found');
+      if (!endpoint) throw new ApiError('not_found_error', `Model '${model}' not found: it names none of your dedicated endpoints nor a LoRA adapter bound to one (GET /v1/endpoints lists them)`, 'model', 'model_not_found');
       if (endpoint.state === 'STOPPED') {
         throw errors.invalid('model', `Endpoint '${endpoint.name}' is not started (it is stopped); start it with PATCH /v1/endpoints/${endpoint.id} {"state": "STARTED"}`, 'endpoint_not_started');
       }
