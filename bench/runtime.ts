@@ -27,6 +27,11 @@ interface Runtime {
   deployment: object;
   /** SIGKILLs the deployment's one replica. */
   crash(dir: string, deploymentId: string): Promise<void>;
+  /**
+   * Removes what the deployments left once Gantry is stopped: containers outlive Gantry by
+   * design, and orphans would run on (their published ports can even capture a later server's).
+   */
+  cleanUp(deploymentIds: string[]): Promise<void>;
 }
 
 const processRuntime: Runtime = {
@@ -38,18 +43,25 @@ const processRuntime: Runtime = {
     const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
     process.kill(JSON.parse(readFileSync(envFile, 'utf8')).pid, 'SIGKILL');
   },
+  // Process replicas are Gantry's children and stop with it.
+  cleanUp: async () => {},
 };
 
 function dockerRuntime(host: string, image: string): Runtime {
   const api = new DockerApi(host);
+  const containers = async (id: string, all = false) => {
+    const filters = JSON.stringify({ label: [`gantry.deployment=${id}`] });
+    return (await api.call<{ Id: string }[]>('GET', '/containers/json', { query: { filters, all: String(all) } })).body;
+  };
   return {
     name: 'docker (Podman)',
     args: ['--runtime', 'docker', '--docker-host', host],
     deployment: { image, port: 8000 },
     async crash(_dir, id) {
-      const filters = JSON.stringify({ label: [`gantry.deployment=${id}`] });
-      const { body } = await api.call<{ Id: string }[]>('GET', '/containers/json', { query: { filters } });
-      await api.call('POST', `/containers/${body[0]!.Id}/kill`, { query: { signal: 'KILL' } });
+      await api.call('POST', `/containers/${(await containers(id))[0]!.Id}/kill`, { query: { signal: 'KILL' } });
+    },
+    async cleanUp(ids) {
+      for (const id of ids) for (const c of await containers(id, true)) await api.call('DELETE', `/containers/${c.Id}`, { query: { force: 'true' } });
     },
   };
 }
@@ -73,6 +85,7 @@ async function measure(rt: Runtime) {
   };
   const toReady: number[] = [];
   const crashToReady: number[] = [];
+  const ids: string[] = [];
   try {
     for (let i = 0; i < RUNS; i++) {
       const name = `bench-${i}`;
@@ -89,10 +102,12 @@ async function measure(rt: Runtime) {
       // Wait until Gantry has seen the crash, then until the replacement is ready.
       while ((await get(name)).status === 'Ready') await new Promise((r) => setTimeout(r, 2));
       crashToReady.push(await untilReady(name, t1));
+      ids.push((await get(name)).id);
       await fetch(`${url}/v1/deployments/${name}`, { method: 'DELETE', headers });
     }
   } finally {
     await stop();
+    await rt.cleanUp(ids);
     rmSync(dir, { recursive: true, force: true });
   }
   const a = stats(toReady);
