@@ -6,9 +6,9 @@ import { parse } from 'yaml';
 
 /**
  * Validates response bodies against Together's official contract, loaded from
- * ../shared/reference/together-openapi.yaml (never copied into this repository).
+ * contract/together-openapi.yaml (a dated copy of the official file).
  */
-const specPath = fileURLToPath(new URL('../../../shared/reference/together-openapi.yaml', import.meta.url));
+const specPath = fileURLToPath(new URL('../../contract/together-openapi.yaml', import.meta.url));
 const spec = parse(readFileSync(specPath, 'utf8'));
 const ajv = new Ajv({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv) => void)(ajv);
