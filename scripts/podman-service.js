@@ -1,15 +1,31 @@
 // Podman's Docker-compatible API for the docker runtime's tests: starts `podman system service`
-// on a socket in a temporary directory and builds the test worker image from a rootfs tarball
+// on a socket in a temporary directory, with a containers.conf of its own (CONTAINERS_CONF, so
+// the machine's /etc/containers is neither needed nor changed) and builds the test worker image from a rootfs tarball
 // (the node binary, the libraries ldd lists, and test/fixtures/worker.js) with `podman import`,
 // since no public registry is reachable. The image tag is a hash of what goes into it, so a
 // changed fixture gets a fresh image.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 const WORKER = new URL('../test/fixtures/worker.js', import.meta.url).pathname;
+
+/**
+ * What Podman needs on machines like this one: runc (crun cannot set up containers on this
+ * kernel) and no default ulimits (raising RLIMIT_NPROC fails: "error setting rlimit type 7").
+ * Written once per run; every podman command of the tests reads it through CONTAINERS_CONF.
+ */
+let confDir = null;
+function podmanEnv() {
+  if (!confDir) {
+    confDir = mkdtempSync(join(tmpdir(), 'gantry-containers-conf-'));
+    const hasRunc = spawnSync('sh', ['-c', 'command -v runc']).status === 0;
+    writeFileSync(join(confDir, 'containers.conf'), `[containers]\ndefault_ulimits = []\n\n[engine]\n${hasRunc ? 'runtime = "runc"\n' : ''}`);
+  }
+  return { ...process.env, CONTAINERS_CONF: join(confDir, 'containers.conf') };
+}
 
 export function findPodman() {
   const r = spawnSync('podman', ['--version'], { encoding: 'utf8' });
@@ -17,7 +33,7 @@ export function findPodman() {
 }
 
 function podman(args) {
-  const r = spawnSync('podman', args, { encoding: 'utf8' });
+  const r = spawnSync('podman', args, { encoding: 'utf8', env: podmanEnv() });
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
   return r.stdout;
 }
@@ -35,7 +51,7 @@ export function buildWorkerImage() {
   hash.update(readFileSync(WORKER));
   hash.update(process.version);
   const tag = `localhost/gantry-test-worker:${hash.digest('hex').slice(0, 12)}`;
-  if (spawnSync('podman', ['image', 'exists', tag]).status === 0) return tag;
+  if (spawnSync('podman', ['image', 'exists', tag], { env: podmanEnv() }).status === 0) return tag;
   const dir = mkdtempSync(join(tmpdir(), 'gantry-image-'));
   try {
     const root = join(dir, 'rootfs');
@@ -58,7 +74,7 @@ export function buildWorkerImage() {
 export async function startPodmanService() {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-podman-'));
   const socket = join(dir, 'podman.sock');
-  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'], env: podmanEnv() });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   for (let i = 0; i < 100 && !existsSync(socket); i++) {
@@ -74,6 +90,7 @@ export async function startPodmanService() {
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
+      if (confDir) rmSync(confDir, { recursive: true, force: true });
     },
   };
 }
