@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import { pino } from 'pino';
 import type { CommandContext } from './commands/context.js';
 import { KeyResolver, callerOf, requireApiKey } from './api/auth.js';
-import { frameworkErrors, installErrorHandling } from './api/error-handler.js';
+import { clientErrorHandler, frameworkErrors, installErrorHandling, installJsonParser } from './api/error-handler.js';
 import { validatorCompiler } from './api/validation.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
@@ -61,6 +61,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrors(MAX_PARAM_LENGTH),
+    clientErrorHandler,
   };
   // One app either way; only the server under it differs (Fastify types the two apart).
   const app = (deps.https ? Fastify({ ...options, https: deps.https }) : Fastify(options)) as unknown as FastifyInstance;
@@ -68,6 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   // The API takes JSON only; any other body is a 415, not a string to be misread.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app, bodyLimit);
   installErrorHandling(app, bodyLimit);
 
   const metrics = deps.metrics ?? createMetrics();

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ApiError, errors } from './errors.js';
 
@@ -38,6 +40,37 @@ export function frameworkErrors(maxParamLength: number) {
   };
 }
 
+/**
+ * Errors Node's HTTP server meets before Fastify has a request (Fastify's clientErrorHandler
+ * option): a request that is not HTTP, headers too large, a request that took too long.
+ * Answered in the API's shape like every other error, then the connection is closed.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? errors.requestTimeout() : err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.malformedRequest();
+  const body = JSON.stringify(e.toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
+ * JSON bodies with Fastify's own parser (which refuses __proto__ and constructor poisoning),
+ * except that an empty body is no body: the Python SDK sends `Content-Type: application/json`
+ * with nothing on DELETE. A route that needs a body then says so through its schema.
+ */
+export function installJsonParser(app: FastifyInstance, bodyLimit: number) {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (req, body, done) => {
+    if (body === '') return done(null, undefined);
+    return parse(req, body as string, done);
+  });
+}
+
 function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType: string | undefined): ApiError {
   if (err instanceof ApiError) return err;
   switch (err.code) {
@@ -45,8 +78,6 @@ function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType
       return errors.tooLarge(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errors.unsupportedMediaType(contentType);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errors.invalid('body', 'The request body is empty; send a JSON object', 'invalid_json');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return errors.invalid('body', 'The request body is not valid JSON', 'invalid_json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

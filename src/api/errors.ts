@@ -8,9 +8,11 @@ export type ErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'conflict_error'
+  | 'request_timeout'
   | 'request_too_large'
   | 'uri_too_long'
   | 'unsupported_media_type'
+  | 'request_header_fields_too_large'
   | 'internal_error'
   | 'bad_gateway'
   | 'service_unavailable'
@@ -22,9 +24,11 @@ const STATUS: Record<ErrorType, number> = {
   permission_error: 403,
   not_found_error: 404,
   conflict_error: 409,
+  request_timeout: 408,
   request_too_large: 413,
   uri_too_long: 414,
   unsupported_media_type: 415,
+  request_header_fields_too_large: 431,
   internal_error: 500,
   bad_gateway: 502,
   service_unavailable: 503,
@@ -75,6 +79,11 @@ export const errors = {
   badUrl: () => new ApiError('invalid_request_error', 'The request URL is not valid (bad percent-encoding)', null, 'bad_url'),
   uriTooLong: (max: number) =>
     new ApiError('uri_too_long', `A path segment is longer than ${max} characters; no id or name is that long`, null, 'uri_too_long'),
+  /** Node's HTTP parser refused the request before any route saw it. */
+  malformedRequest: () => new ApiError('invalid_request_error', 'The request is not valid HTTP/1.1', null, 'malformed_request'),
+  requestTimeout: () => new ApiError('request_timeout', 'The request did not arrive in time; send it again', null, 'request_timeout'),
+  headersTooLarge: () =>
+    new ApiError('request_header_fields_too_large', 'The request line and headers are larger than this server accepts (16 KiB)', null, 'headers_too_large'),
   internal: () => new ApiError('internal_error', 'Internal server error', null, 'internal_error'),
   /** The gateway could not get an answer from any replica. */
   badGateway: (message: string) => new ApiError('bad_gateway', message, null, 'bad_gateway'),

@@ -16,6 +16,8 @@ export function checkFilename(name: string, param: string) {
 
 /** Each project has its own storage namespace; keys are `<project id>/<filename>`. */
 export const objectKey = (projectId: string, filename: string) => `${projectId}/${filename}`;
+/** The filename a key was made from, as its owner named it (messages never show the project's id). */
+export const filenameOf = (key: string) => key.slice(key.indexOf('/') + 1);
 
 /** The files of a project under a folder, named relative to it (a volume version's content). */
 export async function listFolder(blobs: BlobStore, projectId: string, folder: string) {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { filenameOf } from './files.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobError, type BlobInfo, type BlobStore, type Written } from './blob-store.js';
@@ -140,7 +141,7 @@ export class FsBlobStore implements BlobStore {
       await rm(tmpPath, { force: true });
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTDIR' || code === 'EISDIR' || code === 'EEXIST') {
-        throw new BlobError('conflict', `'${key}' clashes with a stored file or folder of the same name`);
+        throw new BlobError('conflict', `'${filenameOf(key)}' clashes with a stored file or folder of the same name`);
       }
       throw err;
     }
@@ -151,7 +152,7 @@ export class FsBlobStore implements BlobStore {
   private async uploadOf(uploadId: string, key?: string) {
     const stored = /^[0-9a-f-]{36}$/.test(uploadId) ? await readFile(join(this.uploads, uploadId, 'key'), 'utf8').catch(() => null) : null;
     if (stored === null || (key !== undefined && stored !== key)) {
-      throw new BlobError('no_upload', `no multipart upload '${uploadId}'${key !== undefined ? ` for '${key}'` : ''}`);
+      throw new BlobError('no_upload', `no multipart upload '${uploadId}'${key !== undefined ? ` for '${filenameOf(key)}'` : ''}`);
     }
   }
 

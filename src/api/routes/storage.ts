@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import { BlobError, type BlobStore } from '../../storage/blob-store.js';
-import { checkFilename, objectKey } from '../../storage/files.js';
+import { checkFilename, filenameOf, objectKey } from '../../storage/files.js';
 import type { UrlSigner } from '../../storage/url-signer.js';
 import { callerOf } from '../auth.js';
 import { ApiError, errors } from '../errors.js';
@@ -140,7 +140,7 @@ export async function signedStorageRoutes(app: FastifyInstance, { blobs, signer 
     const key = req.params['*'];
     verify(req, objectPath(key));
     const file = await blobs.open(key);
-    if (!file) throw errors.notFound('File', key.slice(key.indexOf('/') + 1));
+    if (!file) throw errors.notFound('File', filenameOf(key));
     const name = key.slice(key.lastIndexOf('/') + 1);
     return reply
       .header('content-type', 'application/octet-stream')

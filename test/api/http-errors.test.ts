@@ -1,0 +1,78 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { engines } from '../helpers/engines.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+
+/** Sends raw bytes to the server and answers everything it writes back until it closes. */
+function raw(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(bytes));
+    let out = '';
+    socket.on('data', (d) => (out += d));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => reject(new Error(`no answer; got so far: ${out}`)));
+  });
+}
+
+const errorOf = (response: string) => JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)).error;
+
+// The HTTP layer's own refusals are errors in Together's shape too; one engine is enough here.
+describe('errors below the routes', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp(engines[0]!);
+  });
+  after(() => t.close());
+
+  test('a request that is not HTTP is a 400 in the API shape, not Node\'s own body', async () => {
+    const res = await raw(t.url, 'GARBAGE / HTTP/1.1\r\n\r\n');
+    assert.match(res, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(errorOf(res), { message: 'The request is not valid HTTP/1.1', type: 'invalid_request_error', param: null, code: 'malformed_request' });
+  });
+
+  test('headers over the limit are a 431 in the API shape', async () => {
+    const res = await raw(t.url, `GET /v1/deployments HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(res, /^HTTP\/1\.1 431 /);
+    assert.equal(errorOf(res).type, 'request_header_fields_too_large');
+  });
+
+  test('a bad percent-encoding and an overlong id are 400 and 414 in the API shape', async () => {
+    const bad = await t.call('GET', '/v1/deployments/%E0%A4%A');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'bad_url');
+    const long = await t.call('GET', `/v1/deployments/${'x'.repeat(300)}`);
+    assert.equal(long.status, 414);
+    assert.equal(long.body.error.type, 'uri_too_long');
+  });
+
+  test('an empty body with a JSON content type is no body: DELETE works as the Python SDK sends it', async () => {
+    const created = await t.call('POST', '/v1/deployments/secrets', { body: { name: 'tok', value: 'v' } });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const del = await t.call('DELETE', '/v1/deployments/secrets/tok', { raw: '', headers: { 'content-type': 'application/json' } });
+    assert.equal(del.status, 200, JSON.stringify(del.body));
+    // A route that needs a body still says so, naming it.
+    const post = await t.call('POST', '/v1/deployments/secrets', { raw: '', headers: { 'content-type': 'application/json' } });
+    assert.equal(post.status, 400);
+    assert.equal(post.body.error.type, 'invalid_request_error');
+    assert.match(post.body.error.message, /body/);
+  });
+
+  test('storage messages name the file as the user gave it, never the project id', async () => {
+    const put = async (filename: string) => {
+      const { body } = await t.call('POST', '/v1/storage/upload-request', { body: { filename } });
+      return fetch(body.upload_url.url, { method: 'PUT', body: 'x' });
+    };
+    assert.equal((await put('a/b')).status, 200);
+    const clash = await put('a');
+    assert.equal(clash.status, 409);
+    const text = await clash.text();
+    assert.match(text, /'a' clashes/);
+    assert.ok(!text.includes('proj_'), text);
+    const missing = await t.call('GET', '/v1/storage/nope.txt');
+    assert.equal(missing.status, 404);
+    assert.ok(!JSON.stringify(missing.body).includes('proj_'), JSON.stringify(missing.body));
+  });
+});
