@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import type { GpuInventory } from './gpus.js';
 import { ReplicaLog } from './replica-log.js';
 import type { ReplicaState, RevisionSpec } from './types.js';
@@ -126,7 +127,7 @@ export class Replica {
     this.reason = '';
     this.message = '';
     this.changed();
-    this.schedule(() => void this.probe(), this.spec.healthCheckPath ? this.opts.startupProbeMs : 0);
+    this.schedule(() => void this.probe(), 0);
   }
 
   private wait(reason: string, message: string) {
@@ -148,18 +149,7 @@ export class Replica {
 
   private async probe() {
     if (this.stopping || this.status !== 'Running') return;
-    let ok = true;
-    if (this.spec.healthCheckPath) {
-      try {
-        const res = await fetch(`http://${this.address}${this.spec.healthCheckPath}`, {
-          signal: AbortSignal.timeout(this.opts.probeTimeoutMs),
-        });
-        await res.arrayBuffer();
-        ok = res.status === 200;
-      } catch {
-        ok = false;
-      }
-    }
+    const ok = await this.healthy();
     if (this.stopping || this.status !== 'Running') return;
     if (ok) {
       this.failures = 0;
@@ -170,11 +160,26 @@ export class Replica {
       }
     } else if (this.readySince && ++this.failures >= this.opts.failureThreshold) {
       this.readySince = null;
-      this.message = `health check ${this.spec.healthCheckPath} failed ${this.failures} times in a row`;
+      const what = this.spec.healthCheckPath ? `health check ${this.spec.healthCheckPath}` : 'TCP check of its port';
+      this.message = `${what} failed ${this.failures} times in a row`;
       this.changed();
     }
-    if (this.spec.healthCheckPath) {
-      this.schedule(() => void this.probe(), this.readySince ? this.opts.probeIntervalMs : this.opts.startupProbeMs);
+    this.schedule(() => void this.probe(), this.readySince ? this.opts.probeIntervalMs : this.opts.startupProbeMs);
+  }
+
+  /**
+   * As the kubelet's probes: the health path answers 200, or, without one, the replica's port
+   * accepts a connection (a TCP probe), so a replica is not routed to before it listens.
+   */
+  private async healthy(): Promise<boolean> {
+    if (this.address === null) return true;
+    if (!this.spec.healthCheckPath) return acceptsConnection(this.address, this.opts.probeTimeoutMs);
+    try {
+      const res = await fetch(`http://${this.address}${this.spec.healthCheckPath}`, { signal: AbortSignal.timeout(this.opts.probeTimeoutMs) });
+      await res.arrayBuffer();
+      return res.status === 200;
+    } catch {
+      return false;
     }
   }
 
@@ -208,4 +213,20 @@ export class Replica {
     this.opts.gpus.release(this.id);
     this.log?.close();
   }
+}
+
+/** Whether `host:port` accepts a TCP connection within the timeout; the connection is closed at once. */
+function acceptsConnection(address: string, timeoutMs: number): Promise<boolean> {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[(.*)\]$/, '$1');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(address.slice(at + 1)), timeout: timeoutMs });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
