@@ -12,16 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startGantry } from './lib/gantry.js';
+import { defaultEngine } from '../src/endpoints/engine.js';
 import { startNginx } from './lib/nginx.js';
 import { wrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
-const KEY = 'bench-inference-key';
+const KEY = 'bench-inference-key-0123456789abcdef0123456789';
 const engine = fileURLToPath(new URL('./lib/port-reporting-engine.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-inf-'));
 const config = join(work, 'config.json');
-writeFileSync(config, JSON.stringify({ models: [{ id: 'bench/tiny', type: 'chat', memory_gb: 1 }], engine: { command: [process.execPath, engine, '{model}'] } }));
+writeFileSync(config, JSON.stringify({ models: [{ id: 'bench/tiny', type: 'chat', memory_gb: 1 }], engine: { command: [process.execPath, engine, '{model}'], args: defaultEngine('process').args } }));
 
 const { url, stop } = await startGantry(join(work, 'data'), KEY, ['--config', config, '--gpus', 'h100-80gb:1']);
 let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;

@@ -4,4 +4,4 @@ import { writeFileSync } from 'node:fs';
 
 const at = process.argv.indexOf('--port');
 writeFileSync('port', process.argv[at + 1]);
-await import('../../test/fixtures/openai-server.js');
+await import('../../examples/tiny-engine/server.js');

@@ -5,7 +5,7 @@ import { errors } from '../api/errors.js';
 import type { CreateDeploymentBody } from '../api/schemas/deployment.js';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../api/schemas/endpoint.js';
 import { DEFAULT_CATALOG, type CatalogModel } from '../endpoints/catalog.js';
-import { defaultEngine, engineCommand, type EngineTemplate } from '../endpoints/engine.js';
+import { engineCommand, engineTemplate, type EngineTemplate } from '../endpoints/engine.js';
 import { HardwareCatalog, type HardwareConfig } from '../endpoints/hardware.js';
 import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import type { ImportOptions } from '../endpoints/model-import.js';
@@ -44,13 +44,19 @@ export function makeEndpointEnv(
   const s = o.settings ?? DEFAULT_ENDPOINTS;
   return {
     hardware: new HardwareCatalog(o.gpus, s.gpuPrices),
-    catalog: s.catalog ?? DEFAULT_CATALOG,
-    engine: { ...defaultEngine(o.runtime), ...s.engine },
+    catalog: withModels(DEFAULT_CATALOG, s.catalog ?? []),
+    engine: engineTemplate(o.runtime, s.engine),
     runtime: o.runtime,
     availabilityZones: s.availabilityZones,
     imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, workDir: o.downloadsDir ?? join(tmpdir(), 'gantry-downloads'), ...DOWNLOADS, ...o.downloads },
     directory: new EndpointDirectory(store),
   };
+}
+
+/** The built-in catalog and the config file's `models`: one of the same id replaces the built-in one. */
+function withModels(builtIn: CatalogModel[], configured: CatalogModel[]): CatalogModel[] {
+  const ids = new Set(configured.map((m) => m.id));
+  return [...builtIn.filter((m) => !ids.has(m.id)), ...configured];
 }
 
 /** A model an endpoint can serve: from the catalog, or uploaded to the project. */

@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 /**
  * How an endpoint's inference engine is started: a deployment of this image/command, whose
  * args are filled from the endpoint. Placeholders: {model} (the weights: a path or an id),
@@ -33,6 +35,23 @@ export function defaultEngine(runtime: 'process' | 'docker' | 'kubernetes'): Eng
     speculative_args: [],
     lora_args: ['--enable-lora', '--lora-modules'],
   };
+}
+
+/**
+ * The template with the config file's `engine` over it. As in Kubernetes, a `command` given
+ * without `args` runs as written: the template's args are not appended to it.
+ */
+export function engineTemplate(runtime: 'process' | 'docker' | 'kubernetes', override: Partial<EngineTemplate>): EngineTemplate {
+  const base = defaultEngine(runtime);
+  return { ...base, ...override, args: override.args ?? (override.command ? [] : base.args) };
+}
+
+/** examples/tiny-engine: a CPU-only OpenAI-compatible engine that takes vLLM's arguments. */
+export const EXAMPLE_ENGINE_PATH = fileURLToPath(new URL('../../examples/tiny-engine/server.js', import.meta.url));
+
+/** The example engine run by this Node.js on the process runtime (`gantry serve --demo`, tests). */
+export function exampleEngine(): Partial<EngineTemplate> {
+  return { image: 'gantry/tiny-engine', command: [process.execPath, EXAMPLE_ENGINE_PATH, '{model}'], args: defaultEngine('process').args };
 }
 
 export interface EngineInputs {

@@ -11,7 +11,6 @@ import { assertMatchesContract } from '../helpers/contract.js';
 import type { UsageReportView } from '../../src/api/schemas/usage.js';
 import { serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
-const engine = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
 
 /**
  * Dedicated endpoints end to end: `gantry serve` on the process runtime with two declared
@@ -37,7 +36,8 @@ describe('dedicated endpoints', () => {
           { id: 'acme/big-chat', type: 'chat', memory_gb: 150 },
           { id: 'acme/huge-chat', type: 'chat', memory_gb: 1000 },
         ],
-        engine: { command: [process.execPath, engine, '{model}'] },
+        // The example engine (examples/tiny-engine) in place of vLLM, as a user without GPUs would.
+        demo: true,
         gpu_prices: { 'h100-80gb': 6 },
         availability_zones: ['local-a', 'local-b'],
         local_model_dirs: [join(d, 'imports')],
@@ -159,8 +159,11 @@ describe('dedicated endpoints', () => {
   test('models: the catalog lists; an upload from a local folder completes, is listed, and serves on an endpoint', async () => {
     const listed = await client.models.list();
     assertMatchesContract('/models', 'get', listed);
-    assert.deepEqual(listed.map((m) => m.id), ['acme/tiny-chat', 'acme/big-chat', 'acme/huge-chat']);
-    assert.equal(listed[0]!.context_length, 2048);
+    // The config file's models join the built-in catalog.
+    const ids = listed.map((m) => m.id);
+    assert.deepEqual(ids.slice(-3), ['acme/tiny-chat', 'acme/big-chat', 'acme/huge-chat']);
+    assert.ok(ids.includes('meta-llama/Llama-3.1-8B-Instruct'), ids.join(', '));
+    assert.equal(listed.find((m) => m.id === 'acme/tiny-chat')!.context_length, 2048);
 
     const upload = await client.models.upload({ model_name: 'my-model', model_source: join(dir, 'imports', 'my-model'), description: 'mine' });
     assertMatchesContract('/models', 'post', upload);

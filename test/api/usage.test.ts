@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Together from 'together-ai';
 import { engines } from '../helpers/engines.js';
+import { exampleEngine } from '../../src/endpoints/engine.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/app.js';
 import { FAST_REPLICAS } from '../helpers/runtime.js';
 import { DeploymentController } from '../../src/reconciler/deployment-controller.js';
@@ -16,7 +17,6 @@ import { UsageMeter } from '../../src/usage/usage-meter.js';
 import type { UsageReportView } from '../../src/api/schemas/usage.js';
 
 const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
-const engineFixture = new URL('../fixtures/openai-server.js', import.meta.url).pathname;
 
 /**
  * Usage metering with real replicas (the process runtime, the controller, the API) and a
@@ -49,7 +49,7 @@ for (const engine of engines) {
             settings: {
               ...DEFAULT_ENDPOINTS,
               catalog: [{ id: 'acme/tiny-chat', type: 'chat', memory_gb: 60 }],
-              engine: { command: [process.execPath, engineFixture, '{model}'] },
+              engine: exampleEngine(),
               gpuPrices: { 'h100-80gb': 6 },
             },
           })),
