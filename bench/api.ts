@@ -17,7 +17,7 @@ import { wrk as runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
-const KEY = 'bench-admin-key';
+const KEY = 'bench-admin-key-0123456789abcdef0123456789';
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-'));
 
 const startServer = (databaseUrl: string | undefined, dir: string) => startGantry(dir, KEY, databaseUrl ? ['--database', databaseUrl] : []);

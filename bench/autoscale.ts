@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
 import { startGantry } from './lib/gantry.js';
 
-const KEY = 'bench-autoscale-key';
+const KEY = 'bench-autoscale-key-0123456789abcdef0123456789';
 const COMPRESS = Number(process.env.COMPRESS ?? 20);
 const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 const trace = fileURLToPath(new URL('../../shared/traces/azure-llm-2023-code.csv', import.meta.url));

@@ -19,7 +19,7 @@ import { wrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
-const KEY = 'bench-gateway-key';
+const KEY = 'bench-gateway-key-0123456789abcdef0123456789';
 const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-gw-'));
 

@@ -18,7 +18,7 @@ import { DockerApi } from '../src/runtime/docker/docker-api.js';
 import { startGantry } from './lib/gantry.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
-const KEY = 'bench-runtime-key';
+const KEY = 'bench-runtime-key-0123456789abcdef0123456789';
 const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 
 interface Runtime {

@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
-import type { Config } from '../config/config.js';
+import { ConfigError, type Config } from '../config/config.js';
+import type { FastifyInstance } from 'fastify';
 import { ensureAdminKey } from '../commands/keys.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
@@ -87,7 +88,7 @@ export async function serve(config: Config) {
   const importer = new ModelImporter(ctx, endpoints.imports);
   await importer.startSweeps();
   const app = await buildApp({ endpoints, importer, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
-  const address = await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
@@ -127,4 +128,18 @@ export async function serve(config: Config) {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Listens, turning the common failures into a message that says what to do. */
+async function listenOn(app: FastifyInstance, config: Config): Promise<string> {
+  const { host, port } = config.listen;
+  try {
+    return await app.listen({ host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`--listen (GANTRY_LISTEN): ${host}:${port} is already in use (another gantry serve?); choose another port with --listen ${host}:PORT, or port 0 for a free one`);
+    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`--listen (GANTRY_LISTEN): ${host} is not an address of this machine`);
+    if (code === 'EACCES') throw new ConfigError(`--listen (GANTRY_LISTEN): not allowed to listen on port ${port} (ports below 1024 need root); choose another with --listen`);
+    throw err;
+  }
 }

@@ -6,6 +6,10 @@ import type { Store } from '../store/store.js';
 
 export const DEFAULT_PROJECT = 'default';
 
+/** Project names are shown in URLs, registry paths and metrics labels: keep them plain. */
+export const PROJECT_NAME_RULE = '1–100 letters, digits, - and _';
+export const validProjectName = (name: string) => /^[A-Za-z0-9_-]{1,100}$/.test(name);
+
 /**
  * API keys are 256-bit random tokens, so a plain SHA-256 is the right stored form: it
  * cannot be reversed, and a slow password hash would only slow every request down.

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_HOLD } from '../gateway/routing-table.js';
+import { GPU_TYPES } from '../api/schemas/deployment.js';
 import type { CatalogModel } from '../endpoints/catalog.js';
-import type { EngineTemplate } from '../endpoints/engine.js';
+import { exampleEngine, type EngineTemplate } from '../endpoints/engine.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -24,6 +25,8 @@ export interface Config {
   registryAuth: string | undefined;
   /** Declared GPUs (`h100-80gb:2,…`); undefined means detect with nvidia-smi. */
   gpus: string | undefined;
+  /** Try endpoints without a GPU: simulated GPUs and the example engine (`--demo`). */
+  demo: boolean;
   /** This server's URL as replicas reach it (TOGETHER_API_BASE_URL). */
   publicUrl: string | undefined;
   /** Requests the gateway holds per deployment while no replica is ready. */
@@ -43,7 +46,7 @@ export interface Config {
 }
 
 export interface EndpointsConfig {
-  /** The model catalog (`models`); the built-in one when not given. */
+  /** Models added to the built-in catalog (`models`); one with a built-in id replaces it. */
   catalog: CatalogModel[] | undefined;
   /** Overrides of the inference engine's template (`engine`). */
   engine: Partial<EngineTemplate>;
@@ -72,38 +75,55 @@ const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones', 'loca
 
 export class ConfigError extends Error {}
 
-interface Setting {
+/** An admin key is a bearer credential for a whole project: at least as long as a 128-bit hex token. */
+export const MIN_ADMIN_KEY_LENGTH = 32;
+/** What `--demo` declares when `--gpus` does not. */
+export const DEMO_GPUS = 'h100-80gb:2';
+
+/**
+ * One setting as the user meets it: its flag (with the argument's name), environment
+ * variable, config-file key and help line. The CLI's options and the config file's known keys
+ * are generated from this table, so a setting exists everywhere or nowhere.
+ */
+export interface Setting {
   flag: string;
+  arg: string;
   env: string;
   file: string;
+  help: string;
+  /** `store`: every command that opens the store; `serve`: only `gantry serve`. */
+  scope: 'store' | 'serve';
 }
 
-const SETTINGS = {
-  listen: { flag: '--listen', env: 'GANTRY_LISTEN', file: 'listen' },
-  dataDir: { flag: '--data-dir', env: 'GANTRY_DATA_DIR', file: 'data_dir' },
-  databaseUrl: { flag: '--database', env: 'GANTRY_DATABASE_URL', file: 'database_url' },
-  adminKey: { flag: '--admin-key', env: 'GANTRY_ADMIN_KEY', file: 'admin_key' },
-  secretKey: { flag: '--secret-key', env: 'GANTRY_SECRET_KEY', file: 'secret_key' },
-  logLevel: { flag: '--log-level', env: 'GANTRY_LOG_LEVEL', file: 'log_level' },
-  bodyLimit: { flag: '--body-limit', env: 'GANTRY_BODY_LIMIT', file: 'body_limit' },
-  runtime: { flag: '--runtime', env: 'GANTRY_RUNTIME', file: 'runtime' },
-  dockerHost: { flag: '--docker-host', env: 'DOCKER_HOST', file: 'docker_host' },
-  registryAuth: { flag: '--registry-auth', env: 'GANTRY_REGISTRY_AUTH', file: 'registry_auth' },
-  gpus: { flag: '--gpus', env: 'GANTRY_GPUS', file: 'gpus' },
-  publicUrl: { flag: '--public-url', env: 'GANTRY_PUBLIC_URL', file: 'public_url' },
-  holdMax: { flag: '--hold-max', env: 'GANTRY_HOLD_MAX', file: 'hold_max' },
-  holdTimeoutSeconds: { flag: '--hold-timeout', env: 'GANTRY_HOLD_TIMEOUT', file: 'hold_timeout' },
-  scaleDownWindowSeconds: { flag: '--scale-down-window', env: 'GANTRY_SCALE_DOWN_WINDOW', file: 'scale_down_window' },
-  idleGraceSeconds: { flag: '--idle-grace', env: 'GANTRY_IDLE_GRACE', file: 'idle_grace' },
-  tls: { flag: '--tls', env: 'GANTRY_TLS', file: 'tls' },
-  tlsCert: { flag: '--tls-cert', env: 'GANTRY_TLS_CERT', file: 'tls_cert' },
-  tlsKey: { flag: '--tls-key', env: 'GANTRY_TLS_KEY', file: 'tls_key' },
-} satisfies Record<Exclude<keyof Config, 'baseEnv' | 'endpoints'> | 'tlsCert' | 'tlsKey', Setting>;
+export const SETTINGS = {
+  dataDir: { flag: '--data-dir', arg: 'dir', env: 'GANTRY_DATA_DIR', file: 'data_dir', scope: 'store', help: 'data directory (default ./.gantry)' },
+  databaseUrl: { flag: '--database', arg: 'url', env: 'GANTRY_DATABASE_URL', file: 'database_url', scope: 'store', help: 'sqlite:PATH or postgres://USER@HOST/DB (default sqlite under the data dir)' },
+  listen: { flag: '--listen', arg: 'host:port', env: 'GANTRY_LISTEN', file: 'listen', scope: 'serve', help: 'address to listen on (default 127.0.0.1:8080; port 0 picks a free one)' },
+  adminKey: { flag: '--admin-key', arg: 'key', env: 'GANTRY_ADMIN_KEY', file: 'admin_key', scope: 'serve', help: `the default project's admin key, at least ${MIN_ADMIN_KEY_LENGTH} characters (default: a random one saved to <data-dir>/admin.key)` },
+  secretKey: { flag: '--secret-key', arg: 'key', env: 'GANTRY_SECRET_KEY', file: 'secret_key', scope: 'serve', help: 'the 32-byte key (64 hex characters or base64) that encrypts secrets at rest (default: <data-dir>/secret.key)' },
+  logLevel: { flag: '--log-level', arg: 'level', env: 'GANTRY_LOG_LEVEL', file: 'log_level', scope: 'serve', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+  bodyLimit: { flag: '--body-limit', arg: 'bytes', env: 'GANTRY_BODY_LIMIT', file: 'body_limit', scope: 'serve', help: 'largest accepted request body (default 1048576)' },
+  runtime: { flag: '--runtime', arg: 'kind', env: 'GANTRY_RUNTIME', file: 'runtime', scope: 'serve', help: 'where replicas run: process or docker (default process)' },
+  dockerHost: { flag: '--docker-host', arg: 'url', env: 'DOCKER_HOST', file: 'docker_host', scope: 'serve', help: "Docker Engine API of the docker runtime, Podman's works too (default unix:///var/run/docker.sock)" },
+  registryAuth: { flag: '--registry-auth', arg: 'file', env: 'GANTRY_REGISTRY_AUTH', file: 'registry_auth', scope: 'serve', help: 'Docker-style config.json with registry credentials (docker runtime)' },
+  gpus: { flag: '--gpus', arg: 'TYPE:COUNT,…', env: 'GANTRY_GPUS', file: 'gpus', scope: 'serve', help: `declare GPUs instead of detecting them with nvidia-smi (types: ${GPU_TYPES.join(', ')})` },
+  demo: { flag: '--demo', arg: 'on|off', env: 'GANTRY_DEMO', file: 'demo', scope: 'serve', help: `try endpoints without a GPU: ${DEMO_GPUS} simulated (unless --gpus) and the example engine instead of vLLM` },
+  publicUrl: { flag: '--public-url', arg: 'url', env: 'GANTRY_PUBLIC_URL', file: 'public_url', scope: 'serve', help: 'this server as replicas reach it (default the listen address)' },
+  holdMax: { flag: '--hold-max', arg: 'n', env: 'GANTRY_HOLD_MAX', file: 'hold_max', scope: 'serve', help: `requests the gateway holds per deployment while no replica is ready (default ${DEFAULT_HOLD.maxHeld})` },
+  holdTimeoutSeconds: { flag: '--hold-timeout', arg: 'seconds', env: 'GANTRY_HOLD_TIMEOUT', file: 'hold_timeout', scope: 'serve', help: `how long the gateway holds a request for a ready replica (default ${DEFAULT_HOLD.maxWaitMs / 1000})` },
+  scaleDownWindowSeconds: { flag: '--scale-down-window', arg: 'seconds', env: 'GANTRY_SCALE_DOWN_WINDOW', file: 'scale_down_window', scope: 'serve', help: 'autoscaler scale-down stabilization window (default 300)' },
+  idleGraceSeconds: { flag: '--idle-grace', arg: 'seconds', env: 'GANTRY_IDLE_GRACE', file: 'idle_grace', scope: 'serve', help: 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (default 300)' },
+  tls: { flag: '--tls', arg: 'mode', env: 'GANTRY_TLS', file: 'tls', scope: 'serve', help: 'self-signed: serve HTTPS with a certificate for localhost and 127.0.0.1 made in the data dir (default off)' },
+  tlsCert: { flag: '--tls-cert', arg: 'file', env: 'GANTRY_TLS_CERT', file: 'tls_cert', scope: 'serve', help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key' },
+  tlsKey: { flag: '--tls-key', arg: 'file', env: 'GANTRY_TLS_KEY', file: 'tls_key', scope: 'serve', help: 'the PEM private key of --tls-cert' },
+} as const satisfies Record<Exclude<keyof Config, 'baseEnv' | 'endpoints'> | 'tlsCert' | 'tlsKey', Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SSL_CERT_FILE'];
 
-export type Flags = Partial<Record<keyof typeof SETTINGS, string>> & { config?: string };
+export type Flags = Partial<Record<SettingName, string>> & { config?: string };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -125,7 +145,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     }
   }
 
-  const pick = (key: keyof typeof SETTINGS): { value: string | undefined; from: string } => {
+  const pick = (key: SettingName): { value: string | undefined; from: string } => {
     const s = SETTINGS[key];
     if (flags[key] !== undefined) return { value: flags[key], from: s.flag };
     if (env[s.env] !== undefined && env[s.env] !== '') return { value: env[s.env], from: s.env };
@@ -163,10 +183,10 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     throw new ConfigError(`${hostIn.from}: '${dockerHost}' is not unix:///PATH or tcp://HOST:PORT`);
   }
   const authIn = pick('registryAuth');
+  const demo = onOff(pick('demo'));
   const gpusIn = pick('gpus');
-  if (gpusIn.value !== undefined && !/^\s*([a-z0-9-]+:\d+\s*)(,\s*[a-z0-9-]+:\d+\s*)*$/.test(gpusIn.value)) {
-    throw new ConfigError(`${gpusIn.from}: '${gpusIn.value}' is not a list of TYPE:COUNT (for example h100-80gb:2)`);
-  }
+  const gpus = gpusIn.value ?? (demo ? DEMO_GPUS : undefined);
+  if (gpus !== undefined) checkGpus(gpus, gpusIn.from);
   const urlIn = pick('publicUrl');
   if (urlIn.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(urlIn.value)) {
     throw new ConfigError(`${urlIn.from}: '${urlIn.value}' is not a base URL such as http://10.0.0.5:8080`);
@@ -176,6 +196,13 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const endpoints = parseEndpoints(file, configPath ?? '', env.HF_ENDPOINT, cwd);
+  // The example engine stands in for vLLM unless the config file names an engine of its own.
+  if (demo && runtime !== 'process') throw new ConfigError(`--demo (GANTRY_DEMO): runs the example engine as a process; use it with --runtime process, not ${runtime}`);
+  if (demo && file.engine === undefined) endpoints.engine = exampleEngine();
+  const adminIn = pick('adminKey');
+  if (adminIn.value !== undefined && adminIn.value.length < MIN_ADMIN_KEY_LENGTH) {
+    throw new ConfigError(`${adminIn.from}: an admin key must be at least ${MIN_ADMIN_KEY_LENGTH} characters (got ${adminIn.value.length}); for example: openssl rand -hex 32`);
+  }
   const tls = parseTls(pick('tls'), pick('tlsCert'), pick('tlsKey'), cwd);
   const baseEnv: Record<string, string> = {};
   for (const name of INHERITED_ENV) if (env[name] !== undefined) baseEnv[name] = env[name]!;
@@ -187,7 +214,8 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     runtime,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),
-    gpus: gpusIn.value,
+    gpus,
+    demo,
     publicUrl: urlIn.value?.replace(/\/$/, ''),
     baseEnv,
     tls,
@@ -195,7 +223,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     listen,
     dataDir,
     databaseUrl: databaseUrl.startsWith('sqlite:') ? `sqlite:${resolve(cwd, databaseUrl.slice(7))}` : databaseUrl,
-    adminKey: pick('adminKey').value,
+    adminKey: adminIn.value,
     secretKey: pick('secretKey').value,
     logLevel,
     bodyLimit,
@@ -245,6 +273,23 @@ function parseTls(mode: Picked, cert: Picked, key: Picked, cwd: string): Config[
     return { mode: 'files', cert: resolve(cwd, cert.value), key: resolve(cwd, key.value) };
   }
   return mode.value === 'self-signed' ? { mode: 'self-signed' } : { mode: 'off' };
+}
+
+/** `TYPE:COUNT,…` of the GPU types a deployment can ask for. */
+function checkGpus(text: string, from: string) {
+  const known: readonly string[] = GPU_TYPES.filter((t) => t !== 'none');
+  for (const part of text.split(',').map((p) => p.trim())) {
+    const m = /^([a-z0-9-]+):(\d+)$/.exec(part);
+    if (!m) throw new ConfigError(`${from}: '${part}' is not TYPE:COUNT (for example h100-80gb:2)`);
+    if (!known.includes(m[1]!)) throw new ConfigError(`${from}: '${m[1]}' is not a GPU type a deployment can ask for (one of ${known.join(', ')})`);
+  }
+}
+
+function onOff(input: Picked): boolean {
+  const v = input.value?.toLowerCase();
+  if (v === undefined || v === 'off' || v === 'false' || v === '0') return false;
+  if (v === 'on' || v === 'true' || v === '1' || v === '') return true;
+  throw new ConfigError(`${input.from}: '${input.value}' is not on or off`);
 }
 
 function wholeNumber(input: Picked, fallback: number, min: number): number {

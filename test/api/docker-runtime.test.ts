@@ -19,7 +19,7 @@ const skip = host ? undefined : (process.env.GANTRY_TEST_DOCKER_SKIP ?? 'GANTRY_
 describe('deployments on the docker runtime (Podman)', { ...(skip ? { skip } : {}) }, () => {
   let dir: string;
   let g: GantryProcess;
-  const key = 'docker-test-key';
+  const key = 'docker-test-key-0123456789abcdef0123456789';
   const api = host ? new DockerApi(host) : null;
   const start = () => startGantry(['--data-dir', dir, '--runtime', 'docker', '--docker-host', host!], { GANTRY_ADMIN_KEY: key });
 

@@ -17,7 +17,7 @@ const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 describe('gateway', () => {
   let dir: string;
   let g: GantryProcess;
-  const key = 'gateway-test-key';
+  const key = 'gateway-test-key-0123456789abcdef0123456789';
   const auth = { authorization: `Bearer ${key}` };
 
   const call = apiCaller(() => g.url, key);

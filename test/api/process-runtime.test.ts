@@ -23,7 +23,7 @@ const alive = (pid: number) => {
 describe('deployments on the process runtime', () => {
   let dir: string;
   let g: GantryProcess;
-  const key = 'proc-test-key';
+  const key = 'proc-test-key-0123456789abcdef0123456789';
 
   const call = apiCaller(() => g.url, key);
   const get = async (name: string) => (await call('GET', `/v1/deployments/${name}`)).body;
@@ -40,7 +40,7 @@ describe('deployments on the process runtime', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-proc-'));
-    g = await startGantry(['--data-dir', dir, '--gpus', 'h100-80gb:1'], { GANTRY_ADMIN_KEY: 'proc-test-key' });
+    g = await startGantry(['--data-dir', dir, '--gpus', 'h100-80gb:1'], { GANTRY_ADMIN_KEY: 'proc-test-key-0123456789abcdef0123456789' });
   });
   after(async () => {
     await g?.stop();

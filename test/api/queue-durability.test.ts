@@ -22,7 +22,7 @@ for (const engine of engines) {
 
     test('SIGKILL during load, restart: every acknowledged job ends exactly once', async () => {
       const db = await engine.create();
-      const key = 'durability-key';
+      const key = 'durability-key-0123456789abcdef0123456789';
       const args = ['--data-dir', dir, '--database', db.url];
       const env = { GANTRY_ADMIN_KEY: key };
       g = await startGantry(args, env);

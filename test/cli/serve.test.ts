@@ -1,6 +1,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
@@ -41,10 +42,10 @@ describe('gantry serve', () => {
     const config = join(dir, 'gantry.json');
     writeFileSync(config, JSON.stringify({ listen: '127.0.0.1:1', data_dir: join(dir, 'from-file'), log_level: 'warn' }));
     const g = await startGantry(['--config', config, '--listen', '127.0.0.1:0'], {
-      GANTRY_ADMIN_KEY: 'my-admin-key-123',
+      GANTRY_ADMIN_KEY: 'my-admin-key-123-0123456789abcdef0123456789',
       GANTRY_DATA_DIR: join(dir, 'from-env'),
     });
-    assert.equal((await get(`${g.url}/v1/deployments`, 'my-admin-key-123')).status, 200);
+    assert.equal((await get(`${g.url}/v1/deployments`, 'my-admin-key-123-0123456789abcdef0123456789')).status, 200);
     assert.ok(statSync(join(dir, 'from-env', 'gantry.db')).isFile(), 'the environment beat the config file');
     assert.throws(() => statSync(join(dir, 'from-env', 'admin.key')), 'no key file when the key comes from the environment');
     await g.stop();
@@ -64,7 +65,12 @@ describe('gantry serve', () => {
       [['serve'], { GANTRY_HOLD_MAX: '-1' }, /GANTRY_HOLD_MAX: must be a whole number, at least 0/],
       [['serve', '--hold-timeout', '0'], {}, /--hold-timeout: must be a whole number, at least 1/],
       [['serve', '--idle-grace', 'soon'], {}, /--idle-grace: must be a whole number/],
-      [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not a list of TYPE:COUNT/],
+      [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not TYPE:COUNT/],
+      [['serve', '--gpus', 'h100:2'], {}, /--gpus: 'h100' is not a GPU type a deployment can ask for \(one of h100-80gb, /],
+      [['serve'], { GANTRY_ADMIN_KEY: 'short' }, /GANTRY_ADMIN_KEY: an admin key must be at least 32 characters \(got 5\)/],
+      [['serve', '--admin-key', 'x'.repeat(31)], {}, /--admin-key: an admin key must be at least 32 characters/],
+      [['serve', '--demo', '--runtime', 'docker'], {}, /--demo .* use it with --runtime process/],
+      [['serve', '--demo', 'maybe'], {}, /--demo: 'maybe' is not on or off/],
       [['serve', '--public-url', 'ftp://x'], {}, /--public-url: 'ftp:\/\/x' is not a base URL/],
       [['serve', '--tls', 'yes'], {}, /--tls: 'yes' is not self-signed or off/],
       [['serve', '--tls-cert', '/nonexistent.pem'], {}, /--tls-cert and --tls-key .* go together/],
@@ -78,6 +84,50 @@ describe('gantry serve', () => {
     }
   });
 
+  test('--admin-key and --secret-key are flags like every setting the README names', async () => {
+    const dir = tempDir();
+    const key = 'flag-admin-key-0123456789abcdef0123456789';
+    const g = await startGantry(['--data-dir', dir, '--admin-key', key, '--secret-key', 'ab'.repeat(32)], { GANTRY_ADMIN_KEY: 'env-admin-key-0123456789abcdef0123456789' });
+    assert.equal((await get(`${g.url}/v1/deployments`, key)).status, 200, 'the flag beat the environment');
+    assert.throws(() => statSync(join(dir, 'secret.key')), 'no generated secret key when one is given');
+    await g.stop();
+    const help = runGantry(['serve', '--help']);
+    await help.exited;
+    for (const flag of ['--admin-key', '--secret-key', '--demo', '--gpus', '--tls-cert']) assert.ok(help.output().includes(flag), `serve --help lists ${flag}`);
+  });
+
+  test('a busy port says so and suggests --listen', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const { port } = blocker.address() as AddressInfo;
+    const run = runGantry(['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', tempDir()]);
+    assert.equal(await run.exited, 2, run.output());
+    assert.match(run.output(), new RegExp(`127\\.0\\.0\\.1:${port} is already in use .*--listen`));
+    assert.ok(!run.output().includes('setupListenHandle'), 'no stack trace');
+    blocker.close();
+  });
+
+  test('gantry keys refuses a data dir without a database and project names that are not names', async () => {
+    const list = runGantry(['keys', 'list', '--data-dir', join(tempDir(), 'typo')]);
+    assert.equal(await list.exited, 2);
+    assert.match(list.output(), /no Gantry database at .*typo\/gantry\.db: run `gantry serve` once/);
+    assert.throws(() => statSync(join(tempDir(), 'typo')), 'nothing was created');
+    for (const project of ['', '../../etc', 'x y']) {
+      const create = runGantry(['keys', 'create', '--project', project, '--data-dir', tempDir()]);
+      assert.equal(await create.exited, 2, create.output());
+      assert.match(create.output(), /--project: '.*' is not a project name \(1–100 letters, digits, - and _\)/);
+    }
+  });
+
+  test('gantry doctor says what each runtime needs; a check asked for that fails is exit 1', async () => {
+    const run = runGantry(['doctor']);
+    assert.equal(await run.exited, 0, run.output());
+    for (const section of ['process runtime', 'GPUs:', 'docker runtime', 'PostgreSQL', 'image registry']) assert.ok(run.output().includes(section), run.output());
+    const asked = runGantry(['doctor', '--docker-host', 'unix:///nonexistent.sock']);
+    assert.equal(await asked.exited, 1, asked.output());
+    assert.match(asked.output(), /FAIL {2}no Docker Engine API at unix:\/\/\/nonexistent\.sock/);
+  });
+
   test('gantry keys create, list and revoke work on the same data dir as a running server', async () => {
     const dir = tempDir();
     const g = await startGantry(['--data-dir', dir]);
@@ -88,6 +138,7 @@ describe('gantry serve', () => {
 
     const list = runGantry(['keys', 'list', '--data-dir', dir]);
     assert.equal(await list.exited, 0);
+    assert.match(list.output(), /^ID\tPROJECT\tPREFIX\tSTATE\tLABEL$/m);
     assert.match(list.output(), new RegExp(`${id}\\tteam-b\\t`));
     assert.ok(!list.output().includes(key!), 'key values are never listed');
 
