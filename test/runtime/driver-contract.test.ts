@@ -102,6 +102,15 @@ for (const d of drivers) {
         assert.notEqual(rs[0]!.address, rs[1]!.address);
       }));
 
+    test('without a health path a replica is ready once its port accepts connections, not when it starts', () =>
+      withDriver(d.make(), async (driver) => {
+        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision(d, 'rev-a', { healthCheckPath: '', env: { LISTEN_AFTER_MS: '1500' } }), replicas: 1 }]);
+        const [running] = await until(driver, (rs) => rs[0]?.status === 'Running', 'a running replica');
+        assert.equal(running!.readySince, null, 'running but not listening yet: not ready');
+        const [r] = await until(driver, (rs) => ready(rs, 1), 'ready once it listens');
+        assert.equal((await fetch(`http://${r!.address}/env`)).status, 200, 'ready means it answers');
+      }));
+
     test('a crashing replica shows CrashLoopBackOff with its exit code and is restarted', () =>
       withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-crash', revision: revision(d, 'rev-crash', { env: { CRASH_AFTER_MS: '100' } }), replicas: 1 }]);
