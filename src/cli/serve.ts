@@ -103,7 +103,7 @@ export async function serve(config: Config) {
   if (tls?.selfSignedFile) {
     process.stdout.write(
       `serving HTTPS with a self-signed certificate for localhost and 127.0.0.1: ${tls.selfSignedFile}\n` +
-        `  trust it with SSL_CERT_FILE=${tls.selfSignedFile} (Python, curl) or NODE_EXTRA_CA_CERTS=${tls.selfSignedFile} (Node.js)\n`,
+        `  trust it with curl --cacert ${tls.selfSignedFile}, SSL_CERT_FILE=${tls.selfSignedFile} (Python) or NODE_EXTRA_CA_CERTS=${tls.selfSignedFile} (Node.js)\n`,
     );
   }
   process.stdout.write(`listening on ${address}\n`);
