@@ -10,13 +10,14 @@ import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
 import type { ReplicaState } from '../runtime/types.js';
 import { normalizeAutoscaling } from './autoscaling.js';
 
-/** Environment variables the platform sets itself; a user may not define them. */
-export const RESERVED_ENV = new Set([
-  'TOGETHER_DEPLOYMENT_NAME',
-  'TOGETHER_DEPLOYMENT_REVISION_ID',
-  'TOGETHER_API_BASE_URL',
-  'TERMINATION_GRACE_PERIOD_SECONDS',
-]);
+/**
+ * The platform lists the revision id among a deployment's variables (as Together does). A
+ * request that sends it back (a GET's body PATCHed again) does not store it: the replica always
+ * sees its real revision. The platform's other variables a user may set, and the user's value
+ * wins, as on Together (`jig deploy` sends its own TOGETHER_API_BASE_URL).
+ */
+export const LISTED_REVISION_ENV = 'TOGETHER_DEPLOYMENT_REVISION_ID';
+const userEnv = (vars: DeploymentSpec['environment_variables']) => vars.filter((v) => v.name !== LISTED_REVISION_ENV);
 
 export const DEPLOYMENT_DEFAULTS = {
   description: '',
@@ -51,7 +52,7 @@ export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
     max_replicas: body.max_replicas ?? min,
     command: body.command ?? DEPLOYMENT_DEFAULTS.command,
     args: body.args ?? DEPLOYMENT_DEFAULTS.args,
-    environment_variables: body.environment_variables ?? [],
+    environment_variables: userEnv(body.environment_variables ?? []),
     health_check_path: body.health_check_path ?? DEPLOYMENT_DEFAULTS.health_check_path,
     termination_grace_period_seconds:
       body.termination_grace_period_seconds ?? DEPLOYMENT_DEFAULTS.termination_grace_period_seconds,
@@ -68,6 +69,7 @@ export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
 export function draftFromPatch(current: DeploymentSpec, name: string, body: UpdateDeploymentBody): SpecDraft {
   const { name: _rename, autoscaling, volumes, ...rest } = body;
   const merged: SpecDraft = { ...current, ...rest, volumes: current.volumes };
+  if (rest.environment_variables !== undefined) merged.environment_variables = userEnv(rest.environment_variables);
   if (body.min_replicas !== undefined && body.max_replicas === undefined && merged.max_replicas < body.min_replicas) {
     merged.max_replicas = body.min_replicas;
   }
@@ -97,9 +99,6 @@ export function checkDraft(d: SpecDraft): void {
     const hasSecret = v.value_from_secret !== undefined;
     if (hasValue === hasSecret) {
       throw errors.invalid(param, `${param} (${v.name}) must set exactly one of value or value_from_secret`);
-    }
-    if (RESERVED_ENV.has(v.name)) {
-      throw errors.invalid(`${param}.name`, `${param}.name: ${v.name} is set by the platform and cannot be overridden`);
     }
     if (seen.has(v.name)) throw errors.invalid(`${param}.name`, `${param}.name: ${v.name} is defined more than once`);
     seen.add(v.name);
@@ -203,7 +202,7 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
     max_replicas: s.max_replicas,
     desired_replicas: d.desired_replicas,
     ready_replicas: readyReplicas(d, observed),
-    environment_variables: [...s.environment_variables, { name: 'TOGETHER_DEPLOYMENT_REVISION_ID', value: d.revision_id }],
+    environment_variables: [...s.environment_variables, { name: LISTED_REVISION_ENV, value: d.revision_id }],
     volumes: s.volumes,
     termination_grace_period_seconds: s.termination_grace_period_seconds,
     replica_events: events,

@@ -18,10 +18,10 @@ export interface PlatformEnv {
 }
 
 /**
- * The runtime's view of a deployment revision: the user's variables with secrets resolved,
- * plus what the platform injects (as Together does): TOGETHER_DEPLOYMENT_NAME,
- * TOGETHER_DEPLOYMENT_REVISION_ID, TOGETHER_API_BASE_URL, TERMINATION_GRACE_PERIOD_SECONDS,
- * and TOGETHER_API_KEY, the deployment's worker key, when the user does not set it.
+ * The runtime's view of a deployment revision: what the platform injects (as Together does):
+ * TOGETHER_DEPLOYMENT_NAME, TOGETHER_DEPLOYMENT_REVISION_ID, TOGETHER_API_BASE_URL,
+ * TERMINATION_GRACE_PERIOD_SECONDS and TOGETHER_API_KEY (the deployment's worker key), with the
+ * user's variables over it, secrets resolved: a variable the user sets is the user's value.
  */
 export async function buildRevisionSpec(
   d: DeploymentRecord,
@@ -30,7 +30,12 @@ export async function buildRevisionSpec(
   workerKey: () => Promise<string | undefined> = async () => undefined,
 ): Promise<RevisionSpec> {
   const s = d.spec;
-  const env: Record<string, string> = { ...platform.trustEnv };
+  const env: Record<string, string> = {
+    ...platform.trustEnv,
+    TOGETHER_DEPLOYMENT_NAME: d.name,
+    TOGETHER_API_BASE_URL: platform.apiBaseUrl,
+    TERMINATION_GRACE_PERIOD_SECONDS: String(s.termination_grace_period_seconds),
+  };
   for (const v of s.environment_variables) {
     if (v.value !== undefined) env[v.name] = v.value;
     else {
@@ -40,12 +45,8 @@ export async function buildRevisionSpec(
       env[v.name] = value;
     }
   }
-  Object.assign(env, {
-    TOGETHER_DEPLOYMENT_NAME: d.name,
-    TOGETHER_DEPLOYMENT_REVISION_ID: d.revision_id,
-    TOGETHER_API_BASE_URL: platform.apiBaseUrl,
-    TERMINATION_GRACE_PERIOD_SECONDS: String(s.termination_grace_period_seconds),
-  });
+  // Never stored from a request (see LISTED_REVISION_ENV): always the real revision.
+  env.TOGETHER_DEPLOYMENT_REVISION_ID = d.revision_id;
   // The deployment's own worker key, unless the user gives one (jig maps its own through a secret).
   if (env.TOGETHER_API_KEY === undefined) {
     const key = await workerKey();

@@ -38,7 +38,6 @@ for (const engine of engines) {
       await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: '1', value_from_secret: 's' }] }, 'environment_variables[0]', /exactly one/);
       await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value_from_secret: 'missing' }] }, 'environment_variables[0].value_from_secret', /secret 'missing' not found/);
       await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }, 'environment_variables[1].name', /more than once/);
-      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'TOGETHER_DEPLOYMENT_NAME', value: 'x' }] }, 'environment_variables[0].name', /set by the platform/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'nope', mount_path: '/data' }] }, 'volumes[0].name', /volume 'nope' not found/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'v', mount_path: 'relative' }] }, 'volumes[0].mount_path', /must match/);
       await rejects({ ...base, name: 'ok', min_replicas: 3, max_replicas: 2 }, 'min_replicas', /less than or equal to max_replicas/);

@@ -100,8 +100,20 @@ describe('deployments on the process runtime', () => {
     assert.equal(Object.values(same.body.replica_events as object).length, 1);
     assert.equal((await get('web')).replica_events[Object.keys(before.replica_events)[0]!]?.revision_id, oldRevision);
 
-    const patched = await call('PATCH', '/v1/deployments/web', { environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }, { name: 'READY_AFTER_MS', value: '600' }, { name: 'VERSION', value: '2' }] });
-    const newRevision = patched.body.environment_variables.find((e: any) => e.name === 'TOGETHER_DEPLOYMENT_REVISION_ID').value;
+    // As jig does: its own TOGETHER_API_BASE_URL, and the listed revision id sent back as it came.
+    const patched = await call('PATCH', '/v1/deployments/web', {
+      environment_variables: [
+        { name: 'WRITE_ENV_FILE', value: '1' },
+        { name: 'READY_AFTER_MS', value: '600' },
+        { name: 'VERSION', value: '2' },
+        { name: 'TOGETHER_API_BASE_URL', value: 'https://api.example.test/v1' },
+        { name: 'TOGETHER_DEPLOYMENT_REVISION_ID', value: oldRevision },
+      ],
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const listed = patched.body.environment_variables.filter((e: any) => e.name === 'TOGETHER_DEPLOYMENT_REVISION_ID');
+    assert.equal(listed.length, 1, 'the revision id is listed once, by the platform');
+    const newRevision = listed[0].value;
     assert.notEqual(newRevision, oldRevision);
     let sawBoth = false;
     for (;;) {
@@ -113,6 +125,9 @@ describe('deployments on the process runtime', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     assert.ok(sawBoth, 'old and new replicas ran side by side');
+    const env = replicaFiles(before.id).map((f) => f.env).find((e) => e.VERSION === '2')!;
+    assert.equal(env.TOGETHER_API_BASE_URL, 'https://api.example.test/v1', "a platform variable the user sets is the user's value");
+    assert.equal(env.TOGETHER_DEPLOYMENT_REVISION_ID, newRevision, 'the revision id is always the real one');
   });
 
   test('a new revision that cannot start leaves the old one serving, and reports why', async () => {
