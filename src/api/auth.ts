@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Caller } from '../commands/context.js';
 import { hashKey } from '../commands/keys.js';
 import type { Store } from '../store/store.js';
-import { ApiError, errors } from './errors.js';
+import { ApiError, errors } from '../contract/errors.js';
 import { TtlCache } from '../domain/ttl-cache.js';
+import type { Caller } from '../contract/ports.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ApiError, errors } from './errors.js';
+import { ApiError, errors } from '../contract/errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

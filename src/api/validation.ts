@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
-import { ApiError, errors } from './errors.js';
+import { ApiError, errors } from '../contract/errors.js';
 
 /**
  * Request validation. Bodies are checked strictly: no type coercion, no silently dropped

@@ -1,8 +1,8 @@
 import type { Counter } from 'prom-client';
 import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Traffic } from '../gateway/traffic.js';
-import type { ReplicaState } from '../runtime/types.js';
-import type { DeploymentRecord } from '../store/records.js';
+import type { ReplicaState } from '../contract/runtime.js';
+import type { DeploymentRecord } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import { decide, type DecideOptions } from './decide.js';
 import { every } from '../domain/periodic.js';

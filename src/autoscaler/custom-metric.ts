@@ -1,4 +1,4 @@
-import type { ReplicaState } from '../runtime/types.js';
+import type { ReplicaState } from '../contract/runtime.js';
 
 /**
  * The sum of a metric over the Prometheus text each ready replica serves at /metrics (every

@@ -1,4 +1,4 @@
-import type { AutoscalingConfig } from '../api/schemas/deployment.js';
+import type { AutoscalingConfig } from '../contract/schemas/deployment.js';
 
 /** What the autoscaler knows of a deployment at one tick. */
 export interface Signals {

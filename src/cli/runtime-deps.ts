@@ -10,7 +10,7 @@ import { DockerDriver } from '../runtime/docker/docker-driver.js';
 import { loadRegistryAuths } from '../runtime/docker/image-puller.js';
 import type { GpuInventory } from '../runtime/gpus.js';
 import { ProcessDriver } from '../runtime/process/process-driver.js';
-import type { RuntimeDriver } from '../runtime/types.js';
+import type { RuntimeDriver } from '../contract/runtime.js';
 import { Store } from '../store/store.js';
 
 /** Opens the real dependencies that `serve` and `keys` share: data dir, store, ids, clock. */

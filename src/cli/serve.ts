@@ -18,8 +18,8 @@ import { VolumePreloader } from '../reconciler/volume-preload.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { loadTls } from './tls.js';
 import { makeEndpointEnv } from '../commands/endpoints.js';
-import { InactivityWatcher } from '../endpoints/inactivity.js';
-import { ModelImporter } from '../endpoints/model-import.js';
+import { InactivityWatcher } from '../commands/endpoint-inactivity.js';
+import { ModelImporter } from '../commands/model-import.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 

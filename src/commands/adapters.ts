@@ -1,8 +1,9 @@
-import { errors } from '../api/errors.js';
-import { StoreConstraintError } from '../store/database.js';
+import { errors } from '../contract/errors.js';
+import { StoreConstraintError } from '../store/executor.js';
 import type { EndpointRecord } from '../store/endpoint-store.js';
-import type { Caller, CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 import { findEndpoint, syncEngine, type EndpointEnv } from './endpoints.js';
+import type { Caller } from '../contract/ports.js';
 
 /**
  * LoRA adapters bound to a dedicated endpoint. Binding adds the adapter's weights to the

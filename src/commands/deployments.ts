@@ -1,19 +1,12 @@
-import type { CreateDeploymentBody, DeploymentView, UpdateDeploymentBody } from '../api/schemas/deployment.js';
-import { errors } from '../api/errors.js';
-import {
-  checkDraft,
-  clampDesired,
-  draftFromCreate,
-  draftFromPatch,
-  renderDeployment,
-  revisionHash,
-  type SpecDraft,
-} from '../domain/deployment.js';
-import { StoreConstraintError } from '../store/database.js';
-import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
+import type { CreateDeploymentBody, DeploymentView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
+import { errors } from '../contract/errors.js';
+import { checkDraft, clampDesired, draftFromCreate, draftFromPatch, renderDeployment, revisionHash } from '../domain/deployment.js';
+import { StoreConstraintError } from '../store/executor.js';
+import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import type { Store } from '../store/store.js';
-import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import { retryOnConflict, STALE, type CommandContext } from './context.js';
 import { createWorkerKey } from './keys.js';
+import type { Caller, SpecDraft } from '../contract/ports.js';
 
 const KIND = 'Deployment';
 

@@ -1,21 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errors } from '../api/errors.js';
-import type { CreateDeploymentBody } from '../api/schemas/deployment.js';
-import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../api/schemas/endpoint.js';
+import { errors } from '../contract/errors.js';
+import type { CreateDeploymentBody } from '../contract/schemas/deployment.js';
+import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../contract/schemas/endpoint.js';
 import { DEFAULT_CATALOG, type CatalogModel } from '../endpoints/catalog.js';
 import { engineCommand, engineTemplate, type EngineTemplate } from '../endpoints/engine.js';
 import { HardwareCatalog, type HardwareConfig } from '../endpoints/hardware.js';
 import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
-import type { ImportOptions } from '../endpoints/model-import.js';
+import type { ImportOptions } from './model-import.js';
 import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
-import type { DeploymentRecord } from '../store/records.js';
+import type { DeploymentRecord } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import type { GpuInventory } from '../runtime/gpus.js';
-import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../config/config.js';
-import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
+import { retryOnConflict, STALE, type CommandContext } from './context.js';
 import { createDeployment, updateDeployment } from './deployments.js';
+import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Endpoint';
 

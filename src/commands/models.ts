@@ -1,10 +1,11 @@
-import { errors } from '../api/errors.js';
-import type { ModelInfoView, UploadModelBody } from '../api/schemas/model.js';
-import { sourceKind, type ModelImporter } from '../endpoints/model-import.js';
+import { errors } from '../contract/errors.js';
+import type { ModelInfoView, UploadModelBody } from '../contract/schemas/model.js';
+import { sourceKind, type ModelImporter } from './model-import.js';
 import type { ModelJobRecord, ModelRecord } from '../store/endpoint-store.js';
-import { StoreConstraintError } from '../store/database.js';
-import type { Caller, CommandContext } from './context.js';
+import { StoreConstraintError } from '../store/executor.js';
+import type { CommandContext } from './context.js';
 import type { EndpointEnv } from './endpoints.js';
+import type { Caller } from '../contract/ports.js';
 
 /** Dedicated endpoints are billed by hardware time, so per-token prices are zero. */
 const PRICING = { hourly: 0, input: 0, output: 0, base: 0, finetune: 0 };

@@ -1,8 +1,9 @@
-import type { CreateSecretBody, SecretView, UpdateSecretBody } from '../api/schemas/secret.js';
-import { errors } from '../api/errors.js';
-import { StoreConstraintError } from '../store/database.js';
-import type { SecretRecord } from '../store/records.js';
-import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import type { CreateSecretBody, SecretView, UpdateSecretBody } from '../contract/schemas/secret.js';
+import { errors } from '../contract/errors.js';
+import { StoreConstraintError } from '../store/executor.js';
+import type { SecretRecord } from '../contract/records.js';
+import { retryOnConflict, STALE, type CommandContext } from './context.js';
+import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Secret';
 

@@ -1,7 +1,8 @@
-import { errors } from '../api/errors.js';
-import type { UsageQueryParams, UsageReportView } from '../api/schemas/usage.js';
+import { errors } from '../contract/errors.js';
+import type { UsageQueryParams, UsageReportView } from '../contract/schemas/usage.js';
 import type { UsageLine } from '../store/usage-store.js';
-import type { Caller, CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
+import type { Caller } from '../contract/ports.js';
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 

@@ -1,9 +1,10 @@
-import type { CreateVolumeBody, UpdateVolumeBody, VolumeView } from '../api/schemas/volume.js';
-import { errors } from '../api/errors.js';
-import { StoreConstraintError } from '../store/database.js';
-import type { VolumeRecord } from '../store/records.js';
+import type { CreateVolumeBody, UpdateVolumeBody, VolumeView } from '../contract/schemas/volume.js';
+import { errors } from '../contract/errors.js';
+import { StoreConstraintError } from '../store/executor.js';
+import type { VolumeRecord } from '../contract/records.js';
 import { listFolder } from '../storage/files.js';
-import { retryOnConflict, STALE, type Caller, type CommandContext } from './context.js';
+import { retryOnConflict, STALE, type CommandContext } from './context.js';
+import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Volume';
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { DEFAULT_HOLD } from '../gateway/routing-table.js';
-import { GPU_TYPES } from '../api/schemas/deployment.js';
-import type { CatalogModel } from '../endpoints/catalog.js';
+import { GPU_TYPES } from '../contract/schemas/deployment.js';
 import { exampleEngine, type EngineTemplate } from '../endpoints/engine.js';
+import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
+import type { CatalogModel } from '../endpoints/catalog.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -44,31 +45,6 @@ export interface Config {
   /** Dedicated endpoints' settings; only the config file sets them (they are structured). */
   endpoints: EndpointsConfig;
 }
-
-export interface EndpointsConfig {
-  /** Models added to the built-in catalog (`models`); one with a built-in id replaces it. */
-  catalog: CatalogModel[] | undefined;
-  /** Overrides of the inference engine's template (`engine`). */
-  engine: Partial<EngineTemplate>;
-  /** Cents per GPU per minute by GPU type (`gpu_prices`). */
-  gpuPrices: Record<string, number>;
-  /** What GET /v1/clusters/availability-zones lists (`availability_zones`). */
-  availabilityZones: string[];
-  /** Folders a model upload's local model_source may be in (`local_model_dirs`). */
-  localModelDirs: string[];
-  /** The Hugging Face Hub models are fetched from (HF_ENDPOINT). */
-  hubUrl: string;
-}
-
-/** Endpoint settings when the config file names none. */
-export const DEFAULT_ENDPOINTS: EndpointsConfig = {
-  catalog: undefined,
-  engine: {},
-  gpuPrices: {},
-  availabilityZones: ['local'],
-  localModelDirs: [],
-  hubUrl: 'https://huggingface.co',
-};
 
 /** Config-file-only settings, by their key in the file. */
 const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones', 'local_model_dirs'];

@@ -1,5 +1,5 @@
-import type { AutoscalingConfig } from '../api/schemas/deployment.js';
-import { errors } from '../api/errors.js';
+import type { AutoscalingConfig } from '../contract/schemas/deployment.js';
+import { errors } from '../contract/errors.js';
 
 /** Each metric's own fields and defaults, as Together documents them. */
 const METRIC_FIELDS: Record<string, { fields: string[]; defaults: Partial<AutoscalingConfig> }> = {

@@ -4,11 +4,11 @@ import type {
   DeploymentView,
   ReplicaEventView,
   UpdateDeploymentBody,
-} from '../api/schemas/deployment.js';
-import { errors } from '../api/errors.js';
-import type { DeploymentRecord, DeploymentSpec } from '../store/records.js';
-import type { ReplicaState } from '../runtime/types.js';
+} from '../contract/schemas/deployment.js';
+import { errors } from '../contract/errors.js';
+import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import { normalizeAutoscaling } from './autoscaling.js';
+import type { Observed, SpecDraft } from '../contract/ports.js';
 
 /**
  * The platform lists the revision id among a deployment's variables (as Together does). A
@@ -34,9 +34,6 @@ export const DEPLOYMENT_DEFAULTS = {
 };
 
 /** A volume mount as the user wrote it; the version is resolved against the store by the command. */
-export type MountInput = { name: string; mount_path: string; version?: number };
-export type SpecDraft = Omit<DeploymentSpec, 'volumes'> & { volumes: MountInput[] };
-
 export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
   const min = body.min_replicas ?? DEPLOYMENT_DEFAULTS.min_replicas;
   return {
@@ -130,23 +127,6 @@ export function revisionHash(name: string, spec: DeploymentSpec): string {
     volumes: spec.volumes,
   };
   return createHash('sha256').update(JSON.stringify(runtime)).digest('hex');
-}
-
-/** The replica event's `volume_preload_*` fields, per revision (its replicas share one copy). */
-export interface VolumePreload {
-  status: 'InProgress' | 'Completed' | 'Failed';
-  startedAt: string;
-  completedAt?: string;
-  message?: string;
-}
-
-/** What runs for a deployment, as the runtime reports it. */
-export interface Observed {
-  replicas: ReplicaState[];
-  /** Volume preloads by revision id, for revisions that mount volumes. */
-  preloads?: Record<string, VolumePreload>;
-  /** Set when the current revision cannot become ready; the message says why. */
-  failure?: string;
 }
 
 export type DeploymentStatus = DeploymentView['status'];

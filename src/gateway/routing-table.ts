@@ -1,5 +1,5 @@
-import { errors } from '../api/errors.js';
-import type { ReplicaState } from '../runtime/types.js';
+import { errors } from '../contract/errors.js';
+import type { ReplicaState } from '../contract/runtime.js';
 
 /** A ready replica as the gateway sees it. */
 export interface Upstream {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RoutingTable } from '../gateway/routing-table.js';
-import type { RuntimeDriver } from '../runtime/types.js';
+import type { RuntimeDriver } from '../contract/runtime.js';
 
 /** Gantry's own Prometheus metrics; one registry per app so tests can run several apps side by side. */
 export function createMetrics() {

@@ -1,12 +1,12 @@
-import { errors } from '../api/errors.js';
-import type { JobView, StatusReportBody, SubmitBody } from '../api/schemas/queue.js';
-import type { Caller } from '../commands/context.js';
+import { errors } from '../contract/errors.js';
+import type { JobView, StatusReportBody, SubmitBody } from '../contract/schemas/queue.js';
 import type { Clock } from '../domain/clock.js';
 import type { IdSource } from '../domain/ids.js';
-import type { JobRecord, JobStatus } from '../store/records.js';
+import type { JobRecord, JobStatus } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import { Waiters } from './waiters.js';
 import { every } from '../domain/periodic.js';
+import type { Caller } from '../contract/ports.js';
 
 /** A claim whose worker sent no status update this often goes back to the queue; the fourth time it fails. */
 const MAX_RETRIES = 3;

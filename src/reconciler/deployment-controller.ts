@@ -1,14 +1,13 @@
-import { errors } from '../api/errors.js';
-import type { RuntimePort } from '../commands/context.js';
-import type { Observed, SpecDraft } from '../domain/deployment.js';
+import { errors } from '../contract/errors.js';
 import type { SecretBox } from '../domain/secret-box.js';
-import type { LogFilter, RuntimeDriver } from '../runtime/types.js';
+import type { LogFilter, RuntimeDriver } from '../contract/runtime.js';
 import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
 import type { VolumePreloader } from './volume-preload.js';
 import { realScheduler, WorkQueue, type Outcome, type Scheduler } from './work-queue.js';
+import type { Observed, RuntimePort, SpecDraft } from '../contract/ports.js';
 
 export interface ControllerOptions {
   store: Store;

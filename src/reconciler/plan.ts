@@ -1,4 +1,4 @@
-import type { ReplicaState, RevisionSpec, RevisionTarget } from '../runtime/types.js';
+import type { ReplicaState, RevisionSpec, RevisionTarget } from '../contract/runtime.js';
 
 /**
  * Rolling update plan, pure: given the revision that should run, how many replicas it should

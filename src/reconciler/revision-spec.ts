@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { DeploymentRecord } from '../store/records.js';
-import type { RevisionSpec } from '../runtime/types.js';
+import type { DeploymentRecord } from '../contract/records.js';
+import type { RevisionSpec } from '../contract/runtime.js';
 
 export interface PlatformEnv {
   /** This server as replicas reach it, e.g. http://127.0.0.1:8080 */

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VolumePreload } from '../domain/deployment.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { listFolder } from '../storage/files.js';
-import type { DeploymentRecord } from '../store/records.js';
+import type { DeploymentRecord } from '../contract/records.js';
 import type { Store } from '../store/store.js';
+import type { VolumePreload } from '../contract/ports.js';
 
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GpuInventory } from './gpus.js';
 import { followReplicaLog, readReplicaLog } from './replica-log.js';
 import { Replica, type ReplicaOptions, type Workload } from './replica.js';
-import type { LogFilter, ReplicaState, RevisionSpec, RevisionTarget, RuntimeDriver } from './types.js';
+import type { LogFilter, ReplicaState, RevisionSpec, RevisionTarget, RuntimeDriver } from '../contract/runtime.js';
 
 export type ReplicaDriverOptions = {
   /** Where each replica gets a directory (its output log; the process runtime's working dir). */

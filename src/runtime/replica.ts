@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { GpuInventory } from './gpus.js';
 import { ReplicaLog } from './replica-log.js';
-import type { ReplicaState, RevisionSpec } from './types.js';
+import type { ReplicaState, RevisionSpec } from '../contract/runtime.js';
 
 /**
  * What runs a replica: a child process or a container. The replica's life cycle (GPUs,

@@ -1,4 +1,4 @@
-import { errors } from '../api/errors.js';
+import { errors } from '../contract/errors.js';
 import type { BlobStore } from './blob-store.js';
 
 /** The longest filename (a storage key within a project) Gantry accepts, as S3 does. */

@@ -1,4 +1,4 @@
-import type { Executor } from './database.js';
+import type { Executor } from './executor.js';
 
 /** What the user set on an endpoint, echoed back by the API. */
 export interface EndpointSettings {

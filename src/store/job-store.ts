@@ -1,5 +1,5 @@
-import type { Database, Executor } from './database.js';
-import type { JobRecord, JobStatus } from './records.js';
+import type { Database, Executor } from './executor.js';
+import type { JobRecord, JobStatus } from '../contract/records.js';
 
 /** A claim handed to a worker. */
 export interface Claim {

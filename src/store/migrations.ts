@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import type { Database } from './executor.js';
 
 /**
  * Schema migrations, the same SQL on SQLite and PostgreSQL: TEXT timestamps (ISO 8601),

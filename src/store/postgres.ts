@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { StoreConstraintError, type Database, type Executor, type Param } from './database.js';
+import { StoreConstraintError, type Database, type Executor, type Param } from './executor.js';
 import { migrate } from './migrations.js';
 
 /** PostgreSQL through a pg pool. Each transaction holds one pooled client from BEGIN to COMMIT. */

@@ -1,7 +1,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StoreConstraintError, type Database, type Executor, type Param } from './database.js';
+import { StoreConstraintError, type Database, type Executor, type Param } from './executor.js';
 import { migrate } from './migrations.js';
 
 /**

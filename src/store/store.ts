@@ -1,4 +1,4 @@
-import type { Database, Executor } from './database.js';
+import type { Database, Executor } from './executor.js';
 import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
 import { UsageStore } from './usage-store.js';
@@ -10,7 +10,7 @@ import type {
   VolumeMountRow,
   VolumeRecord,
   VolumeVersionRecord,
-} from './records.js';
+} from '../contract/records.js';
 
 /**
  * The store's named operations: all of Gantry's SQL lives here. A Store bound to a

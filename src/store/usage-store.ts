@@ -1,4 +1,4 @@
-import type { Executor } from './database.js';
+import type { Executor } from './executor.js';
 
 /** One replica running during one minute, at the price of its hardware then. */
 export interface UsageMinute {

@@ -1,9 +1,9 @@
-import type { RuntimePort } from '../commands/context.js';
 import type { Clock } from '../domain/clock.js';
 import type { HardwareCatalog } from '../endpoints/hardware.js';
 import type { Store } from '../store/store.js';
 import type { UsageMinute } from '../store/usage-store.js';
 import { every } from '../domain/periodic.js';
+import type { RuntimePort } from '../contract/ports.js';
 
 /** The start of the minute `at` falls in, as stored. */
 export const minuteOf = (at: Date) => new Date(Math.floor(at.getTime() / 60_000) * 60_000).toISOString();

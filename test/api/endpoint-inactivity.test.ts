@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sqlite } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { InactivityWatcher } from '../../src/endpoints/inactivity.js';
+import { InactivityWatcher } from '../../src/commands/endpoint-inactivity.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';

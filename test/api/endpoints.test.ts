@@ -8,7 +8,7 @@ import OpenAI from 'openai';
 import Together from 'together-ai';
 import { eventually } from '../helpers/app.js';
 import { assertMatchesContract } from '../helpers/contract.js';
-import type { UsageReportView } from '../../src/api/schemas/usage.js';
+import type { UsageReportView } from '../../src/contract/schemas/usage.js';
 import { serveWithClient, stopServed, type GantryProcess, type ServedGantry } from '../helpers/gantry-process.js';
 
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { engines } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { hashKey } from '../../src/commands/keys.js';
-import { ModelImporter } from '../../src/endpoints/model-import.js';
+import { ModelImporter } from '../../src/commands/model-import.js';
 import type { ModelJobRecord } from '../../src/store/endpoint-store.js';
 
 /**

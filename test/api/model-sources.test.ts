@@ -11,7 +11,7 @@ import { sqlite } from '../helpers/engines.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/app.js';
 import { tempDirs } from '../helpers/runtime.js';
 import { makeEndpointEnv } from '../../src/commands/endpoints.js';
-import { DEFAULT_ENDPOINTS } from '../../src/config/config.js';
+import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { GpuInventory } from '../../src/runtime/gpus.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -12,9 +12,9 @@ import { DeploymentController } from '../../src/reconciler/deployment-controller
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';
-import { DEFAULT_ENDPOINTS } from '../../src/config/config.js';
+import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { UsageMeter } from '../../src/usage/usage-meter.js';
-import type { UsageReportView } from '../../src/api/schemas/usage.js';
+import type { UsageReportView } from '../../src/contract/schemas/usage.js';
 
 const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 

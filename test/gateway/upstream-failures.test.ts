@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RoutingTable } from '../../src/gateway/routing-table.js';
-import type { ReplicaState } from '../../src/runtime/types.js';
+import type { ReplicaState } from '../../src/contract/runtime.js';
 import { sqlite } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 

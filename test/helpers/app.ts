@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
-import { NO_RUNTIME, type CommandContext } from '../../src/commands/context.js';
+import { type CommandContext } from '../../src/commands/context.js';
 import { createApiKey } from '../../src/commands/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
 import { randomIds } from '../../src/domain/ids.js';
@@ -13,6 +13,7 @@ import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { FsBlobStore } from '../../src/storage/fs-blob-store.js';
 import type { Engine } from './engines.js';
+import { NO_RUNTIME } from '../../src/contract/ports.js';
 
 export interface TestApp {
   app: FastifyInstance;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
 
 /** Replica timings for tests: probes and backoff fast enough that a test waits milliseconds, not seconds. */
 export const FAST_REPLICAS = { probeIntervalMs: 50, probeTimeoutMs: 500, baseBackoffMs: 100, maxBackoffMs: 400 };

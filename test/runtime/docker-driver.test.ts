@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DockerApi } from '../../src/runtime/docker/docker-api.js';
 import { DockerDriver, type DockerDriverOptions } from '../../src/runtime/docker/docker-driver.js';
 import { loadRegistryAuths, registryOf } from '../../src/runtime/docker/image-puller.js';
-import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
 import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
 
 /**

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { DockerDriver } from '../../src/runtime/docker/docker-driver.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/runtime/types.js';
+import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
 import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
 
 /**

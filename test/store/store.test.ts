@@ -1,10 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engines } from '../helpers/engines.js';
-import { openDatabase, StoreConstraintError } from '../../src/store/database.js';
+import { openDatabase } from '../../src/store/database.js';
+import { StoreConstraintError } from '../../src/store/executor.js';
 import { migrate, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { Store } from '../../src/store/store.js';
-import type { DeploymentRecord } from '../../src/store/records.js';
+import type { DeploymentRecord } from '../../src/contract/records.js';
 import { draftFromCreate } from '../../src/domain/deployment.js';
 
 const now = '2026-01-01T00:00:00.000Z';

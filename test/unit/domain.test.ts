@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { normalizeAutoscaling } from '../../src/domain/autoscaling.js';
 import { deriveStatus, draftFromCreate, draftFromPatch, revisionHash, } from '../../src/domain/deployment.js';
-import type { ReplicaState } from '../../src/runtime/types.js';
+import type { ReplicaState } from '../../src/contract/runtime.js';
 import { SecretBox, parseSecretKey } from '../../src/domain/secret-box.js';
 import { uuidv7 } from '../../src/domain/ids.js';
-import type { DeploymentRecord } from '../../src/store/records.js';
+import type { DeploymentRecord } from '../../src/contract/records.js';
 
 const spec = () => ({ ...draftFromCreate({ name: 'app', image: 'img:1', gpu_type: 'h100-80gb' }), volumes: [] });
 const record = (desired: number): DeploymentRecord => ({

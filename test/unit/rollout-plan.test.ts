@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextAvailability, planRollout } from '../../src/reconciler/plan.js';
-import type { ReplicaState, RevisionSpec } from '../../src/runtime/types.js';
+import type { ReplicaState, RevisionSpec } from '../../src/contract/runtime.js';
 
 const spec = (revisionId: string) => ({ revisionId }) as RevisionSpec;
 const replica = (revisionId: string, ready: boolean): ReplicaState => ({

@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import * as deployments from '../../commands/deployments.js';
 import type { CommandContext } from '../../commands/context.js';
 import { callerOf } from '../auth.js';
-import { Deleted, IdParams, ListOf, errorResponses } from '../schemas/common.js';
+import { Deleted, IdParams, ListOf, errorResponses } from '../../contract/schemas/common.js';
 import {
   CreateDeploymentRequest,
   DeploymentResponseItem,
@@ -12,7 +12,7 @@ import {
   LogsQuery,
   type CreateDeploymentBody,
   type UpdateDeploymentBody,
-} from '../schemas/deployment.js';
+} from '../../contract/schemas/deployment.js';
 
 type Id = { Params: Static<typeof IdParams> };
 const tags = ['Deployments'];

@@ -4,8 +4,8 @@ import type { CommandContext } from '../../commands/context.js';
 import * as endpoints from '../../commands/endpoints.js';
 import type { EndpointEnv } from '../../commands/endpoints.js';
 import { callerOf } from '../auth.js';
-import { errors } from '../errors.js';
-import { ListOf, errorResponses } from '../schemas/common.js';
+import { errors } from '../../contract/errors.js';
+import { ListOf, errorResponses } from '../../contract/schemas/common.js';
 import { addAdapter, listAdapters, removeAdapter } from '../../commands/adapters.js';
 import {
   AdapterAdded,
@@ -23,7 +23,7 @@ import {
   UpdateEndpointRequest,
   type CreateEndpointBody,
   type UpdateEndpointBody,
-} from '../schemas/endpoint.js';
+} from '../../contract/schemas/endpoint.js';
 
 type Id = { Params: Static<typeof EndpointParams> };
 const tags = ['Endpoints'];

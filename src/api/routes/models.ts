@@ -3,10 +3,10 @@ import type { Static } from '@sinclair/typebox';
 import type { CommandContext } from '../../commands/context.js';
 import type { EndpointEnv } from '../../commands/endpoints.js';
 import * as models from '../../commands/models.js';
-import type { ModelImporter } from '../../endpoints/model-import.js';
+import type { ModelImporter } from '../../commands/model-import.js';
 import { callerOf } from '../auth.js';
-import { errorResponses } from '../schemas/common.js';
-import { JobInfo, JobParams, ModelInfo, ModelsQuery, UploadModelRequest, UploadModelResponse, type UploadModelBody } from '../schemas/model.js';
+import { errorResponses } from '../../contract/schemas/common.js';
+import { JobInfo, JobParams, ModelInfo, ModelsQuery, UploadModelRequest, UploadModelResponse, type UploadModelBody } from '../../contract/schemas/model.js';
 
 /** `GET /v1/models` (also the older `/v0/models`), `POST /v1/models`, `/v1/jobs`. */
 export function modelRoutes(app: FastifyInstance, ctx: CommandContext, env: EndpointEnv, importer: ModelImporter) {

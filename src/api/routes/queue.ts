@@ -19,7 +19,7 @@ import {
   type RetrieveQueryParams,
   type StatusReportBody,
   type SubmitBody,
-} from '../schemas/queue.js';
+} from '../../contract/schemas/queue.js';
 
 const tags = ['Queue'];
 /** The queue's errors are flat QueueError bodies (see error-handler.ts); worker keys may call these routes. */

@@ -3,14 +3,14 @@ import type { Static } from '@sinclair/typebox';
 import * as secrets from '../../commands/secrets.js';
 import type { CommandContext } from '../../commands/context.js';
 import { callerOf } from '../auth.js';
-import { Deleted, IdParams, ListOf, errorResponses } from '../schemas/common.js';
+import { Deleted, IdParams, ListOf, errorResponses } from '../../contract/schemas/common.js';
 import {
   CreateSecretRequest,
   SecretResponseItem,
   UpdateSecretRequest,
   type CreateSecretBody,
   type UpdateSecretBody,
-} from '../schemas/secret.js';
+} from '../../contract/schemas/secret.js';
 
 type Id = { Params: Static<typeof IdParams> };
 const tags = ['Secrets'];

@@ -4,7 +4,7 @@ import { BlobError, type BlobStore } from '../../storage/blob-store.js';
 import { checkFilename, filenameOf, objectKey } from '../../storage/files.js';
 import type { UrlSigner } from '../../storage/url-signer.js';
 import { callerOf } from '../auth.js';
-import { ApiError, errors } from '../errors.js';
+import { ApiError, errors } from '../../contract/errors.js';
 import {
   MultipartAbortRequest,
   MultipartCompleteRequest,
@@ -18,8 +18,8 @@ import {
   type MultipartCompleteBody,
   type MultipartInitBody,
   type UploadRequestBody,
-} from '../schemas/storage.js';
-import { errorResponses } from '../schemas/common.js';
+} from '../../contract/schemas/storage.js';
+import { errorResponses } from '../../contract/schemas/common.js';
 
 export interface StorageDeps {
   blobs: BlobStore;

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { CommandContext } from '../../commands/context.js';
 import { usageReport } from '../../commands/usage.js';
 import { callerOf } from '../auth.js';
-import { errorResponses } from '../schemas/common.js';
-import { UsageQuery, UsageReport, type UsageQueryParams } from '../schemas/usage.js';
+import { errorResponses } from '../../contract/schemas/common.js';
+import { UsageQuery, UsageReport, type UsageQueryParams } from '../../contract/schemas/usage.js';
 
 /** `GET /v1/usage`: metered replica time and its cost (Gantry's own; Together has no such route). */
 export function usageRoutes(app: FastifyInstance, ctx: CommandContext) {

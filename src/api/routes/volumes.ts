@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import * as volumes from '../../commands/volumes.js';
 import type { CommandContext } from '../../commands/context.js';
 import { callerOf } from '../auth.js';
-import { Deleted, IdParams, ListOf, errorResponses } from '../schemas/common.js';
+import { Deleted, IdParams, ListOf, errorResponses } from '../../contract/schemas/common.js';
 import {
   CreateVolumeRequest,
   UpdateVolumeRequest,
@@ -11,7 +11,7 @@ import {
   VolumeResponseItem,
   type CreateVolumeBody,
   type UpdateVolumeBody,
-} from '../schemas/volume.js';
+} from '../../contract/schemas/volume.js';
 
 type Id = { Params: Static<typeof IdParams> };
 const tags = ['Volumes'];

@@ -1,5 +1,5 @@
 import { expandVars } from '../expand-vars.js';
-import type { RevisionSpec } from '../types.js';
+import type { RevisionSpec } from '../../contract/runtime.js';
 
 /** The part of the Engine API's container-create body Gantry sets. */
 export interface CreateBody {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ReplicaDriver, type ReplicaDriverOptions } from '../replica-driver.js';
-import type { RevisionSpec } from '../types.js';
+import type { RevisionSpec } from '../../contract/runtime.js';
 import { bodyFromInspect, containerBody, LABEL, type ContainerInfo } from './container-spec.js';
 import { ContainerWorkload, type ContainerEngine } from './container-workload.js';
 import { DockerApi } from './docker-api.js';

@@ -1,5 +1,5 @@
 import { ReplicaDriver, type ReplicaDriverOptions } from '../replica-driver.js';
-import type { RevisionSpec } from '../types.js';
+import type { RevisionSpec } from '../../contract/runtime.js';
 import { ProcessWorkload } from './process-workload.js';
 
 export type ProcessDriverOptions = ReplicaDriverOptions & {

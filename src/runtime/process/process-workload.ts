@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { expandVars } from '../expand-vars.js';
 import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
-import type { RevisionSpec } from '../types.js';
+import type { RevisionSpec } from '../../contract/runtime.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,13 +3,14 @@ import { createReadStream } from 'node:fs';
 import { readdir, realpath, rm, stat } from 'node:fs/promises';
 import { basename, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createVolume, updateVolume } from '../commands/volumes.js';
-import type { Caller, CommandContext } from '../commands/context.js';
+import { createVolume, updateVolume } from './volumes.js';
+import type { CommandContext } from './context.js';
 import { checkFilename, objectKey } from '../storage/files.js';
-import { isArchive, unpack } from './archive.js';
+import { isArchive, unpack } from '../endpoints/archive.js';
 import { every } from '../domain/periodic.js';
-import { download, httpError, request, type DownloadOptions, type Expected } from './download.js';
+import { download, httpError, request, type DownloadOptions, type Expected } from '../endpoints/download.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
+import type { Caller } from '../contract/ports.js';
 
 /** A running job is touched this often; one untouched for LAPSE_MS is failed by a sweep. */
 const HEARTBEAT_MS = 30_000;

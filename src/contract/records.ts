@@ -1,4 +1,4 @@
-import type { AutoscalingConfig, EnvVar } from '../api/schemas/deployment.js';
+import type { AutoscalingConfig, EnvVar } from './schemas/deployment.js';
 
 /** Rows as the rest of Gantry sees them; every mutable one carries a version for optimistic concurrency. */
 export interface ProjectRecord {

@@ -1,14 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, errors as undiciErrors } from 'undici';
-import { ApiError, errors } from '../api/errors.js';
-import { callerOf } from '../api/auth.js';
-import type { CommandContext } from '../commands/context.js';
-import type { Metrics } from '../metrics/http-metrics.js';
-import type { RoutingTable, Upstream } from './routing-table.js';
-import { inferenceRoutes, type InferenceOptions, type Target } from './inference-routes.js';
-import type { Traffic } from './traffic.js';
-import { HOP_BY_HOP, forward } from './forward.js';
-import { routeUpgrades, tunnel, upgradeOf } from './upgrade.js';
+import { ApiError, errors } from '../../contract/errors.js';
+import { callerOf } from '../auth.js';
+import type { CommandContext } from '../../commands/context.js';
+import type { Metrics } from '../../metrics/http-metrics.js';
+import type { RoutingTable, Upstream } from '../../gateway/routing-table.js';
+import { inferenceRoutes, type InferenceOptions, type Target } from './inference.js';
+import type { Traffic } from '../../gateway/traffic.js';
+import { HOP_BY_HOP, forward } from '../../gateway/forward.js';
+import { routeUpgrades, tunnel, upgradeOf } from '../../gateway/upgrade.js';
 
 export interface GatewayTimeouts {
   /** To open a connection to a replica. */

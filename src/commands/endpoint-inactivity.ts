@@ -1,6 +1,6 @@
 import type { Clock } from '../domain/clock.js';
-import type { CommandContext } from '../commands/context.js';
-import { updateEndpoint, type EndpointEnv } from '../commands/endpoints.js';
+import type { CommandContext } from './context.js';
+import { updateEndpoint, type EndpointEnv } from './endpoints.js';
 import type { Traffic } from '../gateway/traffic.js';
 import { every } from '../domain/periodic.js';
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { callerOf } from '../api/auth.js';
-import { ApiError, errors } from '../api/errors.js';
-import type { EndpointDirectory } from '../endpoints/endpoint-directory.js';
-import type { Route } from './routing-table.js';
+import { callerOf } from '../auth.js';
+import { ApiError, errors } from '../../contract/errors.js';
+import type { EndpointDirectory } from '../../endpoints/endpoint-directory.js';
+import type { Route } from '../../gateway/routing-table.js';
 
 export interface InferenceOptions {
   directory: EndpointDirectory;
