@@ -4,6 +4,7 @@ import type { Store } from '../store/store.js';
 import { ApiError, errors } from '../contract/errors.js';
 import { TtlCache } from '../domain/ttl-cache.js';
 import type { Caller } from '../contract/ports.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,9 +23,9 @@ export class KeyResolver {
   constructor(
     private readonly store: Store,
     ttlMs = 1000,
-    now: () => number = Date.now,
+    clock: Clock = systemClock,
   ) {
-    this.cache = new TtlCache(ttlMs, now);
+    this.cache = new TtlCache(ttlMs, clock);
   }
 
   /** The key's caller, or undefined for an unknown or revoked key; at once while remembered. */

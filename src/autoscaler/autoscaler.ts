@@ -6,6 +6,7 @@ import type { DeploymentRecord } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import { decide, type DecideOptions } from './decide.js';
 import { every } from '../domain/periodic.js';
+import type { Clock } from '../domain/clock.js';
 
 /** The window that catches a burst: a step in load to a few times the target moves the decision within a second or two. */
 const SHORT_WINDOW_MS = 2_000;
@@ -23,7 +24,7 @@ export interface AutoscalerOptions extends DecideOptions {
   /** Reads every queue's depth (pending + running) once; the answer looks one up by project and queue name. */
   queueDepths?(): Promise<(projectId: string, model: string) => number>;
   tickMs?: number;
-  now?: () => number;
+  clock: Clock;
   log?: (msg: string, fields: object) => void;
   decisions?: Counter<'direction'>;
 }
@@ -46,7 +47,7 @@ export class Autoscaler {
   start() {
     // A failed pass (the store unreachable, say) is logged and the next tick tries again.
     const failed = (err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message });
-    this.stopTimer = every(this.o.tickMs ?? 1000, () => this.tick(), failed);
+    this.stopTimer = every(this.o.clock, this.o.tickMs ?? 1000, () => this.tick(), failed);
     this.o.routes.onHold((id) => void this.tickOne(id).catch(failed));
   }
 
@@ -87,7 +88,7 @@ export class Autoscaler {
     const id = d.id;
     const cfg = d.spec.autoscaling;
     if (!cfg) return;
-    const now = (this.o.now ?? Date.now)();
+    const now = this.o.clock.nowMs();
     const windowMs = (cfg.time_interval_minutes ?? 10) * 60_000;
     const short = this.o.traffic.window(id, SHORT_WINDOW_MS);
     const long = this.o.traffic.window(id, windowMs);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
@@ -31,7 +30,7 @@ export function loadSecretBox(config: Config): SecretBox {
     return new SecretBox(key);
   }
   const path = join(config.dataDir, 'secret.key');
-  if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+  if (!existsSync(path)) writeFileSync(path, SecretBox.newKey() + '\n', { mode: 0o600, flag: 'wx' });
   const key = parseSecretKey(readFileSync(path, 'utf8'));
   if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
   return new SecretBox(key);

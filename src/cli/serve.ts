@@ -34,7 +34,7 @@ export async function serve(config: Config) {
     process.stdout.write(`admin key for project "default" (shown once, also saved to ${path}): ${admin.created.key}\n`);
   }
 
-  const tls = await loadTls(config);
+  const tls = await loadTls(config, deps.clock);
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
   const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
@@ -44,9 +44,10 @@ export async function serve(config: Config) {
     platform.trustEnv = { SSL_CERT_FILE: tls.selfSignedFile, NODE_EXTRA_CA_CERTS: tls.selfSignedFile };
   }
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
-  const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir });
+  const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
   const routes = new RoutingTable({ maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 });
   const controller = new DeploymentController({
+    clock: deps.clock,
     routes,
     store: deps.store,
     driver,
@@ -67,6 +68,7 @@ export async function serve(config: Config) {
     log: (msg, fields) => logger.info(fields, msg),
   });
   const autoscaler = new Autoscaler({
+    clock: deps.clock,
     store: deps.store,
     traffic,
     routes,

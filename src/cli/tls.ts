@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { ConfigError, type Config } from '../config/config.js';
+import type { Clock } from '../domain/clock.js';
 
 export interface TlsMaterial {
   cert: string;
@@ -15,7 +16,7 @@ export interface TlsMaterial {
 const RENEW_BEFORE_MS = 7 * 24 * 3600 * 1000;
 
 /** The certificate and key `gantry serve` serves HTTPS with, or undefined for plain HTTP. */
-export async function loadTls(config: Config): Promise<TlsMaterial | undefined> {
+export async function loadTls(config: Config, clock: Clock): Promise<TlsMaterial | undefined> {
   const tls = config.tls;
   if (tls.mode === 'off') return undefined;
   if (tls.mode === 'files') {
@@ -33,7 +34,7 @@ export async function loadTls(config: Config): Promise<TlsMaterial | undefined> 
   const keyFile = join(dir, 'localhost.key');
   if (existsSync(certFile) && existsSync(keyFile)) {
     const cert = readFileSync(certFile, 'utf8');
-    if (Date.parse(new X509Certificate(cert).validTo) - Date.now() > RENEW_BEFORE_MS) {
+    if (Date.parse(new X509Certificate(cert).validTo) - clock.nowMs() > RENEW_BEFORE_MS) {
       return { cert, key: readFileSync(keyFile, 'utf8'), selfSignedFile: certFile };
     }
   }
@@ -42,7 +43,7 @@ export async function loadTls(config: Config): Promise<TlsMaterial | undefined> 
   const pems = await generate([{ name: 'commonName', value: 'Gantry localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    notAfterDate: new Date(Date.now() + 365 * 24 * 3600 * 1000),
+    notAfterDate: new Date(clock.nowMs() + 365 * 24 * 3600 * 1000),
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', digitalSignature: true, keyCertSign: true, critical: true },

@@ -76,6 +76,8 @@ export async function createDeployment(
         revision_id: ctx.ids.uuidv7(),
         revision_hash: revisionHash(body.name, spec),
         desired_replicas: clampDesired(spec, undefined),
+        failure: null,
+        failed_revision_id: null,
         created_at: now,
         updated_at: now,
         version: 1,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { errors } from '../contract/errors.js';
@@ -6,6 +5,7 @@ import type { CreateDeploymentBody } from '../contract/schemas/deployment.js';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../contract/schemas/endpoint.js';
 import { DEFAULT_CATALOG, type CatalogModel } from '../endpoints/catalog.js';
 import { engineCommand, engineTemplate, type EngineTemplate } from '../endpoints/engine.js';
+import { failureOf } from '../domain/deployment.js';
 import { HardwareCatalog, type HardwareConfig } from '../endpoints/hardware.js';
 import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
 import type { ImportOptions } from './model-import.js';
@@ -154,7 +154,7 @@ function render(ctx: CommandContext, caller: Caller, e: EndpointRecord, engine: 
   let reason: string | undefined;
   if (e.state === 'STOPPED') state = live.length > 0 ? 'STOPPING' : 'STOPPED';
   else if (!engine) [state, reason] = ['ERROR', 'the engine deployment is missing'];
-  else if (observed.failure) [state, reason] = ['ERROR', observed.failure];
+  else if (failureOf(engine)) [state, reason] = ['ERROR', failureOf(engine)!];
   // Scaled to zero counts as started: a request wakes it.
   else if (engine.desired_replicas === 0 || live.some((r) => r.readySince)) state = 'STARTED';
   else if (live.length > 0 && live.every((r) => r.reason === 'Unschedulable')) [state, reason] = ['PENDING', live[0]!.message ?? 'waiting for GPUs'];
@@ -208,7 +208,7 @@ export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, call
     availability_zone: body.availability_zone ?? null,
   };
   checkSettings(env, settings);
-  const hex = randomBytes(4).toString('hex');
+  const hex = ctx.ids.hex(4);
   const now = ctx.clock.now().toISOString();
   const endpoint = { name: `${caller.projectName}/${model.id}-${hex}`, engine: `endpoint-${hex}`, state: body.state ?? 'STARTED', settings };
   let record: EndpointRecord | undefined;

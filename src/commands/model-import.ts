@@ -26,7 +26,7 @@ export function sourceKind(source: string): SourceKind | null {
   return null;
 }
 
-export interface ImportOptions extends DownloadOptions {
+export interface ImportOptions extends Omit<DownloadOptions, 'clock'> {
   /** The Hugging Face Hub (HF_ENDPOINT), https://huggingface.co by default. */
   hubUrl: string;
   /** Folders local model_source paths may come from; none: local paths are refused. */
@@ -58,6 +58,10 @@ export class ModelImporter {
     private readonly o: ImportOptions,
   ) {}
 
+  private get downloads(): DownloadOptions {
+    return { ...this.o, clock: this.ctx.clock };
+  }
+
   /**
    * Fails jobs whose runner stopped: a running job is touched every HEARTBEAT_MS, so one not
    * touched for LAPSE_MS has no Gantry working on it, whichever instance started it.
@@ -72,7 +76,7 @@ export class ModelImporter {
   /** Sweeps now and every minute, until stop(). */
   async startSweeps() {
     await this.sweep();
-    this.stopSweeps = every(60_000, () => this.sweep(), () => undefined);
+    this.stopSweeps = every(this.ctx.clock, 60_000, () => this.sweep(), () => undefined);
   }
 
   stop() {
@@ -92,7 +96,7 @@ export class ModelImporter {
   private async run(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
     const kind = sourceKind(model.source)!;
     // A missed heartbeat is harmless: the next one (or the lapse sweep) settles it.
-    const stopBeat = every(HEARTBEAT_MS, () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()), () => undefined);
+    const stopBeat = every(this.ctx.clock, HEARTBEAT_MS, () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()), () => undefined);
     try {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
       const work = join(this.o.workDir, model.id);
@@ -159,7 +163,7 @@ export class ModelImporter {
   private async fromHub(model: ModelRecord, token: string | undefined, work: string): Promise<number[]> {
     const auth: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
     const infoUrl = `${this.o.hubUrl}/api/models/${model.source}?blobs=true`;
-    const { res } = await request(infoUrl, auth, this.o.timeoutMs);
+    const { res } = await request(infoUrl, auth, this.downloads);
     if (!res.ok) {
       await res.body?.cancel();
       throw httpError(infoUrl, res.status);
@@ -173,7 +177,7 @@ export class ModelImporter {
       const id = [f.lfs?.sha256, f.blobId].find((h) => h && /^[0-9a-f]{40,64}$/.test(h)) ?? createHash('sha256').update(f.rfilename).digest('hex');
       const local = join(work, id);
       const url = `${this.o.hubUrl}/${model.source}/resolve/main/${f.rfilename.split('/').map(encodeURIComponent).join('/')}`;
-      await download(url, local, auth, expected, this.o);
+      await download(url, local, auth, expected, this.downloads);
       sizes.push(await this.store(model, f.rfilename, createReadStream(local)));
       await rm(local);
     }
@@ -184,7 +188,7 @@ export class ModelImporter {
   private async fromUrl(model: ModelRecord, work: string): Promise<number[]> {
     const name = basename(new URL(model.source).pathname) || 'model';
     const local = join(work, 'download');
-    await download(model.source, local, {}, {}, this.o);
+    await download(model.source, local, {}, {}, this.downloads);
     return isArchive(name) ? this.storeArchive(model, local, name, work) : [await this.store(model, name, createReadStream(local))];
   }
 

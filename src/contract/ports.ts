@@ -22,8 +22,6 @@ export interface Observed {
   replicas: ReplicaState[];
   /** Volume preloads by revision id, for revisions that mount volumes. */
   preloads?: Record<string, VolumePreload>;
-  /** Set when the current revision cannot become ready; the message says why. */
-  failure?: string;
 }
 
 /** Who is calling: resolved from the bearer key by api/auth.ts. */

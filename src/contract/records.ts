@@ -82,10 +82,13 @@ export interface DeploymentRecord {
   project_id: string;
   name: string;
   spec: DeploymentSpec;
-  /** A UUIDv7 that changes whenever what runs changes (see domain/revision.ts). */
+  /** A UUIDv7 that changes whenever what runs changes (see revisionHash in domain/deployment.ts). */
   revision_id: string;
   revision_hash: string;
   desired_replicas: number;
+  /** Why `failed_revision_id` cannot become ready; the deployment is Failed while that is its revision. */
+  failure: string | null;
+  failed_revision_id: string | null;
   created_at: string;
   updated_at: string;
   version: number;

@@ -129,6 +129,11 @@ export function revisionHash(name: string, spec: DeploymentSpec): string {
   return createHash('sha256').update(JSON.stringify(runtime)).digest('hex');
 }
 
+/** Why the deployment's current revision cannot become ready, as the controller stored it; else null. */
+export function failureOf(d: DeploymentRecord): string | null {
+  return d.failed_revision_id === d.revision_id ? d.failure : null;
+}
+
 export type DeploymentStatus = DeploymentView['status'];
 
 /** Ready replicas of the deployment's current revision: what `ready_replicas` reports. */
@@ -139,7 +144,7 @@ function readyReplicas(d: DeploymentRecord, observed: Observed): number {
 export function deriveStatus(d: DeploymentRecord, observed: Observed): DeploymentStatus {
   const others = observed.replicas.filter((r) => r.revisionId !== d.revision_id && r.status !== 'Terminated');
   const ready = readyReplicas(d, observed);
-  if (observed.failure) return 'Failed';
+  if (failureOf(d)) return 'Failed';
   if (d.desired_replicas === 0 && others.length === 0 && ready === 0) return 'ScaledToZero';
   if (others.length > 0 || (ready === 0 && d.desired_replicas > 0)) return 'Updating';
   if (ready !== d.desired_replicas) return 'Scaling';

@@ -8,6 +8,8 @@ export interface IdSource {
   uuidv7(): string;
   /** A high-entropy token for API keys. */
   token(bytes: number): string;
+  /** `bytes` random bytes as hex: short random suffixes (replica and endpoint names). */
+  hex(bytes: number): string;
 }
 
 let lastMs = 0;
@@ -39,4 +41,5 @@ export const randomIds: IdSource = {
   id: (prefix) => `${prefix}_${uuidv7().replace(/-/g, '')}`,
   uuidv7: () => uuidv7(),
   token: (bytes) => randomBytes(bytes).toString('base64url'),
+  hex: (bytes) => randomBytes(bytes).toString('hex'),
 };

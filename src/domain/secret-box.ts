@@ -6,6 +6,11 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
  * Format: "v1:" + base64(iv[12] | tag[16] | ciphertext).
  */
 export class SecretBox {
+  /** A new random key, as 64 hex characters (what `--secret-key` and `<data-dir>/secret.key` hold). */
+  static newKey(): string {
+    return randomBytes(32).toString('hex');
+  }
+
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('the secret key must be 32 bytes');
   }

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from './clock.js';
 /**
  * Values looked up on a miss and then trusted for `ttlMs`, answered synchronously while fresh
  * (the hot path costs no promise). A lookup that finds nothing is not remembered, so a new
@@ -8,14 +9,14 @@ export class TtlCache<K, V> {
 
   constructor(
     private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
     private readonly maxEntries = 10_000,
   ) {}
 
   get(key: K, load: () => Promise<V | undefined>): V | Promise<V | undefined> {
     const hit = this.entries.get(key);
-    if (hit && hit.until > this.now()) return hit.value;
-    const asked = this.now();
+    if (hit && hit.until > this.clock.nowMs()) return hit.value;
+    const asked = this.clock.nowMs();
     return load().then((value) => {
       if (value === undefined) this.entries.delete(key);
       else {

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { Clock } from '../domain/clock.js';
 
 export interface DownloadOptions {
   /** Wait for a response head, and between body chunks: an unreachable or stalled source fails, it never hangs. */
@@ -12,6 +12,7 @@ export interface DownloadOptions {
   attempts: number;
   /** Pause before the n-th retry: n × this. */
   retryDelayMs: number;
+  clock: Clock;
 }
 
 /** What a downloaded file must be; checked before it is used. */
@@ -27,16 +28,20 @@ export interface Expected {
  * GET with a bounded wait for the response head. A network failure names the origin and asks
  * whether the network is reachable; an HTTP error is for the caller.
  */
-export async function request(url: string, headers: Record<string, string>, timeoutMs: number): Promise<{ res: Response; abort: AbortController }> {
+export async function request(
+  url: string,
+  headers: Record<string, string>,
+  { timeoutMs, clock }: Pick<DownloadOptions, 'timeoutMs' | 'clock'>,
+): Promise<{ res: Response; abort: AbortController }> {
   const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  const timer = clock.setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   try {
     return { res: await fetch(url, { headers, signal: abort.signal }), abort };
   } catch (err) {
     const cause = (err as { cause?: Error }).cause ?? (abort.signal.reason as Error | undefined);
     throw new Error(`cannot reach ${new URL(url).origin}: ${cause?.message ?? (err as Error).message} (is the network reachable from Gantry?)`);
   } finally {
-    clearTimeout(timer);
+    timer.cancel();
   }
 }
 
@@ -63,13 +68,13 @@ export async function download(url: string, path: string, headers: Record<string
   let complete = expected.size !== undefined && have === expected.size;
   let lastError = '';
   for (let attempt = 1; attempt <= o.attempts && !complete; attempt++) {
-    if (attempt > 1) await sleep(o.retryDelayMs * (attempt - 1));
+    if (attempt > 1) await o.clock.sleep(o.retryDelayMs * (attempt - 1));
     // Without a checksum or a validator, bytes already here may be of another version: start over.
     if (!fixed && !validator) have = 0;
     const range: Record<string, string> = have > 0 ? { range: `bytes=${have}-`, ...(validator ? { 'if-range': validator } : {}) } : {};
     let answer: Awaited<ReturnType<typeof request>>;
     try {
-      answer = await request(url, { ...headers, ...range }, o.timeoutMs);
+      answer = await request(url, { ...headers, ...range }, o);
     } catch (err) {
       // Unreachable at first: fail now. Unreachable while resuming: the next attempt may get through.
       if (attempt === 1) throw err;
@@ -94,7 +99,7 @@ export async function download(url: string, path: string, headers: Record<string
     }
     const length = res.headers.get('content-length');
     const total = expected.size ?? (length ? have + Number(length) : undefined);
-    lastError = (await append(res.body, part, have > 0, abort, o.timeoutMs)) ?? '';
+    lastError = (await append(res.body, part, have > 0, abort, o)) ?? '';
     have = await sizeOf(part);
     complete = total === undefined ? lastError === '' : have >= total;
     if (!complete && !lastError) lastError = `the connection ended after ${have} of ${total} bytes`;
@@ -117,21 +122,24 @@ export async function download(url: string, path: string, headers: Record<string
  * arrived (a failed pipeline would drop what was still buffered, and the resume would refetch
  * it). A body with no chunk for `stallMs` is aborted. Answers why it failed, if it did.
  */
-async function append(body: ReadableStream<Uint8Array>, path: string, resume: boolean, abort: AbortController, stallMs: number): Promise<string | undefined> {
+async function append(body: ReadableStream<Uint8Array>, path: string, resume: boolean, abort: AbortController, o: DownloadOptions): Promise<string | undefined> {
+  const stallMs = o.timeoutMs;
   const out = createWriteStream(path, { flags: resume ? 'a' : 'w' });
   // A write that fails (disk full) stops the download; end() below reports it.
   out.on('error', (err) => abort.abort(err));
-  const stall = setTimeout(() => abort.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
+  const stalled = () => abort.abort(new Error(`no data for ${stallMs} ms`));
+  let stall = o.clock.setTimeout(stalled, stallMs);
   let failure: string | undefined;
   try {
     for await (const chunk of body) {
-      stall.refresh();
+      stall.cancel();
+      stall = o.clock.setTimeout(stalled, stallMs);
       if (!out.write(chunk)) await once(out, 'drain');
     }
   } catch (err) {
     failure = ((err as { cause?: Error }).cause ?? (err as Error)).message;
   } finally {
-    clearTimeout(stall);
+    stall.cancel();
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
   }
   return failure;

@@ -1,5 +1,6 @@
 import { errors } from '../contract/errors.js';
 import type { ReplicaState } from '../contract/runtime.js';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 /** A ready replica as the gateway sees it. */
 export interface Upstream {
@@ -47,7 +48,10 @@ export class RoutingTable {
   private readonly byId = new Map<string, Route>();
   private readonly holdListeners: ((deploymentId: string) => void)[] = [];
 
-  constructor(private readonly limits: HoldLimits) {}
+  constructor(
+    private readonly limits: HoldLimits,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Records what the controller observed of a deployment; wakes held requests. */
   update(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) {
@@ -117,7 +121,7 @@ export class RoutingTable {
     }
     return new Promise<Upstream>((resolve, reject) => {
       const leave = () => {
-        clearTimeout(timer);
+        timer.cancel();
         signal.removeEventListener('abort', onAbort);
         const i = route.waiters.indexOf(waiter);
         if (i >= 0) route.waiters.splice(i, 1);
@@ -128,7 +132,7 @@ export class RoutingTable {
         ...(exclude ? { exclude } : {}),
       };
       const onAbort = () => waiter.reject(new Error('the client went away'));
-      const timer = setTimeout(
+      const timer = this.clock.setTimeout(
         () => waiter.reject(errors.unavailable(`no replica of the deployment became ready within ${this.limits.maxWaitMs / 1000} s`, Math.ceil(this.limits.maxWaitMs / 1000))),
         this.limits.maxWaitMs,
       );

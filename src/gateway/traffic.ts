@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../domain/clock.js';
 /** Seconds of per-second history kept: the longest metric window (time_interval_minutes) is capped at this. */
 const HISTORY_SECONDS = 3600;
 
@@ -18,18 +19,18 @@ class DeploymentTraffic {
 export class Traffic {
   private readonly byDeployment = new Map<string, DeploymentTraffic>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly clock: Clock = systemClock) {}
 
   started(deploymentId: string) {
     const t = this.of(deploymentId);
     t.inFlight++;
-    t.lastActivityMs = this.now();
+    t.lastActivityMs = this.clock.nowMs();
   }
 
   finished(deploymentId: string, durationMs: number) {
     const t = this.of(deploymentId);
     t.inFlight = Math.max(0, t.inFlight - 1);
-    const now = this.now();
+    const now = this.clock.nowMs();
     t.lastActivityMs = now;
     const second = Math.floor(now / 1000);
     const slot = second % HISTORY_SECONDS;
@@ -47,7 +48,7 @@ export class Traffic {
     const t = this.byDeployment.get(deploymentId);
     const seconds = Math.max(1, Math.min(HISTORY_SECONDS, Math.round(windowMs / 1000)));
     if (!t) return { count: 0, durationMs: 0, seconds };
-    const now = Math.floor(this.now() / 1000);
+    const now = Math.floor(this.clock.nowMs() / 1000);
     let count = 0;
     let durationMs = 0;
     for (let s = now - seconds + 1; s <= now; s++) {

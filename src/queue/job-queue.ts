@@ -49,18 +49,20 @@ export interface JobQueueOptions {
  * after MAX_RETRIES; every job ends in exactly one of done, failed or canceled.
  */
 export class JobQueue {
-  private readonly waiters = new Waiters();
+  private readonly waiters: Waiters;
   private readonly submitListeners: ((deploymentId: string) => void)[] = [];
   private stopTimer = () => {};
   private sweeping: Promise<void> | null = null;
 
-  constructor(private readonly o: JobQueueOptions) {}
+  constructor(private readonly o: JobQueueOptions) {
+    this.waiters = new Waiters(o.clock);
+  }
 
   /** Starts the sweep that returns lapsed claims to the queue (and once at once: claims that lapsed while Gantry was down). */
   start() {
     const failed = (err: Error) => this.o.log?.('queue sweep failed', { error: err.message });
     void this.sweep().catch(failed);
-    this.stopTimer = every(this.o.sweepMs ?? 1000, () => this.sweep(), failed);
+    this.stopTimer = every(this.o.clock, this.o.sweepMs ?? 1000, () => this.sweep(), failed);
   }
 
   async stop() {
@@ -140,7 +142,7 @@ export class JobQueue {
   async retrieve(caller: Caller, p: RetrieveParams, signal: AbortSignal): Promise<(JobView & { payload: Record<string, unknown> }) | null> {
     await this.deployment(caller, p.model);
     const key = keyOf(caller.projectId, p.model);
-    const deadline = Date.now() + Math.min(p.waitMs, MAX_WAIT_MS);
+    const deadline = this.o.clock.nowMs() + Math.min(p.waitMs, MAX_WAIT_MS);
     for (;;) {
       const seen = this.waiters.version(key);
       const now = this.o.clock.now();
@@ -153,7 +155,7 @@ export class JobQueue {
           return { ...view, payload: view.inputs };
         }
       }
-      const left = deadline - Date.now();
+      const left = deadline - this.o.clock.nowMs();
       if (left <= 0 || signal.aborted) return null;
       await this.waiters.wait(key, seen, Math.min(left, RECHECK_MS), signal);
     }

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../domain/clock.js';
+
 /**
  * Workers long-polling a queue, oldest first, per queue key. A new job wakes one waiter (not
  * all: each wake-up costs a claim query). A version per key closes the gap between a worker's
@@ -6,6 +8,8 @@
  */
 export class Waiters {
   private readonly byKey = new Map<string, { version: number; queue: (() => void)[] }>();
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   version(key: string): number {
     return this.byKey.get(key)?.version ?? 0;
@@ -17,13 +21,13 @@ export class Waiters {
     if (entry.version !== seen || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        timer.cancel();
         signal.removeEventListener('abort', done);
         const i = entry.queue.indexOf(done);
         if (i >= 0) entry.queue.splice(i, 1);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.clock.setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
       entry.queue.push(done);
     });

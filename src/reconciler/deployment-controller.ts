@@ -6,7 +6,8 @@ import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
 import type { VolumePreloader } from './volume-preload.js';
-import { realScheduler, WorkQueue, type Outcome, type Scheduler } from './work-queue.js';
+import { TerminalError, WorkQueue, type Outcome } from './work-queue.js';
+import type { Clock, Timer } from '../domain/clock.js';
 import type { Observed, RuntimePort, SpecDraft } from '../contract/ports.js';
 
 export interface ControllerOptions {
@@ -16,7 +17,7 @@ export interface ControllerOptions {
   platform: PlatformEnv;
   /** Copies mounted volume versions out of storage before a revision's replicas start. */
   preloader?: VolumePreloader;
-  scheduler?: Scheduler;
+  clock: Clock;
   /** The gateway's routing table, kept current with every deployment's ready replicas. */
   routes?: RoutingTable;
   /** How often every deployment is reconciled even without a change (missed events, restarts). */
@@ -25,27 +26,30 @@ export interface ControllerOptions {
   failAfterRestarts?: number;
   /** How long a new replica must stay ready before old ones are stopped for it. */
   minReadyMs?: number;
-  now?: () => number;
+  /** Deployments reconciled at once (default 4); the rest wait their turn. */
+  maxConcurrent?: number;
   log?: (msg: string, fields?: object) => void;
 }
 
 /**
  * Level-triggered deployment controller: on every change (API write, replica event) and on a
  * periodic resync it reads the deployment from the store, observes the runtime, and asks the
- * driver for the rollout plan's targets. Keys are deployment ids; the work queue never runs one
- * twice at once and retries failures with backoff. It is also the API's port to the runtime.
+ * driver for the rollout plan's targets. Keys are deployment ids; the work queue runs a few at
+ * once, never one twice at once, and retries failures with backoff. A revision that cannot
+ * become ready is stored with the deployment (`failure`), so every instance reports it. It is
+ * also the API's port to the runtime.
  */
 export class DeploymentController implements RuntimePort {
   private readonly queue: WorkQueue;
-  private readonly failures = new Map<string, string>();
-  private resyncTimer: unknown = null;
-  private readonly scheduler: Scheduler;
+  private resyncTimer: Timer | null = null;
 
   constructor(private readonly o: ControllerOptions) {
-    this.scheduler = o.scheduler ?? realScheduler;
-    this.queue = new WorkQueue((id) => this.reconcile(id), this.scheduler, (id, err) =>
-      o.log?.('reconcile failed; retrying', { deployment: id, error: (err as Error).message }),
-    );
+    this.queue = new WorkQueue((id) => this.reconcile(id), {
+      clock: o.clock,
+      maxConcurrent: o.maxConcurrent ?? 4,
+      onError: (id, err) =>
+        o.log?.(err instanceof TerminalError ? 'reconcile failed for good' : 'reconcile failed; retrying', { deployment: id, error: (err as Error).message }),
+    });
     o.driver.onChange((id) => this.queue.add(id));
   }
 
@@ -61,8 +65,6 @@ export class DeploymentController implements RuntimePort {
   observe(deploymentId: string): Observed {
     const replicas = this.o.driver.observe(deploymentId);
     const observed: Observed = { replicas };
-    const failure = this.failures.get(deploymentId);
-    if (failure) observed.failure = failure;
     const preloads = this.o.preloader?.statesOf(deploymentId);
     if (preloads) observed.preloads = Object.fromEntries(preloads);
     return observed;
@@ -83,7 +85,7 @@ export class DeploymentController implements RuntimePort {
   }
 
   async stop() {
-    if (this.resyncTimer) this.scheduler.clearTimeout(this.resyncTimer);
+    this.resyncTimer?.cancel();
     this.resyncTimer = null;
     await this.queue.stop();
   }
@@ -94,7 +96,7 @@ export class DeploymentController implements RuntimePort {
       for (const id of ids) this.queue.add(id);
     } finally {
       // Scheduled whatever happened: a store that failed once must not end resyncs for good.
-      this.resyncTimer = this.scheduler.setTimeout(
+      this.resyncTimer = this.o.clock.setTimeout(
         () => void this.resync().catch((err) => this.o.log?.('resync failed', { error: (err as Error).message })),
         this.o.resyncMs ?? 30_000,
       );
@@ -104,7 +106,6 @@ export class DeploymentController implements RuntimePort {
   async reconcile(id: string): Promise<Outcome> {
     const d = await this.o.store.findDeploymentById(id);
     if (!d) {
-      this.failures.delete(id);
       this.o.preloader?.forget(id);
       this.o.routes?.remove(id);
       await this.o.driver.apply(id, []);
@@ -126,11 +127,11 @@ export class DeploymentController implements RuntimePort {
       // The container starts after its volumes are in place, as on Together.
       await this.o.preloader?.ensure(d);
     } catch (err) {
-      this.failures.set(id, `volume preload failed: ${(err as Error).message}`);
+      await this.o.store.setDeploymentFailure(id, d.revision_id, `volume preload failed: ${(err as Error).message}`);
       throw err;
     }
     const observed = this.o.driver.observe(id);
-    const now = (this.o.now ?? Date.now)();
+    const now = this.o.clock.nowMs();
     const minReadyMs = this.o.minReadyMs ?? 1000;
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
     this.o.routes?.update(d.project_id, d.name, id, this.o.driver.observe(id));
@@ -142,10 +143,10 @@ export class DeploymentController implements RuntimePort {
     );
     if (crashing && !current.some((r) => r.readySince)) {
       const msg = `revision ${d.revision_id} cannot become ready: replica ${crashing.id} ${crashing.message ?? 'keeps crashing'}`;
-      if (this.failures.get(id) !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });
-      this.failures.set(id, msg);
+      if (d.failure !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });
+      await this.o.store.setDeploymentFailure(id, d.revision_id, msg);
     } else if (current.some((r) => r.readySince) || current.length === 0) {
-      this.failures.delete(id);
+      await this.o.store.setDeploymentFailure(id, d.revision_id, null);
     }
     // Time, not an event, makes a ready replica available: come back then.
     const wait = nextAvailability(d.revision_id, observed, now, minReadyMs);

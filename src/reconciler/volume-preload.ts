@@ -6,6 +6,7 @@ import { listFolder } from '../storage/files.js';
 import type { DeploymentRecord } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import type { VolumePreload } from '../contract/ports.js';
+import type { Clock } from '../domain/clock.js';
 
 
 /**
@@ -23,7 +24,7 @@ export class VolumePreloader {
   private readonly copying = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; now?: () => Date },
+    private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; clock: Clock },
   ) {}
 
   /** The preload of each revision of the deployment that needed one. */
@@ -37,7 +38,7 @@ export class VolumePreloader {
     let revisions = this.preloads.get(d.id);
     if (!revisions) this.preloads.set(d.id, (revisions = new Map()));
     if (revisions.get(d.revision_id)?.status === 'Completed') return;
-    const now = () => (this.o.now?.() ?? new Date()).toISOString();
+    const now = () => this.o.clock.now().toISOString();
     const state: VolumePreload = { status: 'InProgress', startedAt: now() };
     revisions.set(d.revision_id, state);
     try {

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GpuInventory } from './gpus.js';
 import { followReplicaLog, readReplicaLog } from './replica-log.js';
 import { Replica, type ReplicaOptions, type Workload } from './replica.js';
 import type { LogFilter, ReplicaState, RevisionSpec, RevisionTarget, RuntimeDriver } from '../contract/runtime.js';
+import { systemClock } from '../domain/clock.js';
+import { randomIds } from '../domain/ids.js';
 
 export type ReplicaDriverOptions = {
   /** Where each replica gets a directory (its output log; the process runtime's working dir). */
@@ -37,6 +38,8 @@ export abstract class ReplicaDriver implements RuntimeDriver {
       maxBackoffMs: 300_000,
       logCapBytes: 5 * 1024 * 1024,
       gpus: new GpuInventory([]),
+      clock: systemClock,
+      ids: randomIds,
       ...options,
     };
   }
@@ -86,7 +89,7 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   }
 
   followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void {
-    const stops = this.logDirs(deploymentId, filter).map((dir) => followReplicaLog(dir, onLines));
+    const stops = this.logDirs(deploymentId, filter).map((dir) => followReplicaLog(dir, onLines, this.opts.clock));
     return () => stops.forEach((s) => s());
   }
 
@@ -118,7 +121,7 @@ export abstract class ReplicaDriver implements RuntimeDriver {
 
   private start(spec: RevisionSpec) {
     // As Kubernetes names pods: deployment, revision, random suffix (unique across instances sharing an engine).
-    const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${randomBytes(4).toString('hex')}`;
+    const id = `${spec.deploymentName}-${spec.revisionId.slice(-8)}-${this.opts.ids.hex(4)}`;
     this.add(id, spec);
   }
 

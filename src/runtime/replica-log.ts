@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Clock } from '../domain/clock.js';
 
 /**
  * A replica's stdout and stderr on disk, capped: when the file passes `capBytes` it becomes
@@ -53,11 +54,11 @@ export function readReplicaLog(dir: string): string[] {
  * Calls `onLines` with each complete line appended to the replica's log from now on, polling
  * its size; answers a function that stops following.
  */
-export function followReplicaLog(dir: string, onLines: (lines: string[]) => void, intervalMs = 200): () => void {
+export function followReplicaLog(dir: string, onLines: (lines: string[]) => void, clock: Clock, intervalMs = 200): () => void {
   const path = join(dir, 'output.log');
   let offset = existsSync(path) ? statSync(path).size : 0;
   let partial = '';
-  const timer = setInterval(() => {
+  const timer = clock.setInterval(() => {
     if (!existsSync(path)) return;
     const size = statSync(path).size;
     if (size < offset) offset = 0; // rotated
@@ -72,5 +73,5 @@ export function followReplicaLog(dir: string, onLines: (lines: string[]) => void
     partial = lines.pop() ?? '';
     if (lines.length) onLines(lines);
   }, intervalMs);
-  return () => clearInterval(timer);
+  return () => timer.cancel();
 }

@@ -3,6 +3,8 @@ import { connect } from 'node:net';
 import type { GpuInventory } from './gpus.js';
 import { ReplicaLog } from './replica-log.js';
 import type { ReplicaState, RevisionSpec } from '../contract/runtime.js';
+import type { Clock, Timer } from '../domain/clock.js';
+import type { IdSource } from '../domain/ids.js';
 
 /**
  * What runs a replica: a child process or a container. The replica's life cycle (GPUs,
@@ -41,6 +43,8 @@ export interface ReplicaOptions {
   maxBackoffMs: number;
   logCapBytes: number;
   gpus: GpuInventory;
+  clock: Clock;
+  ids: IdSource;
 }
 
 /**
@@ -58,7 +62,7 @@ export class Replica {
   stopping = false;
   private running = false;
   private starting = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private failures = 0;
   private startFailures = 0;
   private log: ReplicaLog | null = null;
@@ -138,8 +142,8 @@ export class Replica {
   }
 
   private schedule(fn: () => void, ms: number) {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(fn, ms);
+    this.timer?.cancel();
+    this.timer = this.opts.clock.setTimeout(fn, ms);
   }
 
   /** As the kubelet does: the first retry is immediate, later ones back off exponentially. */
@@ -154,7 +158,7 @@ export class Replica {
     if (ok) {
       this.failures = 0;
       if (!this.readySince) {
-        this.readySince = new Date().toISOString();
+        this.readySince = this.opts.clock.now().toISOString();
         this.message = '';
         this.changed();
       }
@@ -197,14 +201,14 @@ export class Replica {
   /** Stops watching (probes, restarts) but leaves the workload running: a container Gantry will adopt again. */
   detach() {
     this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.log?.close();
   }
 
   /** Stops the workload gracefully and frees the replica's GPUs. */
   async stop() {
     this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.workload.stop(this.spec.terminationGracePeriodSeconds);
     this.running = false;
     this.status = 'Terminated';

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
@@ -6,6 +6,7 @@ import { filenameOf } from './files.js';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobError, type BlobInfo, type BlobStore, type Written } from './blob-store.js';
+import { randomIds, type IdSource } from '../domain/ids.js';
 
 /**
  * The embedded storage backend: files under `<root>/objects/<key>`. A file is written to
@@ -18,7 +19,10 @@ export class FsBlobStore implements BlobStore {
   private readonly uploads: string;
   private readonly tmp: string;
 
-  constructor(root: string) {
+  constructor(
+    root: string,
+    private readonly ids: IdSource = randomIds,
+  ) {
     this.objects = join(root, 'objects');
     this.uploads = join(root, 'uploads');
     this.tmp = join(root, 'tmp');
@@ -63,7 +67,7 @@ export class FsBlobStore implements BlobStore {
   }
 
   async createMultipart(key: string) {
-    const id = randomUUID();
+    const id = this.ids.uuidv7();
     await mkdir(join(this.uploads, id), { recursive: true });
     await writeFile(join(this.uploads, id, 'key'), key);
     return id;
@@ -87,7 +91,7 @@ export class FsBlobStore implements BlobStore {
       if (stored !== p.etag) throw new BlobError('bad_part', `part ${p.partNumber}: etag '${p.etag}' does not match the part uploaded`);
       md5s.push(Buffer.from(stored, 'hex'));
     }
-    const joined = join(this.tmp, randomUUID());
+    const joined = join(this.tmp, this.ids.uuidv7());
     const out = createWriteStream(joined, { flags: 'wx' });
     for (const p of parts) await pipeline(createReadStream(join(dir, `part-${p.partNumber}`)), out, { end: false });
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
@@ -110,7 +114,7 @@ export class FsBlobStore implements BlobStore {
   /** Writes a stream to a synced temporary file, hashing it on the way. */
   private async receive(body: Readable) {
     await mkdir(this.tmp, { recursive: true });
-    const path = join(this.tmp, randomUUID());
+    const path = join(this.tmp, this.ids.uuidv7());
     const hash = createHash('md5');
     try {
       await pipeline(

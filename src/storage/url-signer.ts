@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { systemClock, type Clock } from '../domain/clock.js';
 
 /**
  * Short-lived signed URLs for storage, as S3's presigned URLs: the signature covers the method,
@@ -9,12 +10,12 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export class UrlSigner {
   constructor(
     private readonly key: Buffer,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The query string (without '?') that makes `method path` valid for `ttlSeconds`. */
   sign(method: string, path: string, ttlSeconds: number): string {
-    const expires = Math.floor(this.now() / 1000) + ttlSeconds;
+    const expires = Math.floor(this.clock.nowMs() / 1000) + ttlSeconds;
     return `expires=${expires}&signature=${this.mac(method, path, expires)}`;
   }
 
@@ -24,7 +25,7 @@ export class UrlSigner {
     const want = Buffer.from(this.mac(method, path, Number(expires)));
     const got = Buffer.from(signature);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return 'the signature does not match this URL and method';
-    if (Number(expires) * 1000 < this.now()) return 'the signed URL has expired; ask for a new one';
+    if (Number(expires) * 1000 < this.clock.nowMs()) return 'the signed URL has expired; ask for a new one';
     return null;
   }
 

@@ -169,6 +169,11 @@ const STEPS: string[][] = [
        PRIMARY KEY (endpoint_id, adapter_name),
        UNIQUE (project_id, adapter_name))`,
   ],
+  [
+    // A revision that cannot become ready, stored with the deployment so every instance sees it.
+    'ALTER TABLE deployments ADD COLUMN failed_revision_id TEXT',
+    'ALTER TABLE deployments ADD COLUMN failure TEXT',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
@@ -185,7 +190,7 @@ export async function migrate(db: Database): Promise<void> {
     }
     for (let v = current + 1; v <= STEPS.length; v++) {
       for (const sql of STEPS[v - 1]!) await tx.run(sql);
-      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [v, new Date().toISOString()]);
+      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, CURRENT_TIMESTAMP)', [v]);
     }
   });
 }

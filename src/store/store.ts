@@ -280,6 +280,19 @@ export class Store {
     return n > 0;
   }
 
+  /**
+   * The controller's verdict on a revision: `failure` says why it cannot become ready, null
+   * that it can. Written (and the version bumped) only when it changes.
+   */
+  async setDeploymentFailure(id: string, revisionId: string, failure: string | null): Promise<void> {
+    const revision = failure === null ? null : revisionId;
+    await this.ex.run(
+      `UPDATE deployments SET failure = $3, failed_revision_id = $2, version = version + 1
+        WHERE id = $1 AND (failure IS DISTINCT FROM $3 OR failed_revision_id IS DISTINCT FROM $2)`,
+      [id, revision, failure],
+    );
+  }
+
   async deleteDeployment(id: string): Promise<boolean> {
     return (await this.ex.run('DELETE FROM deployments WHERE id = $1', [id])) > 0;
   }

@@ -7,12 +7,13 @@ import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';
 import type { CommandContext } from '../../src/commands/context.js';
+import { SteppedClock } from '../helpers/clock.js';
 
 /** `inactive_timeout` under a clock the test moves: stopped after that many idle minutes, not before. */
 describe('endpoint inactivity', () => {
   let t: TestApp;
-  const clock = { ms: Date.now(), now() { return new Date(this.ms); } };
-  const traffic = new Traffic(() => clock.ms);
+  const clock = new SteppedClock();
+  const traffic = new Traffic(clock);
   let env: EndpointEnv;
   const envFor = (ctx: CommandContext) => makeEndpointEnv(ctx.store, { gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:1')), runtime: 'process' });
   let watcher: InactivityWatcher;
@@ -33,9 +34,9 @@ describe('endpoint inactivity', () => {
     const idle = await create(2);
     const forever = await create(0);
     assert.equal(forever.inactive_timeout, null, '0 means no timeout');
-    clock.ms += 119_000;
+    clock.step(119_000);
     assert.deepEqual(await watcher.sweep(), [], 'not before two minutes');
-    clock.ms += 2_000;
+    clock.step(2_000);
     assert.deepEqual(await watcher.sweep(), [idle.id]);
     assert.equal(await stateOf(idle.id), 'STOPPED');
     assert.equal((await t.call('GET', `/v1/deployments/${idle.deployment}`)).body.min_replicas, 0, 'its engine is scaled to nothing');
@@ -45,11 +46,11 @@ describe('endpoint inactivity', () => {
     await t.call('PATCH', `/v1/endpoints/${idle.id}`, { body: { state: 'STARTED' } });
     const engineId = (await t.call('GET', `/v1/deployments/${idle.deployment}`)).body.id;
     traffic.started(engineId);
-    clock.ms += 10 * 60_000;
+    clock.step(10 * 60_000);
     assert.deepEqual(await watcher.sweep(), []);
     traffic.finished(engineId, 5);
     assert.deepEqual(await watcher.sweep(), [], 'a request just ended: the idle time starts again');
-    clock.ms += 2 * 60_000;
+    clock.step(2 * 60_000);
     assert.deepEqual(await watcher.sweep(), [idle.id]);
   });
 });

@@ -5,6 +5,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { hashKey } from '../../src/commands/keys.js';
 import { ModelImporter } from '../../src/commands/model-import.js';
 import type { ModelJobRecord } from '../../src/store/endpoint-store.js';
+import { SteppedClock } from '../helpers/clock.js';
 
 /**
  * An upload job whose Gantry stopped (a crash, or another instance that went away) is failed by
@@ -14,7 +15,7 @@ import type { ModelJobRecord } from '../../src/store/endpoint-store.js';
 for (const engine of engines) {
   describe(`lapsed model upload jobs on ${engine.name}`, { skip: engine.skip }, () => {
     let t: TestApp;
-    const clock = { ms: Date.now(), now() { return new Date(this.ms); } };
+    const clock = new SteppedClock();
     let importer: ModelImporter;
     before(async () => {
       t = await startTestApp(engine, { wire: (ctx) => (ctx.clock = clock) });
@@ -29,12 +30,12 @@ for (const engine of engines) {
       const job: ModelJobRecord = { id: 'job-1', project_id: project, model_id: 'model-1', status: 'Running', status_updates: [{ status: 'Running', message: 'Fetching', timestamp: at }], args: { description: '', modelName: 'default/m', modelSource: 'a/b' }, created_at: at, updated_at: at };
       await t.store.endpoints.insertJob(job);
 
-      clock.ms += 60_000;
+      clock.step(60_000);
       await t.store.endpoints.touchJob('job-1', clock.now().toISOString()); // its runner's heartbeat
-      clock.ms += 119_000;
+      clock.step(119_000);
       await importer.sweep();
       assert.equal((await t.call('GET', '/v1/jobs/job-1')).body.status, 'Running', 'touched 119 s ago: still someone\'s');
-      clock.ms += 2_000;
+      clock.step(2_000);
       await importer.sweep();
       const failed = (await t.call('GET', '/v1/jobs/job-1')).body;
       assert.equal(failed.status, 'Failed');

@@ -3,12 +3,7 @@ import assert from 'node:assert/strict';
 import { engines } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { JobQueue } from '../../src/queue/job-queue.js';
-
-/** A clock the test moves by hand, so lapsed claims need no sleeping. */
-class StepClock {
-  ms = Date.now();
-  now = () => new Date(this.ms);
-}
+import { SteppedClock } from '../helpers/clock.js';
 
 /**
  * The queue API (`/v1/queue/*`) and the worker protocol (`/internal/v1/*`) over HTTP on both
@@ -18,7 +13,8 @@ for (const engine of engines) {
   describe(`queue on ${engine.name}`, { skip: engine.skip }, () => {
     let t: TestApp;
     let queue: JobQueue;
-    const clock = new StepClock();
+    // Moved forward by hand, so lapsed claims need no sleeping.
+    const clock = new SteppedClock();
     before(async () => {
       t = await startTestApp(engine, {
         queue: (ctx) => (queue = new JobQueue({ store: ctx.store, clock, ids: ctx.ids })),
@@ -104,7 +100,7 @@ for (const engine of engines) {
       const failed = await status(bad);
       assert.equal(failed.status, 'failed');
       assert.equal(failed.info.error, "ValueError('boom')");
-      clock.ms += 3_600_000;
+      clock.step(3_600_000);
       await queue.sweep();
       assert.equal((await status(bad)).status, 'failed', 'a failed job is never retried');
       assert.equal((await retrieve('timeout=100ms')).body.data, null);
@@ -117,12 +113,12 @@ for (const engine of engines) {
         assert.equal(r.body.data?.request_id, id, `claimed again on attempt ${attempt}`);
         assert.equal(r.body.data.retries, attempt);
         // A heartbeat within the timeout keeps the claim.
-        clock.ms += 4_000;
+        clock.step(4_000);
         await report({ request_id: id, status: 'running' });
-        clock.ms += 4_000;
+        clock.step(4_000);
         await queue.sweep();
         assert.equal((await status(id)).status, 'running', 'refreshed by the heartbeat');
-        clock.ms += 2_000;
+        clock.step(2_000);
         await queue.sweep();
       }
       const s = await status(id);

@@ -15,6 +15,8 @@ import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.
 import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { UsageMeter } from '../../src/usage/usage-meter.js';
 import type { UsageReportView } from '../../src/contract/schemas/usage.js';
+import { SteppedClock } from '../helpers/clock.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 
@@ -32,14 +34,14 @@ for (const engine of engines) {
     let meter: UsageMeter;
     const dir = mkdtempSync(join(tmpdir(), 'gantry-usage-'));
     const gpus = new GpuInventory(parseGpuDeclaration('h100-80gb:2'));
-    const clock = { ms: Date.parse('2026-03-10T08:00:10Z'), now() { return new Date(this.ms); } };
-    const at = (iso: string) => (clock.ms = Date.parse(iso));
+    const clock = new SteppedClock(Date.parse('2026-03-10T08:00:10Z'));
+    const at = (iso: string) => clock.set(Date.parse(iso));
 
     before(async () => {
       driver = new ProcessDriver({ dir, gpus, ...FAST_REPLICAS, baseEnv: { PATH: process.env.PATH ?? '' } });
       t = await startTestApp(engine, {
         wire: (ctx) => {
-          controller = new DeploymentController({ store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(dir, 'volumes') }, minReadyMs: 0 });
+          controller = new DeploymentController({ clock: systemClock, store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(dir, 'volumes') }, minReadyMs: 0 });
           ctx.runtime = controller;
         },
         endpoints: (ctx) =>

@@ -80,7 +80,9 @@ export async function startTestApp(
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : undefined;
-      } catch {}
+      } catch {
+        // Not JSON: the body stays text.
+      }
       return { status: res.status, body: parsed, headers: res.headers };
     },
     async close() {

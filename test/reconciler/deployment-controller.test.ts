@@ -7,6 +7,7 @@ import { sqlite } from '../helpers/engines.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/app.js';
 import { DeploymentController } from '../../src/reconciler/deployment-controller.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
+import { systemClock } from '../../src/domain/clock.js';
 
 /**
  * The controller with the real process driver and fast timings, behind the real API:
@@ -24,7 +25,7 @@ describe('deployment controller', () => {
     driver = new ProcessDriver({ dir, baseBackoffMs: 20, maxBackoffMs: 40, startupProbeMs: 20, probeIntervalMs: 50, baseEnv: { PATH: process.env.PATH ?? '' } });
     t = await startTestApp(sqlite, {
       wire: (ctx) => {
-        controller = new DeploymentController({ store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(tmpdir(), 'gantry-no-volumes') }, failAfterRestarts: 3, minReadyMs: 100, resyncMs: 60_000 });
+        controller = new DeploymentController({ clock: systemClock, store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(tmpdir(), 'gantry-no-volumes') }, failAfterRestarts: 3, minReadyMs: 100, resyncMs: 60_000 });
         ctx.runtime = controller;
       },
     });

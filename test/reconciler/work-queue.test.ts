@@ -1,33 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkQueue, type Scheduler } from '../../src/reconciler/work-queue.js';
-
-/** A scheduler the test steps by hand: no sleeping. */
-function manualScheduler() {
-  let now = 0;
-  const timers: { at: number; fn: () => void; id: number }[] = [];
-  let next = 0;
-  const s: Scheduler & { advance(ms: number): void; pending(): number[] } = {
-    setTimeout: (fn, ms) => {
-      const id = ++next;
-      timers.push({ at: now + ms, fn, id });
-      return id;
-    },
-    clearTimeout: (id) => {
-      const i = timers.findIndex((t) => t.id === id);
-      if (i >= 0) timers.splice(i, 1);
-    },
-    advance(ms) {
-      now += ms;
-      for (const t of timers.filter((t) => t.at <= now)) {
-        timers.splice(timers.indexOf(t), 1);
-        t.fn();
-      }
-    },
-    pending: () => timers.map((t) => t.at - now),
-  };
-  return s;
-}
+import { TestClock } from '../../src/domain/clock.js';
+import { TerminalError, WorkQueue } from '../../src/reconciler/work-queue.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -37,13 +11,16 @@ describe('work queue', () => {
     let maxRunning = 0;
     let calls = 0;
     let release!: () => void;
-    const q = new WorkQueue(async () => {
-      calls++;
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      if (calls === 1) await new Promise<void>((r) => (release = r));
-      running--;
-    }, manualScheduler());
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        if (calls === 1) await new Promise<void>((r) => (release = r));
+        running--;
+      },
+      { clock: new TestClock() },
+    );
     q.add('a');
     q.add('a');
     q.add('a');
@@ -58,28 +35,71 @@ describe('work queue', () => {
   });
 
   test('failures retry with exponential backoff; a success resets it; requeueAfter schedules', async () => {
-    const s = manualScheduler();
+    const clock = new TestClock();
     let fail = 3;
-    let calls = 0;
-    const q = new WorkQueue(async () => {
-      calls++;
-      if (fail-- > 0) throw new Error('not yet');
-      return { requeueAfterMs: 5000 };
-    }, s, () => {}, { baseMs: 100, maxMs: 1000 });
+    const calls: number[] = [];
+    const q = new WorkQueue(
+      async () => {
+        calls.push(clock.nowMs());
+        if (fail-- > 0) throw new Error('not yet');
+        return { requeueAfterMs: 5000 };
+      },
+      { clock, backoff: { baseMs: 100, maxMs: 1000 } },
+    );
+    const t0 = clock.nowMs();
     q.add('k');
-    await tick();
-    assert.deepEqual(s.pending(), [100]);
-    s.advance(100);
-    await tick();
-    assert.deepEqual(s.pending(), [200]);
-    s.advance(200);
-    await tick();
-    assert.deepEqual(s.pending(), [400]);
-    s.advance(400);
-    await tick();
-    assert.equal(calls, 4);
-    assert.deepEqual(s.pending(), [5000], 'success: requeued after what the handler asked');
+    await clock.advance(700);
+    assert.deepEqual(calls.map((t) => t - t0), [0, 100, 300, 700], 'retried after 100, 200, 400 ms');
+    assert.equal(clock.timers, 1);
+    await clock.advance(5000);
+    assert.equal(calls.at(-1)! - t0, 5700, 'success: requeued after what the handler asked');
     await q.stop();
-    assert.deepEqual(s.pending(), [], 'stop cancels what was scheduled');
+    assert.equal(clock.timers, 0, 'stop cancels what was scheduled');
+  });
+
+  test('at most maxConcurrent keys run at once; the others wait their turn in order', async () => {
+    const releases: (() => void)[] = [];
+    const started: string[] = [];
+    const q = new WorkQueue(
+      async (key) => {
+        started.push(key);
+        await new Promise<void>((r) => releases.push(r));
+      },
+      { clock: new TestClock(), maxConcurrent: 2 },
+    );
+    for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+    await tick();
+    assert.deepEqual(started, ['a', 'b']);
+    assert.equal(q.depth, 2);
+    releases.shift()!();
+    await tick();
+    await tick();
+    assert.deepEqual(started, ['a', 'b', 'c']);
+    while (releases.length) {
+      releases.shift()!();
+      await tick();
+      await tick();
+    }
+    assert.deepEqual(started, ['a', 'b', 'c', 'd']);
+    await q.stop();
+  });
+
+  test('a TerminalError is reported and not retried', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    const errors: unknown[] = [];
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        throw new TerminalError('cannot ever work');
+      },
+      { clock, onError: (_k, err) => errors.push(err) },
+    );
+    q.add('k');
+    await clock.advance(60_000);
+    assert.equal(calls, 1);
+    assert.equal(errors.length, 1);
+    assert.equal(clock.timers, 0);
+    await q.stop();
   });
 });

@@ -23,7 +23,7 @@ async function withStore(engine: (typeof engines)[number], fn: (s: Store, url: s
 
 function deployment(projectId: string, name: string): DeploymentRecord {
   const spec = { ...draftFromCreate({ name, image: 'img', gpu_type: 'none' }), volumes: [] };
-  return { id: `dep_${name}`, project_id: projectId, name, spec, revision_id: 'r1', revision_hash: 'h1', desired_replicas: 1, created_at: now, updated_at: now, version: 1 };
+  return { id: `dep_${name}`, project_id: projectId, name, spec, revision_id: 'r1', revision_hash: 'h1', desired_replicas: 1, failure: null, failed_revision_id: null, created_at: now, updated_at: now, version: 1 };
 }
 
 for (const engine of engines) {
@@ -44,6 +44,21 @@ for (const engine of engines) {
         assert.equal(await store.updateDeployment({ ...d, name: 'first', version: 2 }, 1), true);
         assert.equal(await store.updateDeployment({ ...d, name: 'stale', version: 2 }, 1), false);
         assert.equal((await store.findDeployment(p.id, d.id))?.name, 'first');
+      });
+    });
+
+    test("a revision's failure is stored with the deployment, bumping its version only when it changes", async () => {
+      await withStore(engine, async (store) => {
+        const p = await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
+        const d = deployment(p.id, 'app');
+        await store.insertDeployment(d);
+        await store.setDeploymentFailure(d.id, 'r1', 'replica r keeps crashing');
+        await store.setDeploymentFailure(d.id, 'r1', 'replica r keeps crashing');
+        const failed = (await store.findDeploymentById(d.id))!;
+        assert.deepEqual([failed.failure, failed.failed_revision_id, failed.version], ['replica r keeps crashing', 'r1', 2]);
+        await store.setDeploymentFailure(d.id, 'r1', null);
+        const mended = (await store.findDeploymentById(d.id))!;
+        assert.deepEqual([mended.failure, mended.failed_revision_id, mended.version], [null, null, 3]);
       });
     });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { decide, type Signals } from '../../src/autoscaler/decide.js';
 import { sumSeries } from '../../src/autoscaler/custom-metric.js';
 import { Traffic } from '../../src/gateway/traffic.js';
+import { TestClock } from '../../src/domain/clock.js';
 
 const quiet: Signals = { shortRate: 0, windowRate: 0, shortAvgMs: null, windowAvgMs: null, inFlight: 0, held: 0, idleMs: 0, custom: null, queueDepth: null, rollingOut: false };
 const opts = { stabilizationMs: 300_000, idleGraceMs: 60_000 };
@@ -74,18 +75,18 @@ describe('autoscaler decisions (stepped clock)', () => {
     assert.equal(sumSeries(text, 'missing'), null);
   });
 
-  test('traffic windows count requests per second and their durations', () => {
-    let now = 1_000_000;
-    const t = new Traffic(() => now);
+  test('traffic windows count requests per second and their durations', async () => {
+    const clock = new TestClock(1_000_000);
+    const t = new Traffic(clock);
     for (let i = 0; i < 10; i++) {
       t.started('d');
-      now += 100;
+      await clock.advance(100);
       t.finished('d', 100);
     }
     const w = t.window('d', 5000);
     assert.equal(w.count, 10);
     assert.equal(w.durationMs / w.count, 100);
-    now += 10_000;
+    await clock.advance(10_000);
     assert.equal(t.window('d', 5000).count, 0, 'old seconds fall out of the window');
     assert.equal(t.window('d', 60_000).count, 10);
     t.retain(new Set(['other']));

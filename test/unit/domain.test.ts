@@ -9,9 +9,9 @@ import { uuidv7 } from '../../src/domain/ids.js';
 import type { DeploymentRecord } from '../../src/contract/records.js';
 
 const spec = () => ({ ...draftFromCreate({ name: 'app', image: 'img:1', gpu_type: 'h100-80gb' }), volumes: [] });
-const record = (desired: number): DeploymentRecord => ({
+const record = (desired: number, failure: string | null = null): DeploymentRecord => ({
   id: 'dep_1', project_id: 'p', name: 'app', spec: spec(), revision_id: 'rev-2', revision_hash: 'h', desired_replicas: desired,
-  created_at: '', updated_at: '', version: 1,
+  failure, failed_revision_id: failure ? 'rev-2' : null, created_at: '', updated_at: '', version: 1,
 });
 const replica = (revision: string, ready: boolean): ReplicaState => ({
   id: `r-${Math.random()}`, deploymentId: 'dep_1', revisionId: revision, image: 'img:1', status: 'Running',
@@ -25,7 +25,9 @@ describe('status derivation', () => {
     assert.equal(deriveStatus(record(2), { replicas: [replica('rev-2', true), replica('rev-2', true)] }), 'Ready');
     assert.equal(deriveStatus(record(2), { replicas: [replica('rev-2', true)] }), 'Scaling');
     assert.equal(deriveStatus(record(1), { replicas: [replica('rev-1', true), replica('rev-2', true)] }), 'Updating');
-    assert.equal(deriveStatus(record(1), { replicas: [replica('rev-2', false)], failure: 'CrashLoopBackOff' }), 'Failed');
+    assert.equal(deriveStatus(record(1, 'CrashLoopBackOff'), { replicas: [replica('rev-2', false)] }), 'Failed');
+    const failedBefore = { ...record(1, 'CrashLoopBackOff'), failed_revision_id: 'rev-1' };
+    assert.equal(deriveStatus(failedBefore, { replicas: [replica('rev-2', false)] }), 'Updating', "an earlier revision's failure is not the new one's");
   });
 });
 

@@ -22,7 +22,7 @@ export class ProcessDriver extends ReplicaDriver {
   }
 
   protected workload(_id: string, spec: RevisionSpec, dir: string) {
-    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {});
+    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {}, this.opts.clock);
   }
 
   /** Replicas are Gantry's children: they stop with it, gracefully. */

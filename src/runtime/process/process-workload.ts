@@ -6,6 +6,7 @@ import { expandVars } from '../expand-vars.js';
 import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
+import type { Clock } from '../../domain/clock.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,6 +32,7 @@ export class ProcessWorkload implements Workload {
     private readonly dir: string,
     /** Variables every replica inherits (PATH and the like), below the deployment's own. */
     private readonly baseEnv: Record<string, string>,
+    private readonly clock: Clock,
   ) {}
 
   async start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
@@ -81,8 +83,8 @@ export class ProcessWorkload implements Workload {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), graceSeconds * 1000);
+    const kill = this.clock.setTimeout(() => child.kill('SIGKILL'), graceSeconds * 1000);
     await gone;
-    clearTimeout(kill);
+    kill.cancel();
   }
 }
