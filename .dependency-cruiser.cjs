@@ -18,7 +18,9 @@ const LAYERS = [
 const at = (folder) => `^src/${folder}(/|\\.ts$)`;
 const layerRules = LAYERS.flatMap((layer, rank) =>
   layer.flatMap((folder) => {
-    const notLower = LAYERS.slice(rank).flat().filter((f) => f !== folder);
+    const notLower = LAYERS.slice(rank)
+      .flat()
+      .filter((f) => f !== folder);
     if (notLower.length === 0) return [];
     return {
       name: `layer-${folder}`,

@@ -20,10 +20,7 @@ export const clockGuard = {
     { object: 'Date', property: 'now', message: `Date.now(): ${why}` },
     { object: 'crypto', property: 'randomUUID', message: `crypto.randomUUID(): ${why}` },
   ],
-  'no-restricted-globals': [
-    'error',
-    ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'].map((name) => ({ name, message: `${name}: ${why}` })),
-  ],
+  'no-restricted-globals': ['error', ...['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'].map((name) => ({ name, message: `${name}: ${why}` }))],
   'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: `new Date() without arguments: ${why}` }],
   'no-restricted-imports': [
     'error',

@@ -33,7 +33,14 @@ async function benchEngine(engine: string, databaseUrl: string | undefined) {
     const seed = await fetch(`${server.url}/v1/deployments`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'bench-target', image: 'img:1', gpu_type: 'h100-80gb', command: ['true'], min_replicas: 0, environment_variables: [{ name: 'A', value: '1' }] }),
+      body: JSON.stringify({
+        name: 'bench-target',
+        image: 'img:1',
+        gpu_type: 'h100-80gb',
+        command: ['true'],
+        min_replicas: 0,
+        environment_variables: [{ name: 'A', value: '1' }],
+      }),
     }).then((r) => r.json() as Promise<{ id: string }>);
     const get = `${auth}wrk.path = "/v1/deployments/${seed.id}"\n`;
     wrk('warm-up', server.url, get, 2);

@@ -37,7 +37,15 @@ async function api(url: string, method: string, path: string, body?: unknown) {
   return (await res.json()) as { status: string; desired_replicas: number; ready_replicas: number };
 }
 const deploy = (url: string, name: string, extra: object) =>
-  api(url, 'POST', '/v1/deployments', { name, image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', termination_grace_period_seconds: 1, ...extra });
+  api(url, 'POST', '/v1/deployments', {
+    name,
+    image: 'local/worker:1',
+    gpu_type: 'none',
+    command: [process.execPath, worker],
+    health_check_path: '/health',
+    termination_grace_period_seconds: 1,
+    ...extra,
+  });
 async function until(url: string, name: string, done: (d: { status: string; ready_replicas: number }) => boolean, timeoutMs = 60_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -158,7 +166,9 @@ try {
       const cold = await coldStart(url);
       rows.push(`cold start (first request to response, 5 runs): p50 ${pct(cold, 50).toFixed(0)} ms, max ${Math.max(...cold).toFixed(0)} ms`);
       const r = await reaction(url);
-      rows.push(`reaction to a step to 60 req/s (target 20 per replica): decision after ${r.decisionMs.toFixed(0)} ms, a new replica serving after ${r.servingMs.toFixed(0)} ms`);
+      rows.push(
+        `reaction to a step to 60 req/s (target 20 per replica): decision after ${r.decisionMs.toFixed(0)} ms, a new replica serving after ${r.servingMs.toFixed(0)} ms`,
+      );
     } finally {
       await stop();
     }
@@ -170,20 +180,27 @@ try {
   const window = Math.max(1, Math.round(300 / COMPRESS));
   const table: string[] = [];
   for (const [title, spec] of [
-    [`autoscaler (HTTPTotalRequests target ${target}/replica, 1..${fleet + 2}, scale-down window ${window} s)`, { min_replicas: 1, max_replicas: fleet + 2, autoscaling: { metric: 'HTTPTotalRequests', target, time_interval_minutes: 1 } }],
+    [
+      `autoscaler (HTTPTotalRequests target ${target}/replica, 1..${fleet + 2}, scale-down window ${window} s)`,
+      { min_replicas: 1, max_replicas: fleet + 2, autoscaling: { metric: 'HTTPTotalRequests', target, time_interval_minutes: 1 } },
+    ],
     [`fixed fleet of ${fleet} (the busiest minute at 70 %)`, { min_replicas: fleet, max_replicas: fleet }],
   ] as const) {
     const { url, stop } = await startGantry(join(work, `t${table.length}`), KEY, ['--scale-down-window', String(window), '--hold-max', '100000']);
     try {
       await deploy(url, 'trace', { ...spec, environment_variables: [{ name: 'MAX_CONCURRENT', value: '1' }] });
       const r = await replay(url, 'trace', arrivals);
-      table.push(`| ${title} | ${pct(r.waits, 50).toFixed(1)} | ${pct(r.waits, 99).toFixed(1)} | ${r.rejected} | ${r.replicaSeconds.toFixed(0)} (${((r.replicaSeconds * COMPRESS) / 3600).toFixed(1)} h uncompressed) |`);
+      table.push(
+        `| ${title} | ${pct(r.waits, 50).toFixed(1)} | ${pct(r.waits, 99).toFixed(1)} | ${r.rejected} | ${r.replicaSeconds.toFixed(0)} (${((r.replicaSeconds * COMPRESS) / 3600).toFixed(1)} h uncompressed) |`,
+      );
     } finally {
       await stop();
     }
   }
   console.log(rows.join('\n'));
-  console.log(`\ntrace: ${arrivals.length} requests over ${(arrivals.at(-1)!.atMs / 1000).toFixed(0)} s (compressed ${COMPRESS}×), mean service ${(1000 / capacityRps).toFixed(1)} ms, one at a time per replica\n`);
+  console.log(
+    `\ntrace: ${arrivals.length} requests over ${(arrivals.at(-1)!.atMs / 1000).toFixed(0)} s (compressed ${COMPRESS}×), mean service ${(1000 / capacityRps).toFixed(1)} ms, one at a time per replica\n`,
+  );
   console.log('| fleet | p50 wait ms | p99 wait ms | rejected | replica-seconds |');
   console.log('|---|---:|---:|---:|---:|');
   console.log(table.join('\n'));

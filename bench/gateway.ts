@@ -32,7 +32,14 @@ try {
     await fetch(`${url}/v1/deployments`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ name: 'up', image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }] }),
+      body: JSON.stringify({
+        name: 'up',
+        image: 'local/worker:1',
+        gpu_type: 'none',
+        command: [process.execPath, worker],
+        health_check_path: '/health',
+        environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }],
+      }),
     })
   ).json()) as { id: string };
   for (;;) {
@@ -41,13 +48,17 @@ try {
     await new Promise((r) => setTimeout(r, 50));
   }
   const base = join(work, 'data', 'replicas', d.id);
-  const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
+  const envFile = readdirSync(base)
+    .map((r) => join(base, r, 'env.json'))
+    .find(existsSync)!;
   const upstreamPort = JSON.parse(readFileSync(envFile, 'utf8')).env.PORT as string;
 
   nginx = await startNginx(work, upstreamPort);
   const nginxPort = nginx.port;
   const minimalPort = await freePort();
-  minimal = spawn(process.execPath, [fileURLToPath(new URL('./lib/minimal-proxy.mjs', import.meta.url)), String(minimalPort), `127.0.0.1:${upstreamPort}`], { stdio: 'inherit' });
+  minimal = spawn(process.execPath, [fileURLToPath(new URL('./lib/minimal-proxy.mjs', import.meta.url)), String(minimalPort), `127.0.0.1:${upstreamPort}`], {
+    stdio: 'inherit',
+  });
   await new Promise((r) => setTimeout(r, 500));
 
   const plain = 'wrk.path = "/echo"\n';
@@ -66,8 +77,12 @@ try {
   console.log('|---|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
   const [, viaNginx, viaMinimal, viaGateway] = rows;
-  console.log(`\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`);
-  console.log(`minimal Node.js proxy / nginx: ${(viaMinimal!.rps / viaNginx!.rps).toFixed(2)}; gateway / minimal Node.js proxy: ${(viaGateway!.rps / viaMinimal!.rps).toFixed(2)}`);
+  console.log(
+    `\ngateway / nginx throughput: ${(viaGateway!.rps / viaNginx!.rps).toFixed(2)}; p99 added over nginx: ${(viaGateway!.p99 - viaNginx!.p99).toFixed(2)} ms`,
+  );
+  console.log(
+    `minimal Node.js proxy / nginx: ${(viaMinimal!.rps / viaNginx!.rps).toFixed(2)}; gateway / minimal Node.js proxy: ${(viaGateway!.rps / viaMinimal!.rps).toFixed(2)}`,
+  );
 } finally {
   nginx?.stop();
   minimal?.kill();

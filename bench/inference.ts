@@ -22,14 +22,24 @@ const KEY = 'bench-inference-key-0123456789abcdef0123456789';
 const engine = fileURLToPath(new URL('./lib/port-reporting-engine.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-inf-'));
 const config = join(work, 'config.json');
-writeFileSync(config, JSON.stringify({ models: [{ id: 'bench/tiny', type: 'chat', memory_gb: 1 }], engine: { command: [process.execPath, engine, '{model}'], args: defaultEngine('process').args } }));
+writeFileSync(
+  config,
+  JSON.stringify({
+    models: [{ id: 'bench/tiny', type: 'chat', memory_gb: 1 }],
+    engine: { command: [process.execPath, engine, '{model}'], args: defaultEngine('process').args },
+  }),
+);
 
 const { url, stop } = await startGantry(join(work, 'data'), KEY, ['--config', config, '--gpus', 'h100-80gb:1']);
 let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
 try {
   const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
   const created = (await (
-    await fetch(`${url}/v1/endpoints`, { method: 'POST', headers, body: JSON.stringify({ model: 'bench/tiny', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }) })
+    await fetch(`${url}/v1/endpoints`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: 'bench/tiny', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 } }),
+    })
   ).json()) as { id: string; name: string; deployment: string };
   for (;;) {
     const e = (await (await fetch(`${url}/v1/endpoints/${created.id}`, { headers })).json()) as { state: string };
@@ -38,7 +48,9 @@ try {
   }
   const engineId = ((await (await fetch(`${url}/v1/deployments/${created.deployment}`, { headers })).json()) as { id: string }).id;
   const base = join(work, 'data', 'replicas', engineId);
-  const portFile = readdirSync(base).map((r) => join(base, r, 'port')).find(existsSync)!;
+  const portFile = readdirSync(base)
+    .map((r) => join(base, r, 'port'))
+    .find(existsSync)!;
   const enginePort = readFileSync(portFile, 'utf8').trim();
   nginx = await startNginx(work, enginePort);
   await new Promise((r) => setTimeout(r, 500));
@@ -59,7 +71,9 @@ try {
   console.log('|---|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);
   const [direct, viaNginx, viaGantry] = rows;
-  console.log(`\nGantry / nginx throughput: ${(viaGantry!.rps / viaNginx!.rps).toFixed(2)}; Gantry / direct: ${(viaGantry!.rps / direct!.rps).toFixed(2)}; p99 added over nginx: ${(viaGantry!.p99 - viaNginx!.p99).toFixed(2)} ms`);
+  console.log(
+    `\nGantry / nginx throughput: ${(viaGantry!.rps / viaNginx!.rps).toFixed(2)}; Gantry / direct: ${(viaGantry!.rps / direct!.rps).toFixed(2)}; p99 added over nginx: ${(viaGantry!.p99 - viaNginx!.p99).toFixed(2)} ms`,
+  );
 } finally {
   nginx?.stop();
   await stop();

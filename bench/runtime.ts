@@ -40,7 +40,9 @@ const processRuntime: Runtime = {
   deployment: { command: [process.execPath, worker], environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }] },
   async crash(dir, id) {
     const base = join(dir, 'replicas', id);
-    const envFile = readdirSync(base).map((r) => join(base, r, 'env.json')).find(existsSync)!;
+    const envFile = readdirSync(base)
+      .map((r) => join(base, r, 'env.json'))
+      .find(existsSync)!;
     process.kill(JSON.parse(readFileSync(envFile, 'utf8')).pid, 'SIGKILL');
   },
   // Process replicas are Gantry's children and stop with it.

@@ -41,7 +41,10 @@ if (findPodman()) {
 
 // Every test has a deadline, so a wait that never ends fails that test instead of hanging the run.
 const TEST_TIMEOUT_MS = 5 * 60_000;
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], { stdio: 'inherit', env });
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], {
+  stdio: 'inherit',
+  env,
+});
 const stop = () => {
   pg?.stop();
   podman?.stop();

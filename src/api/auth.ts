@@ -33,7 +33,9 @@ export class KeyResolver {
     const hash = hashKey(key);
     return this.cache.get(hash, async () => {
       const row = await this.store.findActiveKeyByHash(hash);
-      return row && { projectId: row.project_id, projectName: row.project_name, keyId: row.id, ...(row.deployment_id ? { deploymentId: row.deployment_id } : {}) };
+      return (
+        row && { projectId: row.project_id, projectName: row.project_name, keyId: row.id, ...(row.deployment_id ? { deploymentId: row.deployment_id } : {}) }
+      );
     });
   }
 }

@@ -47,7 +47,12 @@ export function frameworkErrors(maxParamLength: number) {
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const e = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? errors.requestTimeout() : err.code === 'HPE_HEADER_OVERFLOW' ? errors.headersTooLarge() : errors.malformedRequest();
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? errors.requestTimeout()
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? errors.headersTooLarge()
+        : errors.malformedRequest();
   const body = JSON.stringify(e.toBody());
   if (socket.writable) {
     socket.write(

@@ -28,7 +28,12 @@ export function sumSeries(text: string, name: string): number | null {
     if (!line.startsWith(name) || line.startsWith('#')) continue;
     const rest = line.slice(name.length);
     if (rest[0] !== ' ' && rest[0] !== '{') continue;
-    const value = Number(rest.replace(/^\{[^}]*\}/, '').trim().split(/\s+/)[0]);
+    const value = Number(
+      rest
+        .replace(/^\{[^}]*\}/, '')
+        .trim()
+        .split(/\s+/)[0],
+    );
     if (Number.isFinite(value)) sum = (sum ?? 0) + value;
   }
   return sum;

@@ -69,7 +69,8 @@ export function decide(
     }
     case 'CustomMetric':
       recommended = s.custom === null ? bounds.current : Math.ceil(s.custom / target);
-      reason = s.custom === null ? `${cfg.custom_metric_name} not readable` : `${cfg.custom_metric_name} ${s.custom} in total over target ${target} per replica`;
+      reason =
+        s.custom === null ? `${cfg.custom_metric_name} not readable` : `${cfg.custom_metric_name} ${s.custom} in total over target ${target} per replica`;
       break;
     default:
       recommended = s.queueDepth === null ? bounds.current : Math.ceil(s.queueDepth / target);

@@ -25,12 +25,20 @@ export async function doctor(o: { dockerHost: string | undefined; databaseUrl: s
   print('\nprocess runtime (the default):');
   ok('replicas run as child processes of gantry serve; nothing to install');
   if (has('bwrap')) ok('bubblewrap (bwrap) found');
-  else missing('bubblewrap (bwrap) not found', 'nothing uses it yet (process replicas are not sandboxed; use --runtime docker to isolate tenants); apt-get install bubblewrap for the sandbox when it lands');
+  else
+    missing(
+      'bubblewrap (bwrap) not found',
+      'nothing uses it yet (process replicas are not sandboxed; use --runtime docker to isolate tenants); apt-get install bubblewrap for the sandbox when it lands',
+    );
 
   print('\nGPUs:');
   const gpus = has('nvidia-smi') ? detectGpus() : [];
   if (gpus.length) ok(`${gpus.length} GPU(s) detected with nvidia-smi: ${[...new Set(gpus.map((g) => g.type))].join(', ')}`);
-  else missing('no GPU detected (nvidia-smi missing or lists none)', 'CPU-only deployments work (gpu_type "none"); to try endpoints, run gantry serve --demo, or declare GPUs with --gpus h100-80gb:2');
+  else
+    missing(
+      'no GPU detected (nvidia-smi missing or lists none)',
+      'CPU-only deployments work (gpu_type "none"); to try endpoints, run gantry serve --demo, or declare GPUs with --gpus h100-80gb:2',
+    );
 
   print('\ndocker runtime (--runtime docker):');
   const host = o.dockerHost ?? 'unix:///var/run/docker.sock';
@@ -55,7 +63,11 @@ export async function doctor(o: { dockerHost: string | undefined; databaseUrl: s
     if (!has('runc')) missing('runc not found', 'apt-get install runc (Podman on kernels like this one needs runc rather than crun)');
     else if (!/^\s*runtime\s*=\s*"runc"/m.test(text)) missing(`${conf} does not choose runc`, 'add runtime = "runc" under [engine]');
     else ok(`${conf} chooses runc`);
-    if (!/^\s*default_ulimits\s*=\s*\[\s*\]/m.test(text)) missing(`${conf} keeps Podman's default ulimits`, 'add default_ulimits = [] under [containers] where containers cannot raise rlimits ("error setting rlimit")');
+    if (!/^\s*default_ulimits\s*=\s*\[\s*\]/m.test(text))
+      missing(
+        `${conf} keeps Podman's default ulimits`,
+        'add default_ulimits = [] under [containers] where containers cannot raise rlimits ("error setting rlimit")',
+      );
   }
 
   print('\nPostgreSQL (several instances, --database postgres://…):');
@@ -65,14 +77,22 @@ export async function doctor(o: { dockerHost: string | undefined; databaseUrl: s
       await db.close();
       ok(`${o.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} reachable`);
     } catch (err) {
-      missing(`cannot open ${o.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`, 'check the URL, that the server runs and accepts this user', true);
+      missing(
+        `cannot open ${o.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`,
+        'check the URL, that the server runs and accepts this user',
+        true,
+      );
     }
   } else if (existsSync('/usr/lib/postgresql')) ok("Debian's postgresql is installed (give --database postgres://USER@HOST/DB to check a server)");
   else missing('PostgreSQL not checked', 'SQLite is the default and needs nothing; for PostgreSQL give --database postgres://USER@HOST/DB here');
 
   print('\nimage registry:');
   if (has('docker-registry')) ok('docker-registry (the CNCF distribution registry) found');
-  else missing('docker-registry not found', "Gantry does not start a registry itself yet; apt-get install docker-registry (Debian's CNCF distribution registry) to host images for --runtime docker, with --registry-auth");
+  else
+    missing(
+      'docker-registry not found',
+      "Gantry does not start a registry itself yet; apt-get install docker-registry (Debian's CNCF distribution registry) to host images for --runtime docker, with --registry-auth",
+    );
 
   print(failed ? `\n${failed} required check(s) failed` : '\nnothing required is missing');
   return failed ? 1 : 0;

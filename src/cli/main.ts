@@ -43,7 +43,10 @@ program
   .option('--docker-host <url>', 'the Docker Engine API to check (DOCKER_HOST)')
   .option('--database <url>', 'a postgres:// URL to check (GANTRY_DATABASE_URL)')
   .action(async (opts) => {
-    process.exitCode = await doctor({ dockerHost: opts.dockerHost ?? process.env.DOCKER_HOST, databaseUrl: opts.database ?? process.env.GANTRY_DATABASE_URL }, (line) => process.stdout.write(line + '\n'));
+    process.exitCode = await doctor(
+      { dockerHost: opts.dockerHost ?? process.env.DOCKER_HOST, databaseUrl: opts.database ?? process.env.GANTRY_DATABASE_URL },
+      (line) => process.stdout.write(line + '\n'),
+    );
   });
 
 const keys = program.command('keys').description('manage API keys in the same data dir or database');
@@ -53,7 +56,9 @@ async function existingStore(cmd: Command) {
   const config = loadConfig(flagsOf(cmd), process.env);
   const path = config.databaseUrl.startsWith('sqlite:') ? config.databaseUrl.slice('sqlite:'.length) : null;
   if (path && !existsSync(path)) {
-    throw new ConfigError(`no Gantry database at ${path}: run \`gantry serve\` once with this --data-dir (or --database) first, or point --data-dir at the folder it uses`);
+    throw new ConfigError(
+      `no Gantry database at ${path}: run \`gantry serve\` once with this --data-dir (or --database) first, or point --data-dir at the folder it uses`,
+    );
   }
   return openStore(config);
 }

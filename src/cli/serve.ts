@@ -89,7 +89,18 @@ export async function serve(config: Config) {
   // Upload jobs whose Gantry stopped (this one before a restart, or another instance) are failed once they lapse.
   const importer = new ModelImporter(ctx, endpoints.imports);
   await importer.startSweeps();
-  const app = await buildApp({ endpoints, importer, ctx, bodyLimit: config.bodyLimit, logger, routes, traffic, metrics, queue, ...(tls ? { https: tls } : {}) });
+  const app = await buildApp({
+    endpoints,
+    importer,
+    ctx,
+    bodyLimit: config.bodyLimit,
+    logger,
+    routes,
+    traffic,
+    metrics,
+    queue,
+    ...(tls ? { https: tls } : {}),
+  });
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
@@ -97,7 +108,13 @@ export async function serve(config: Config) {
   autoscaler.start();
   const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: deps.clock, log: (msg, fields) => logger.info(fields, msg) });
   inactivity.start();
-  const meter = new UsageMeter({ store: deps.store, runtime: controller, hardware: endpoints.hardware, clock: deps.clock, log: (msg, fields) => logger.warn(fields, msg) });
+  const meter = new UsageMeter({
+    store: deps.store,
+    runtime: controller,
+    hardware: endpoints.hardware,
+    clock: deps.clock,
+    log: (msg, fields) => logger.warn(fields, msg),
+  });
   meter.start();
   // A job submitted to a deployment at zero wakes it at once.
   queue.onSubmit((id) => autoscaler.wake(id));
@@ -139,9 +156,13 @@ async function listenOn(app: FastifyInstance, config: Config): Promise<string> {
     return await app.listen({ host, port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ConfigError(`--listen (GANTRY_LISTEN): ${host}:${port} is already in use (another gantry serve?); choose another port with --listen ${host}:PORT, or port 0 for a free one`);
+    if (code === 'EADDRINUSE')
+      throw new ConfigError(
+        `--listen (GANTRY_LISTEN): ${host}:${port} is already in use (another gantry serve?); choose another port with --listen ${host}:PORT, or port 0 for a free one`,
+      );
     if (code === 'EADDRNOTAVAIL') throw new ConfigError(`--listen (GANTRY_LISTEN): ${host} is not an address of this machine`);
-    if (code === 'EACCES') throw new ConfigError(`--listen (GANTRY_LISTEN): not allowed to listen on port ${port} (ports below 1024 need root); choose another with --listen`);
+    if (code === 'EACCES')
+      throw new ConfigError(`--listen (GANTRY_LISTEN): not allowed to listen on port ${port} (ports below 1024 need root); choose another with --listen`);
     throw err;
   }
 }

@@ -16,7 +16,10 @@ import type { Caller } from '../contract/ports.js';
 function adapterNameIn(e: EndpointRecord, modelId: string): string {
   const prefix = `${e.name}:`;
   if (!modelId.startsWith(prefix) || modelId.length === prefix.length) {
-    throw errors.invalid('model_id', `model_id must be "<endpoint name>:<adapter model name>" for this endpoint, i.e. start with "${prefix}" (got ${JSON.stringify(modelId)})`);
+    throw errors.invalid(
+      'model_id',
+      `model_id must be "<endpoint name>:<adapter model name>" for this endpoint, i.e. start with "${prefix}" (got ${JSON.stringify(modelId)})`,
+    );
   }
   return modelId.slice(prefix.length);
 }
@@ -34,7 +37,10 @@ export async function addAdapter(ctx: CommandContext, env: EndpointEnv, caller: 
   const name = adapterNameIn(e, modelId);
   const adapter = await ctx.store.endpoints.findModel(caller.projectId, name);
   if (!adapter?.ready || adapter.model_type !== 'adapter') {
-    throw errors.invalid('model_id', `model_id: '${name}' is not a LoRA adapter uploaded to this project and ready (POST /v1/models with model_type "adapter")`);
+    throw errors.invalid(
+      'model_id',
+      `model_id: '${name}' is not a LoRA adapter uploaded to this project and ready (POST /v1/models with model_type "adapter")`,
+    );
   }
   if (adapter.base_model !== null && adapter.base_model !== e.model && adapter.base_model !== e.name) {
     throw errors.invalid('model_id', `model_id: adapter '${name}' is for ${adapter.base_model}; endpoint ${e.name} serves ${e.model}`);
@@ -43,9 +49,16 @@ export async function addAdapter(ctx: CommandContext, env: EndpointEnv, caller: 
   if (bound && bound.endpoint_id !== e.id) throw errors.conflict(`adapter '${name}' is bound to another endpoint; remove it there first`, 'adapter_bound');
   if (!bound) {
     try {
-      await ctx.store.endpoints.bindAdapter({ endpoint_id: e.id, project_id: caller.projectId, adapter_name: name, model_id: adapter.id, created_at: ctx.clock.now().toISOString() });
+      await ctx.store.endpoints.bindAdapter({
+        endpoint_id: e.id,
+        project_id: caller.projectId,
+        adapter_name: name,
+        model_id: adapter.id,
+        created_at: ctx.clock.now().toISOString(),
+      });
     } catch (err) {
-      if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.conflict(`adapter '${name}' was just bound to another endpoint`, 'adapter_bound');
+      if (err instanceof StoreConstraintError && err.kind === 'unique')
+        throw errors.conflict(`adapter '${name}' was just bound to another endpoint`, 'adapter_bound');
       throw err;
     }
   }

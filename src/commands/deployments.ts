@@ -24,7 +24,10 @@ async function resolveRefs(store: Store, projectId: string, draft: SpecDraft) {
     if (v.value_from_secret === undefined) continue;
     const secret = await store.findSecret(projectId, v.value_from_secret);
     if (!secret) {
-      throw errors.invalid(`environment_variables[${i}].value_from_secret`, `environment_variables[${i}].value_from_secret: secret '${v.value_from_secret}' not found`);
+      throw errors.invalid(
+        `environment_variables[${i}].value_from_secret`,
+        `environment_variables[${i}].value_from_secret: secret '${v.value_from_secret}' not found`,
+      );
     }
     secretIds.push(secret.id);
   }
@@ -35,7 +38,10 @@ async function resolveRefs(store: Store, projectId: string, draft: SpecDraft) {
     if (!volume) throw errors.invalid(`volumes[${i}].name`, `volumes[${i}].name: volume '${m.name}' not found`);
     const version = m.version ?? volume.current_version;
     if (version > volume.current_version) {
-      throw errors.invalid(`volumes[${i}].version`, `volumes[${i}].version: volume '${m.name}' has no version ${version} (current is ${volume.current_version})`);
+      throw errors.invalid(
+        `volumes[${i}].version`,
+        `volumes[${i}].version: volume '${m.name}' has no version ${version} (current is ${volume.current_version})`,
+      );
     }
     volumeRefs.push({ volume_id: volume.id, version });
     volumes.push({ name: m.name, mount_path: m.mount_path, version });

@@ -24,7 +24,12 @@ export class InactivityWatcher {
   ) {}
 
   start() {
-    this.stopTimer = every(this.o.clock, this.o.intervalMs ?? 30_000, () => this.sweep(), (err) => this.o.log?.('inactivity sweep failed', { error: err.message }));
+    this.stopTimer = every(
+      this.o.clock,
+      this.o.intervalMs ?? 30_000,
+      () => this.sweep(),
+      (err) => this.o.log?.('inactivity sweep failed', { error: err.message }),
+    );
   }
 
   stop() {

@@ -94,10 +94,19 @@ interface EngineAdapter {
   volume: { name: string; mountPath: string };
 }
 
-const engineAdapter = (b: { adapter_name: string; model_id: string }): EngineAdapter => ({ name: b.adapter_name, volume: { name: b.model_id, mountPath: `/adapters/${b.model_id}` } });
+const engineAdapter = (b: { adapter_name: string; model_id: string }): EngineAdapter => ({
+  name: b.adapter_name,
+  volume: { name: b.model_id, mountPath: `/adapters/${b.model_id}` },
+});
 
 /** What runs the engine: its command, args and volumes (the model's weights and each adapter's). */
-function engineWorkload(env: EndpointEnv, e: { name: string; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel, adapters: EngineAdapter[]) {
+function engineWorkload(
+  env: EndpointEnv,
+  e: { name: string; settings: EndpointSettings },
+  hw: HardwareConfig,
+  model: ServableModel,
+  adapters: EngineAdapter[],
+) {
   const { command, args } = engineCommand(env.engine, {
     model: model.weights,
     servedModelName: e.name,
@@ -111,7 +120,12 @@ function engineWorkload(env: EndpointEnv, e: { name: string; settings: EndpointS
 }
 
 /** The engine's deployment for a new endpoint in the given desired state. */
-function engineDeployment(env: EndpointEnv, e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings }, hw: HardwareConfig, model: ServableModel): CreateDeploymentBody {
+function engineDeployment(
+  env: EndpointEnv,
+  e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings },
+  hw: HardwareConfig,
+  model: ServableModel,
+): CreateDeploymentBody {
   const s = e.settings;
   const { command, args, volumes } = engineWorkload(env, e, hw, model, []);
   return {
@@ -139,7 +153,10 @@ function replicasFor(state: EndpointRecord['state'], s: EndpointSettings) {
 
 function checkSettings(env: EndpointEnv, s: EndpointSettings) {
   if (s.autoscaling.min_replicas > s.autoscaling.max_replicas) {
-    throw errors.invalid('autoscaling.min_replicas', `autoscaling.min_replicas (${s.autoscaling.min_replicas}) must be at most autoscaling.max_replicas (${s.autoscaling.max_replicas})`);
+    throw errors.invalid(
+      'autoscaling.min_replicas',
+      `autoscaling.min_replicas (${s.autoscaling.min_replicas}) must be at most autoscaling.max_replicas (${s.autoscaling.max_replicas})`,
+    );
   }
   if (s.availability_zone !== null && !env.availabilityZones.includes(s.availability_zone)) {
     throw errors.invalid('availability_zone', `availability_zone: '${s.availability_zone}' is not one of ${env.availabilityZones.join(', ')}`);
@@ -192,12 +209,18 @@ export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, call
   const hw = env.hardware.find(body.hardware);
   if (!hw) {
     const ids = env.hardware.configs().map((c) => c.id);
-    throw errors.invalid('hardware', `hardware: '${body.hardware}' is not a configuration of this cluster (${ids.length ? `GET /v1/hardware lists them: ${ids.join(', ')}` : 'it has no GPUs'})`);
+    throw errors.invalid(
+      'hardware',
+      `hardware: '${body.hardware}' is not a configuration of this cluster (${ids.length ? `GET /v1/hardware lists them: ${ids.join(', ')}` : 'it has no GPUs'})`,
+    );
   }
   const model = await findServableModel(ctx, env, caller.projectId, body.model);
   if (!model) throw errors.invalid('model', `model: '${body.model}' is not in the catalog nor an uploaded model of this project (GET /v1/models lists them)`);
   if (hw.gpuCount * hw.gpuMemoryGb < model.memoryGb) {
-    throw errors.invalid('hardware', `hardware: ${hw.id} has ${hw.gpuCount * hw.gpuMemoryGb} GB of GPU memory; ${model.id} needs ${model.memoryGb} GB (GET /v1/hardware?model=… lists what fits)`);
+    throw errors.invalid(
+      'hardware',
+      `hardware: ${hw.id} has ${hw.gpuCount * hw.gpuMemoryGb} GB of GPU memory; ${model.id} needs ${model.memoryGb} GB (GET /v1/hardware?model=… lists what fits)`,
+    );
   }
   const settings: EndpointSettings = {
     display_name: body.display_name ?? body.model,
@@ -263,7 +286,13 @@ export async function updateEndpoint(ctx: CommandContext, env: EndpointEnv, call
       ...(body.inactive_timeout !== undefined ? { inactive_timeout: body.inactive_timeout || null } : {}),
     };
     checkSettings(env, settings);
-    const next: EndpointRecord = { ...current, state: body.state ?? current.state, settings, updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
+    const next: EndpointRecord = {
+      ...current,
+      state: body.state ?? current.state,
+      settings,
+      updated_at: ctx.clock.now().toISOString(),
+      version: current.version + 1,
+    };
     return (await ctx.store.endpoints.update(next, current.version)) ? next : STALE;
   });
   await forgetRoutes(ctx, env, updated);
@@ -301,7 +330,11 @@ function forget(env: EndpointEnv, e: EndpointRecord, adapters: { adapter_name: s
 export async function syncEngine(ctx: CommandContext, env: EndpointEnv, caller: Caller, e: EndpointRecord) {
   const hw = env.hardware.find(e.hardware);
   const model = await findServableModel(ctx, env, e.project_id, e.model);
-  if (!hw || !model) throw errors.conflict(`endpoint ${e.name}: its ${hw ? 'model' : 'hardware'} is no longer available, so its engine cannot be changed`, 'endpoint_unavailable');
+  if (!hw || !model)
+    throw errors.conflict(
+      `endpoint ${e.name}: its ${hw ? 'model' : 'hardware'} is no longer available, so its engine cannot be changed`,
+      'endpoint_unavailable',
+    );
   const adapters = (await ctx.store.endpoints.adapters(e.id)).map(engineAdapter);
   await updateDeployment(ctx, caller, e.deployment_id, engineWorkload(env, e, hw, model, adapters));
 }

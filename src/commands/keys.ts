@@ -28,10 +28,7 @@ export async function createApiKey(
   const id = deps.ids.id('key');
   await deps.store.transaction(async (s) => {
     const project = await s.ensureProject({ id: deps.ids.id('proj'), name: projectName, created_at: now });
-    await s.insertApiKey(
-      { id, project_id: project.id, prefix: key.slice(0, 12), label: options.label ?? '', created_at: now },
-      hashKey(key),
-    );
+    await s.insertApiKey({ id, project_id: project.id, prefix: key.slice(0, 12), label: options.label ?? '', created_at: now }, hashKey(key));
   });
   return { id, key, project: projectName };
 }
@@ -48,7 +45,10 @@ export async function createWorkerKey(
 ): Promise<void> {
   const key = `gantry_w_${deps.ids.token(32)}`;
   const id = deps.ids.id('key');
-  await s.insertApiKey({ id, project_id: d.project_id, prefix: key.slice(0, 12), label: `worker key of ${d.name}`, created_at: d.created_at, deployment_id: d.id }, hashKey(key));
+  await s.insertApiKey(
+    { id, project_id: d.project_id, prefix: key.slice(0, 12), label: `worker key of ${d.name}`, created_at: d.created_at, deployment_id: d.id },
+    hashKey(key),
+  );
   await s.insertWorkerKey(d.id, id, deps.secretBox.seal(key, d.id));
 }
 

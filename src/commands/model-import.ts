@@ -76,7 +76,12 @@ export class ModelImporter {
   /** Sweeps now and every minute, until stop(). */
   async startSweeps() {
     await this.sweep();
-    this.stopSweeps = every(this.ctx.clock, 60_000, () => this.sweep(), () => undefined);
+    this.stopSweeps = every(
+      this.ctx.clock,
+      60_000,
+      () => this.sweep(),
+      () => undefined,
+    );
   }
 
   stop() {
@@ -96,11 +101,21 @@ export class ModelImporter {
   private async run(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
     const kind = sourceKind(model.source)!;
     // A missed heartbeat is harmless: the next one (or the lapse sweep) settles it.
-    const stopBeat = every(this.ctx.clock, HEARTBEAT_MS, () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()), () => undefined);
+    const stopBeat = every(
+      this.ctx.clock,
+      HEARTBEAT_MS,
+      () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()),
+      () => undefined,
+    );
     try {
       await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
       const work = join(this.o.workDir, model.id);
-      const files = kind === 'huggingface' ? await this.fromHub(model, hfToken, work) : kind === 'url' ? await this.fromUrl(model, work) : await this.fromLocal(model, work);
+      const files =
+        kind === 'huggingface'
+          ? await this.fromHub(model, hfToken, work)
+          : kind === 'url'
+            ? await this.fromUrl(model, work)
+            : await this.fromLocal(model, work);
       await rm(work, { recursive: true, force: true });
       const size = files.reduce((n, f) => n + f, 0);
       // The volume may be left from an attempt that stopped just after making it: point it here.

@@ -50,7 +50,8 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
   }
   const modelType = body.model_type ?? 'model';
   for (const field of ['base_model', 'lora_model'] as const) {
-    if (body[field] !== undefined && modelType !== 'adapter') throw errors.invalid(field, `${field} is only for model_type "adapter" (the model an adapter was trained on)`);
+    if (body[field] !== undefined && modelType !== 'adapter')
+      throw errors.invalid(field, `${field} is only for model_type "adapter" (the model an adapter was trained on)`);
   }
   const now = ctx.clock.now().toISOString();
   const name = `${caller.projectName}/${body.model_name}`;

@@ -54,12 +54,7 @@ export async function listSecrets(ctx: CommandContext, caller: Caller): Promise<
   return (await ctx.store.listSecrets(caller.projectId)).map(renderSecret);
 }
 
-export async function updateSecret(
-  ctx: CommandContext,
-  caller: Caller,
-  idOrName: string,
-  body: UpdateSecretBody,
-): Promise<SecretView> {
+export async function updateSecret(ctx: CommandContext, caller: Caller, idOrName: string, body: UpdateSecretBody): Promise<SecretView> {
   return retryOnConflict(async () => {
     const current = await getSecret(ctx, caller, idOrName);
     const next: SecretRecord = {

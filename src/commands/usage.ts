@@ -48,7 +48,15 @@ export async function usageReport(ctx: CommandContext, caller: Caller, q: UsageQ
   for (const line of lines) {
     const endpoint = line.endpoint_id !== null;
     const id = line.endpoint_id ?? line.deployment_id;
-    const item = byId.get(id) ?? { id, name: nameOf(line, currentName), deleted: !currentName.has(id), endpoint, replica_minutes: 0, cost_cents: 0, hardware: [] };
+    const item = byId.get(id) ?? {
+      id,
+      name: nameOf(line, currentName),
+      deleted: !currentName.has(id),
+      endpoint,
+      replica_minutes: 0,
+      cost_cents: 0,
+      hardware: [],
+    };
     item.replica_minutes += line.replica_minutes;
     item.cost_cents += line.cost_cents;
     item.hardware.push({ hardware: line.hardware, replica_minutes: line.replica_minutes, cost_cents: cents(line.cost_cents) });
@@ -70,5 +78,7 @@ export async function usageReport(ctx: CommandContext, caller: Caller, q: UsageQ
 }
 
 function nameOf(line: UsageLine, currentName: Map<string, string>): string {
-  return line.endpoint_id !== null ? (currentName.get(line.endpoint_id) ?? line.endpoint_name ?? line.deployment_name) : (currentName.get(line.deployment_id) ?? line.deployment_name);
+  return line.endpoint_id !== null
+    ? (currentName.get(line.endpoint_id) ?? line.endpoint_name ?? line.deployment_name)
+    : (currentName.get(line.deployment_id) ?? line.deployment_name);
 }

@@ -19,31 +19,32 @@ function checkSourcePrefix(prefix: string, param: string) {
 async function renderVolumes(ctx: CommandContext, volumes: VolumeRecord[], version?: number): Promise<VolumeView[]> {
   const ids = volumes.map((v) => v.id);
   const [versions, mounts] = await Promise.all([ctx.store.volumeVersions(ids), ctx.store.volumeMounts(ids)]);
-  return Promise.all(volumes.map(async (v) => {
-    const own = versions.filter((x) => x.volume_id === v.id);
-    const shown = version ?? v.current_version;
-    const selected = own.find((x) => x.version === shown);
-    if (!selected) throw errors.notFound(`Version ${shown} of volume`, v.name);
-    const mountedBy = (n: number) =>
-      mounts.filter((m) => m.volume_id === v.id && m.version === n).map((m) => m.deployment_id);
-    return {
-      object: 'volume',
-      id: v.id,
-      name: v.name,
-      type: v.type,
-      current_version: v.current_version,
-      content: { type: 'files', source_prefix: selected.source_prefix, files: await filesOf(ctx, v.project_id, selected.source_prefix) },
-      mounted_by: mountedBy(shown),
-      version_history: Object.fromEntries(
-        own.map((x) => [
-          String(x.version),
-          { version: x.version, content: { type: 'files' as const, source_prefix: x.source_prefix }, mounted_by: mountedBy(x.version) },
-        ]),
-      ),
-      created_at: v.created_at,
-      updated_at: v.updated_at,
-    };
-  }));
+  return Promise.all(
+    volumes.map(async (v) => {
+      const own = versions.filter((x) => x.volume_id === v.id);
+      const shown = version ?? v.current_version;
+      const selected = own.find((x) => x.version === shown);
+      if (!selected) throw errors.notFound(`Version ${shown} of volume`, v.name);
+      const mountedBy = (n: number) => mounts.filter((m) => m.volume_id === v.id && m.version === n).map((m) => m.deployment_id);
+      return {
+        object: 'volume',
+        id: v.id,
+        name: v.name,
+        type: v.type,
+        current_version: v.current_version,
+        content: { type: 'files', source_prefix: selected.source_prefix, files: await filesOf(ctx, v.project_id, selected.source_prefix) },
+        mounted_by: mountedBy(shown),
+        version_history: Object.fromEntries(
+          own.map((x) => [
+            String(x.version),
+            { version: x.version, content: { type: 'files' as const, source_prefix: x.source_prefix }, mounted_by: mountedBy(x.version) },
+          ]),
+        ),
+        created_at: v.created_at,
+        updated_at: v.updated_at,
+      };
+    }),
+  );
 }
 
 /** What storage holds under a version's prefix: the files its replicas will get. */

@@ -14,14 +14,14 @@ const METRIC_FIELDS: Record<string, { fields: string[]; defaults: Partial<Autosc
  * metric is required, fields of other metrics are refused, and defaults are filled in.
  * QueueBacklogPerWorker's `model` defaults to the deployment's name.
  */
-export function normalizeAutoscaling(
-  input: AutoscalingConfig | null | undefined,
-  deploymentName: string,
-): AutoscalingConfig | null {
+export function normalizeAutoscaling(input: AutoscalingConfig | null | undefined, deploymentName: string): AutoscalingConfig | null {
   if (!input || Object.keys(input).length === 0) return null;
   const metric = input.metric;
   if (!metric) {
-    throw errors.invalid('autoscaling.metric', `autoscaling.metric is required: one of ${Object.keys(METRIC_FIELDS).join(', ')} (send {} or null to disable autoscaling)`);
+    throw errors.invalid(
+      'autoscaling.metric',
+      `autoscaling.metric is required: one of ${Object.keys(METRIC_FIELDS).join(', ')} (send {} or null to disable autoscaling)`,
+    );
   }
   const rule = METRIC_FIELDS[metric]!;
   for (const key of Object.keys(input)) {

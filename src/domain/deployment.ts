@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-import type {
-  CreateDeploymentBody,
-  DeploymentView,
-  ReplicaEventView,
-  UpdateDeploymentBody,
-} from '../contract/schemas/deployment.js';
+import type { CreateDeploymentBody, DeploymentView, ReplicaEventView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import { normalizeAutoscaling } from './autoscaling.js';
@@ -51,8 +46,7 @@ export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
     args: body.args ?? DEPLOYMENT_DEFAULTS.args,
     environment_variables: userEnv(body.environment_variables ?? []),
     health_check_path: body.health_check_path ?? DEPLOYMENT_DEFAULTS.health_check_path,
-    termination_grace_period_seconds:
-      body.termination_grace_period_seconds ?? DEPLOYMENT_DEFAULTS.termination_grace_period_seconds,
+    termination_grace_period_seconds: body.termination_grace_period_seconds ?? DEPLOYMENT_DEFAULTS.termination_grace_period_seconds,
     volumes: body.volumes ?? [],
     autoscaling: normalizeAutoscaling(body.autoscaling, body.name),
   };

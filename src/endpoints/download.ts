@@ -46,7 +46,9 @@ export async function request(
 }
 
 export function httpError(url: string, status: number): Error {
-  return new Error(`${url} answered ${status}${status === 401 || status === 403 ? ' (refused without credentials: a gated or private Hugging Face repo needs hf_token)' : ''}`);
+  return new Error(
+    `${url} answered ${status}${status === 401 || status === 403 ? ' (refused without credentials: a gated or private Hugging Face repo needs hf_token)' : ''}`,
+  );
 }
 
 /**
@@ -105,7 +107,9 @@ export async function download(url: string, path: string, headers: Record<string
     if (!complete && !lastError) lastError = `the connection ended after ${have} of ${total} bytes`;
   }
   if (!complete || (expected.size !== undefined && have !== expected.size)) {
-    throw new Error(`${url}: got ${have}${expected.size !== undefined ? ` of ${expected.size}` : ''} bytes in ${o.attempts} attempts (${lastError || 'too many bytes'})${fixed || validator ? '; upload the model again to resume' : ''}`);
+    throw new Error(
+      `${url}: got ${have}${expected.size !== undefined ? ` of ${expected.size}` : ''} bytes in ${o.attempts} attempts (${lastError || 'too many bytes'})${fixed || validator ? '; upload the model again to resume' : ''}`,
+    );
   }
   const mismatch = await verify(part, have, expected);
   if (mismatch) {
@@ -122,7 +126,13 @@ export async function download(url: string, path: string, headers: Record<string
  * arrived (a failed pipeline would drop what was still buffered, and the resume would refetch
  * it). A body with no chunk for `stallMs` is aborted. Answers why it failed, if it did.
  */
-async function append(body: ReadableStream<Uint8Array>, path: string, resume: boolean, abort: AbortController, o: DownloadOptions): Promise<string | undefined> {
+async function append(
+  body: ReadableStream<Uint8Array>,
+  path: string,
+  resume: boolean,
+  abort: AbortController,
+  o: DownloadOptions,
+): Promise<string | undefined> {
   const stallMs = o.timeoutMs;
   const out = createWriteStream(path, { flags: resume ? 'a' : 'w' });
   // A write that fails (disk full) stops the download; end() below reports it.
@@ -162,4 +172,8 @@ async function hashFile(path: string, algorithm: string, prefix = ''): Promise<s
   return hash.digest('hex');
 }
 
-const sizeOf = (path: string) => stat(path).then((s) => s.size, () => 0);
+const sizeOf = (path: string) =>
+  stat(path).then(
+    (s) => s.size,
+    () => 0,
+  );

@@ -26,4 +26,3 @@ export const DEFAULT_ENDPOINTS: EndpointsConfig = {
   localModelDirs: [],
   hubUrl: 'https://huggingface.co',
 };
-

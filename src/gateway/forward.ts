@@ -3,7 +3,18 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
 /** Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the caller's key. */
-export const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization']);
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
+]);
 
 export interface Outgoing {
   method: string;

@@ -133,7 +133,10 @@ export class RoutingTable {
       };
       const onAbort = () => waiter.reject(new Error('the client went away'));
       const timer = this.clock.setTimeout(
-        () => waiter.reject(errors.unavailable(`no replica of the deployment became ready within ${this.limits.maxWaitMs / 1000} s`, Math.ceil(this.limits.maxWaitMs / 1000))),
+        () =>
+          waiter.reject(
+            errors.unavailable(`no replica of the deployment became ready within ${this.limits.maxWaitMs / 1000} s`, Math.ceil(this.limits.maxWaitMs / 1000)),
+          ),
         this.limits.maxWaitMs,
       );
       signal.addEventListener('abort', onAbort, { once: true });

@@ -43,7 +43,13 @@ export async function tunnel(
   onOpen: () => void,
   onClose: () => void,
 ) {
-  const { headers, socket: upstream } = await dispatcher.upgrade({ path: req.path, method: req.method, headers: req.headers, protocol: req.protocol, signal: req.signal });
+  const { headers, socket: upstream } = await dispatcher.upgrade({
+    path: req.path,
+    method: req.method,
+    headers: req.headers,
+    protocol: req.protocol,
+    signal: req.signal,
+  });
   onOpen();
   const lines = ['HTTP/1.1 101 Switching Protocols', 'Connection: Upgrade', `Upgrade: ${req.protocol}`];
   for (const [k, v] of Object.entries({ ...headers, ...extraHeaders })) {

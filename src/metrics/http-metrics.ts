@@ -16,7 +16,12 @@ export function createMetrics() {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const gatewayRequests = new Counter({ name: 'gantry_gateway_requests_total', help: 'Requests forwarded to deployments, by deployment and status', labelNames: ['deployment', 'status'] as const, registers: [registry] });
+  const gatewayRequests = new Counter({
+    name: 'gantry_gateway_requests_total',
+    help: 'Requests forwarded to deployments, by deployment and status',
+    labelNames: ['deployment', 'status'] as const,
+    registers: [registry],
+  });
   const gatewayDuration = new Histogram({
     name: 'gantry_gateway_request_duration_seconds',
     help: 'Time from a request reaching the gateway to the end of its response, by deployment',
@@ -24,7 +29,12 @@ export function createMetrics() {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  const autoscalerDecisions = new Counter({ name: 'gantry_autoscaler_decisions_total', help: 'Changes of desired_replicas made by the autoscaler', labelNames: ['direction'] as const, registers: [registry] });
+  const autoscalerDecisions = new Counter({
+    name: 'gantry_autoscaler_decisions_total',
+    help: 'Changes of desired_replicas made by the autoscaler',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
   return { registry, requests, duration, gatewayRequests, gatewayDuration, autoscalerDecisions };
 }
 

@@ -146,7 +146,12 @@ export class JobQueue {
     for (;;) {
       const seen = this.waiters.version(key);
       const now = this.o.clock.now();
-      const job = await this.o.store.jobs.claimNext(caller.projectId, p.model, { hostname: p.hostname, timeoutS: p.claimTimeoutS, atIso: now.toISOString(), atMs: now.getTime() });
+      const job = await this.o.store.jobs.claimNext(caller.projectId, p.model, {
+        hostname: p.hostname,
+        timeoutS: p.claimTimeoutS,
+        atIso: now.toISOString(),
+        atMs: now.getTime(),
+      });
       if (job) {
         // The worker went away while its claim was being made: the job goes straight back.
         if (signal.aborted) await this.release(job);

@@ -138,9 +138,7 @@ export class DeploymentController implements RuntimePort {
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
     // An image that cannot be pulled fails at once; a crash only after several restarts. Both keep retrying.
-    const crashing = current.find(
-      (r) => r.reason === 'ErrImagePull' || (r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5)),
-    );
+    const crashing = current.find((r) => r.reason === 'ErrImagePull' || (r.reason === 'CrashLoopBackOff' && r.restarts >= (this.o.failAfterRestarts ?? 5)));
     if (crashing && !current.some((r) => r.readySince)) {
       const msg = `revision ${d.revision_id} cannot become ready: replica ${crashing.id} ${crashing.message ?? 'keeps crashing'}`;
       if (d.failure !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });

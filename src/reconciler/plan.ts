@@ -14,18 +14,10 @@ import type { ReplicaState, RevisionSpec, RevisionTarget } from '../contract/run
  * - Replicas of older revisions that are not ready are dropped at once: they serve nobody.
  * - desired = 0 stops everything (scale to zero).
  */
-export function planRollout(
-  current: RevisionSpec,
-  desired: number,
-  observed: ReplicaState[],
-  now: number,
-  minReadyMs: number,
-): RevisionTarget[] {
+export function planRollout(current: RevisionSpec, desired: number, observed: ReplicaState[], now: number, minReadyMs: number): RevisionTarget[] {
   const targets: RevisionTarget[] = [{ revisionId: current.revisionId, replicas: desired, revision: current }];
   if (desired === 0) return targets;
-  const available = observed.filter(
-    (r) => r.revisionId === current.revisionId && r.readySince && now - Date.parse(r.readySince) >= minReadyMs,
-  ).length;
+  const available = observed.filter((r) => r.revisionId === current.revisionId && r.readySince && now - Date.parse(r.readySince) >= minReadyMs).length;
   let stillNeeded = Math.max(0, desired - available);
   const oldReady = new Map<string, number>();
   for (const r of observed) {

@@ -8,7 +8,6 @@ import type { Store } from '../store/store.js';
 import type { VolumePreload } from '../contract/ports.js';
 import type { Clock } from '../domain/clock.js';
 
-
 /**
  * Copies a volume version's files (`<source_prefix>/…` in storage) into
  * `<volumesDir>/<project>/<volume>/<version>/`, before a revision mounting it starts, as
@@ -23,9 +22,7 @@ export class VolumePreloader {
   private readonly preloads = new Map<string, Map<string, VolumePreload>>();
   private readonly copying = new Map<string, Promise<void>>();
 
-  constructor(
-    private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; clock: Clock },
-  ) {}
+  constructor(private readonly o: { store: Store; blobs: BlobStore; volumesDir: string; clock: Clock }) {}
 
   /** The preload of each revision of the deployment that needed one. */
   statesOf(deploymentId: string): ReadonlyMap<string, VolumePreload> | undefined {

@@ -48,7 +48,10 @@ export class GpuInventory {
 /** `--gpus h100-80gb:2,b200-192gb:1`: declared GPUs for development machines without them. */
 export function parseGpuDeclaration(text: string): Gpu[] {
   const gpus: Gpu[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9-]+):(\d+)$/.exec(part);
     if (!m) throw new Error(`'${part}' is not TYPE:COUNT (for example h100-80gb:2)`);
     const memory = Number(/-(\d+)gb/.exec(m[1]!)?.[1] ?? 0);

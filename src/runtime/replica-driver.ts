@@ -106,13 +106,8 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   }
 
   private logDirs(deploymentId: string, filter: LogFilter): string[] {
-    const all = [
-      ...(this.stopped.get(deploymentId) ?? []),
-      ...this.of(deploymentId).map((r) => ({ id: r.id, revisionId: r.spec.revisionId, dir: r.dir })),
-    ];
-    return all
-      .filter((r) => (!filter.replicaId || r.id === filter.replicaId) && (!filter.revisionId || r.revisionId === filter.revisionId))
-      .map((r) => r.dir);
+    const all = [...(this.stopped.get(deploymentId) ?? []), ...this.of(deploymentId).map((r) => ({ id: r.id, revisionId: r.spec.revisionId, dir: r.dir }))];
+    return all.filter((r) => (!filter.replicaId || r.id === filter.replicaId) && (!filter.revisionId || r.revisionId === filter.revisionId)).map((r) => r.dir);
   }
 
   private emit(deploymentId: string) {

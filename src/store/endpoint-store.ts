@@ -80,10 +80,10 @@ export class EndpointStore {
 
   /** By id or by name, in the project. */
   async find(projectId: string, idOrName: string): Promise<EndpointRecord | undefined> {
-    const row = await this.ex.get<Row<EndpointRecord, 'settings'>>(
-      'SELECT * FROM endpoints WHERE project_id = $1 AND (id = $2 OR name = $2) LIMIT 1',
-      [projectId, idOrName],
-    );
+    const row = await this.ex.get<Row<EndpointRecord, 'settings'>>('SELECT * FROM endpoints WHERE project_id = $1 AND (id = $2 OR name = $2) LIMIT 1', [
+      projectId,
+      idOrName,
+    ]);
     return row && endpointOf(row);
   }
 
@@ -114,10 +114,14 @@ export class EndpointStore {
 
   /** Writes `e` if the stored version is still `expectedVersion`. */
   async update(e: EndpointRecord, expectedVersion: number): Promise<boolean> {
-    const r = await this.ex.run(
-      'UPDATE endpoints SET state = $3, settings = $4, updated_at = $5, version = $6 WHERE id = $1 AND version = $2',
-      [e.id, expectedVersion, e.state, JSON.stringify(e.settings), e.updated_at, e.version],
-    );
+    const r = await this.ex.run('UPDATE endpoints SET state = $3, settings = $4, updated_at = $5, version = $6 WHERE id = $1 AND version = $2', [
+      e.id,
+      expectedVersion,
+      e.state,
+      JSON.stringify(e.settings),
+      e.updated_at,
+      e.version,
+    ]);
     return r === 1;
   }
 
@@ -206,7 +210,9 @@ export class EndpointStore {
 
   /** Unfinished jobs (Queued or Running) not touched since `beforeIso`: nobody runs them. */
   async lapsedJobs(beforeIso: string): Promise<ModelJobRecord[]> {
-    return (await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') AND updated_at < $1 ORDER BY created_at", [beforeIso])).map(jobOf);
+    return (
+      await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') AND updated_at < $1 ORDER BY created_at", [beforeIso])
+    ).map(jobOf);
   }
 
   /** A running job's heartbeat. */
@@ -229,5 +235,9 @@ type JobRow = Row<ModelJobRecord, 'status_updates' | 'args'>;
 
 const endpointOf = (row: Row<EndpointRecord, 'settings'>): EndpointRecord => ({ ...row, settings: JSON.parse(row.settings) });
 // PostgreSQL answers BIGINT as a string.
-const modelOf = (row: ModelRow): ModelRecord => ({ ...row, ready: Number(row.ready) === 1, size_bytes: row.size_bytes === null ? null : Number(row.size_bytes) });
+const modelOf = (row: ModelRow): ModelRecord => ({
+  ...row,
+  ready: Number(row.ready) === 1,
+  size_bytes: row.size_bytes === null ? null : Number(row.size_bytes),
+});
 const jobOf = (row: JobRow): ModelJobRecord => ({ ...row, status_updates: JSON.parse(row.status_updates), args: JSON.parse(row.args) });

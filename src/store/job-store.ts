@@ -26,7 +26,23 @@ export class JobStore {
     await this.ex.run(
       `INSERT INTO jobs (id, project_id, model, status, priority, payload, info, outputs, retries, claimed_by, claim_timeout_s, claim_expires_at, created_at, claimed_at, done_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [job.id, job.project_id, job.model, job.status, job.priority, job.payload, job.info, job.outputs, job.retries, job.claimed_by, job.claim_timeout_s, job.claim_expires_at, job.created_at, job.claimed_at, job.done_at],
+      [
+        job.id,
+        job.project_id,
+        job.model,
+        job.status,
+        job.priority,
+        job.payload,
+        job.info,
+        job.outputs,
+        job.retries,
+        job.claimed_by,
+        job.claim_timeout_s,
+        job.claim_expires_at,
+        job.created_at,
+        job.claimed_at,
+        job.done_at,
+      ],
     );
   }
 
@@ -71,7 +87,11 @@ export class JobStore {
 
   /** Cancels every pending job of a queue; answers how many. */
   clear(projectId: string, model: string, atIso: string): Promise<number> {
-    return this.ex.run(`UPDATE jobs SET status = 'canceled', done_at = $3 WHERE project_id = $1 AND model = $2 AND status = 'pending'`, [projectId, model, atIso]);
+    return this.ex.run(`UPDATE jobs SET status = 'canceled', done_at = $3 WHERE project_id = $1 AND model = $2 AND status = 'pending'`, [
+      projectId,
+      model,
+      atIso,
+    ]);
   }
 
   /** Pending and running jobs per queue (only queues that have any); of one queue when given. */
@@ -102,7 +122,10 @@ export class JobStore {
 
   /** Gives back a claim no worker received (it left while the claim was made); not a retry. */
   async unclaim(id: string): Promise<void> {
-    await this.ex.run(`UPDATE jobs SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL, claimed_at = NULL WHERE id = $1 AND status = 'running'`, [id]);
+    await this.ex.run(
+      `UPDATE jobs SET status = 'pending', claimed_by = NULL, claim_expires_at = NULL, claimed_at = NULL WHERE id = $1 AND status = 'running'`,
+      [id],
+    );
   }
 
   /** Fails a job whose claim ran out once too often. False if it moved meanwhile. */

@@ -96,8 +96,7 @@ function wrap<T>(fn: () => T): T {
     return fn();
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY')
-      throw new StoreConstraintError('unique', err);
+    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new StoreConstraintError('unique', err);
     if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreConstraintError('foreign_key', err);
     throw err;
   }

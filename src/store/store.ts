@@ -2,15 +2,7 @@ import type { Database, Executor } from './executor.js';
 import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
 import { UsageStore } from './usage-store.js';
-import type {
-  ApiKeyRecord,
-  DeploymentRecord,
-  ProjectRecord,
-  SecretRecord,
-  VolumeMountRow,
-  VolumeRecord,
-  VolumeVersionRecord,
-} from '../contract/records.js';
+import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
 /**
  * The store's named operations: all of Gantry's SQL lives here. A Store bound to a
@@ -47,19 +39,20 @@ export class Store {
   async ensureProject(project: ProjectRecord): Promise<ProjectRecord> {
     const found = await this.ex.get<ProjectRecord>('SELECT * FROM projects WHERE name = $1', [project.name]);
     if (found) return found;
-    await this.ex.run('INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)', [
-      project.id,
-      project.name,
-      project.created_at,
-    ]);
+    await this.ex.run('INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)', [project.id, project.name, project.created_at]);
     return project;
   }
 
   async insertApiKey(key: Omit<ApiKeyRecord, 'project_name' | 'revoked_at' | 'deployment_id'> & { deployment_id?: string }, hash: string): Promise<void> {
-    await this.ex.run(
-      'INSERT INTO api_keys (id, project_id, hash, prefix, label, created_at, deployment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [key.id, key.project_id, hash, key.prefix, key.label, key.created_at, key.deployment_id ?? null],
-    );
+    await this.ex.run('INSERT INTO api_keys (id, project_id, hash, prefix, label, created_at, deployment_id) VALUES ($1, $2, $3, $4, $5, $6, $7)', [
+      key.id,
+      key.project_id,
+      hash,
+      key.prefix,
+      key.label,
+      key.created_at,
+      key.deployment_id ?? null,
+    ]);
   }
 
   async insertWorkerKey(deploymentId: string, keyId: string, ciphertext: string): Promise<void> {
@@ -154,10 +147,12 @@ export class Store {
   }
 
   async insertVolumeVersion(v: VolumeVersionRecord): Promise<void> {
-    await this.ex.run(
-      'INSERT INTO volume_versions (volume_id, version, source_prefix, created_at) VALUES ($1, $2, $3, $4)',
-      [v.volume_id, v.version, v.source_prefix, v.created_at],
-    );
+    await this.ex.run('INSERT INTO volume_versions (volume_id, version, source_prefix, created_at) VALUES ($1, $2, $3, $4)', [
+      v.volume_id,
+      v.version,
+      v.source_prefix,
+      v.created_at,
+    ]);
   }
 
   async findVolume(projectId: string, idOrName: string): Promise<VolumeRecord | undefined> {
@@ -175,10 +170,7 @@ export class Store {
   volumeVersions(volumeIds: readonly string[]): Promise<VolumeVersionRecord[]> {
     if (volumeIds.length === 0) return Promise.resolve([]);
     const list = volumeIds.map((_, i) => `$${i + 1}`).join(', ');
-    return this.ex.all<VolumeVersionRecord>(
-      `SELECT * FROM volume_versions WHERE volume_id IN (${list}) ORDER BY volume_id, version`,
-      volumeIds,
-    );
+    return this.ex.all<VolumeVersionRecord>(`SELECT * FROM volume_versions WHERE volume_id IN (${list}) ORDER BY volume_id, version`, volumeIds);
   }
 
   volumeMounts(volumeIds: readonly string[]): Promise<VolumeMountRow[]> {
@@ -253,10 +245,7 @@ export class Store {
   }
 
   async listDeployments(projectId: string): Promise<DeploymentRecord[]> {
-    const rows = await this.ex.all<DeploymentRow>(
-      'SELECT * FROM deployments WHERE project_id = $1 ORDER BY created_at, id',
-      [projectId],
-    );
+    const rows = await this.ex.all<DeploymentRow>('SELECT * FROM deployments WHERE project_id = $1 ORDER BY created_at, id', [projectId]);
     return rows.map(toDeployment);
   }
 
@@ -276,7 +265,11 @@ export class Store {
    * old count retries.
    */
   async setDesiredReplicas(id: string, expectedVersion: number, desired: number): Promise<boolean> {
-    const n = await this.ex.run('UPDATE deployments SET desired_replicas = $3, version = version + 1 WHERE id = $1 AND version = $2', [id, expectedVersion, desired]);
+    const n = await this.ex.run('UPDATE deployments SET desired_replicas = $3, version = version + 1 WHERE id = $1 AND version = $2', [
+      id,
+      expectedVersion,
+      desired,
+    ]);
     return n > 0;
   }
 
@@ -309,11 +302,7 @@ export class Store {
       const key = `${v.volume_id}@${v.version}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      await this.ex.run('INSERT INTO deployment_volume_refs (deployment_id, volume_id, version) VALUES ($1, $2, $3)', [
-        deploymentId,
-        v.volume_id,
-        v.version,
-      ]);
+      await this.ex.run('INSERT INTO deployment_volume_refs (deployment_id, volume_id, version) VALUES ($1, $2, $3)', [deploymentId, v.volume_id, v.version]);
     }
   }
 }

@@ -25,7 +25,17 @@ export interface UsageLine {
   cost_cents: number;
 }
 
-const COLUMNS = ['replica_id', 'minute', 'project_id', 'deployment_id', 'deployment_name', 'endpoint_id', 'endpoint_name', 'hardware', 'cents_per_minute'] as const;
+const COLUMNS = [
+  'replica_id',
+  'minute',
+  'project_id',
+  'deployment_id',
+  'deployment_name',
+  'endpoint_id',
+  'endpoint_name',
+  'hardware',
+  'cents_per_minute',
+] as const;
 
 /** The SQL of metered usage. */
 export class UsageStore {

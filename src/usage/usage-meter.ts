@@ -32,7 +32,12 @@ export class UsageMeter {
   ) {}
 
   start() {
-    this.stopTimer = every(this.o.clock, this.o.intervalMs ?? 5000, () => this.sample(), (err) => this.o.log?.('usage sample failed', { error: err.message }));
+    this.stopTimer = every(
+      this.o.clock,
+      this.o.intervalMs ?? 5000,
+      () => this.sample(),
+      (err) => this.o.log?.('usage sample failed', { error: err.message }),
+    );
   }
 
   stop() {

@@ -35,22 +35,51 @@ for (const engine of engines) {
       await rejects({ ...base, name: 'ok', bogus: 1 }, 'bogus', /not a known field/);
       await rejects({ ...base, name: 'ok', environment_variables: [{ name: '1BAD', value: 'x' }] }, 'environment_variables[0].name', /must match/);
       await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A' }] }, 'environment_variables[0]', /exactly one of value or value_from_secret/);
-      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: '1', value_from_secret: 's' }] }, 'environment_variables[0]', /exactly one/);
-      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value_from_secret: 'missing' }] }, 'environment_variables[0].value_from_secret', /secret 'missing' not found/);
-      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: '1' }, { name: 'A', value: '2' }] }, 'environment_variables[1].name', /more than once/);
+      await rejects(
+        { ...base, name: 'ok', environment_variables: [{ name: 'A', value: '1', value_from_secret: 's' }] },
+        'environment_variables[0]',
+        /exactly one/,
+      );
+      await rejects(
+        { ...base, name: 'ok', environment_variables: [{ name: 'A', value_from_secret: 'missing' }] },
+        'environment_variables[0].value_from_secret',
+        /secret 'missing' not found/,
+      );
+      await rejects(
+        {
+          ...base,
+          name: 'ok',
+          environment_variables: [
+            { name: 'A', value: '1' },
+            { name: 'A', value: '2' },
+          ],
+        },
+        'environment_variables[1].name',
+        /more than once/,
+      );
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'nope', mount_path: '/data' }] }, 'volumes[0].name', /volume 'nope' not found/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'v', mount_path: 'relative' }] }, 'volumes[0].mount_path', /must match/);
       await rejects({ ...base, name: 'ok', min_replicas: 3, max_replicas: 2 }, 'min_replicas', /less than or equal to max_replicas/);
       await rejects({ ...base, name: 'ok', autoscaling: { target: 2 } }, 'autoscaling.metric', /required/);
       await rejects({ ...base, name: 'ok', autoscaling: { metric: 'CustomMetric' } }, 'autoscaling.custom_metric_name', /required for metric CustomMetric/);
-      await rejects({ ...base, name: 'ok', autoscaling: { metric: 'CustomMetric', custom_metric_name: '9bad' } }, 'autoscaling.custom_metric_name', /must match/);
-      await rejects({ ...base, name: 'ok', autoscaling: { metric: 'QueueBacklogPerWorker', time_interval_minutes: 5 } }, 'autoscaling.time_interval_minutes', /does not apply to metric QueueBacklogPerWorker/);
+      await rejects(
+        { ...base, name: 'ok', autoscaling: { metric: 'CustomMetric', custom_metric_name: '9bad' } },
+        'autoscaling.custom_metric_name',
+        /must match/,
+      );
+      await rejects(
+        { ...base, name: 'ok', autoscaling: { metric: 'QueueBacklogPerWorker', time_interval_minutes: 5 } },
+        'autoscaling.time_interval_minutes',
+        /does not apply to metric QueueBacklogPerWorker/,
+      );
       await rejects({ ...base, name: 'ok', autoscaling: { metric: 'HTTPTotalRequests', target: 0 } }, 'autoscaling.target', /> 0/);
       assert.equal((await t.call('GET', '/v1/deployments')).body.data.length, 0, 'nothing was stored');
     });
 
     test('defaults: max_replicas follows min_replicas; each metric gets its own defaults', async () => {
-      const r = await t.call('POST', '/v1/deployments', { body: { ...base, name: 'defaults', min_replicas: 2, autoscaling: { metric: 'HTTPAvgRequestDuration' } } });
+      const r = await t.call('POST', '/v1/deployments', {
+        body: { ...base, name: 'defaults', min_replicas: 2, autoscaling: { metric: 'HTTPAvgRequestDuration' } },
+      });
       assert.equal(r.status, 200);
       assert.equal(r.body.max_replicas, 2);
       assert.equal(r.body.desired_replicas, 2);
@@ -58,7 +87,9 @@ for (const engine of engines) {
       assert.equal(r.body.status, 'Updating');
       const http = await t.call('PATCH', '/v1/deployments/defaults', { body: { autoscaling: { metric: 'HTTPTotalRequests', time_interval_minutes: 2 } } });
       assert.deepEqual(http.body.autoscaling, { metric: 'HTTPTotalRequests', target: 100, time_interval_minutes: 2 });
-      const custom = await t.call('PATCH', '/v1/deployments/defaults', { body: { autoscaling: { metric: 'CustomMetric', custom_metric_name: 'vllm:num_requests_running' } } });
+      const custom = await t.call('PATCH', '/v1/deployments/defaults', {
+        body: { autoscaling: { metric: 'CustomMetric', custom_metric_name: 'vllm:num_requests_running' } },
+      });
       assert.deepEqual(custom.body.autoscaling, { metric: 'CustomMetric', target: 500, custom_metric_name: 'vllm:num_requests_running' });
       const zero = await t.call('POST', '/v1/deployments', { body: { ...base, name: 'to-zero', min_replicas: 0 } });
       assert.equal(zero.body.status, 'ScaledToZero');
@@ -68,7 +99,17 @@ for (const engine of engines) {
     test('PATCH is partial; lists replace wholesale; "" disables health checks; mounts keep their version', async () => {
       await t.call('POST', '/v1/deployments/storage/volumes', { body: { name: 'vol', type: 'readOnly', content: { type: 'files', source_prefix: 'vol/0' } } });
       const created = await t.call('POST', '/v1/deployments', {
-        body: { ...base, name: 'patchy', cpu: 2, health_check_path: '/health', environment_variables: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }], volumes: [{ name: 'vol', mount_path: '/data' }] },
+        body: {
+          ...base,
+          name: 'patchy',
+          cpu: 2,
+          health_check_path: '/health',
+          environment_variables: [
+            { name: 'A', value: '1' },
+            { name: 'B', value: '2' },
+          ],
+          volumes: [{ name: 'vol', mount_path: '/data' }],
+        },
       });
       assert.equal(created.status, 200);
       await t.call('PATCH', '/v1/deployments/storage/volumes/vol', { body: { content: { type: 'files', source_prefix: 'vol/1' } } });
@@ -77,7 +118,10 @@ for (const engine of engines) {
         body: { environment_variables: [{ name: 'C', value: '3' }], health_check_path: '', volumes: [{ name: 'vol', mount_path: '/data2' }] },
       });
       assert.equal(r.status, 200, JSON.stringify(r.body));
-      assert.deepEqual(r.body.environment_variables.filter((e: any) => e.name !== 'TOGETHER_DEPLOYMENT_REVISION_ID'), [{ name: 'C', value: '3' }]);
+      assert.deepEqual(
+        r.body.environment_variables.filter((e: any) => e.name !== 'TOGETHER_DEPLOYMENT_REVISION_ID'),
+        [{ name: 'C', value: '3' }],
+      );
       assert.equal(r.body.health_check_path, '');
       assert.equal(r.body.cpu, 2);
       assert.deepEqual(r.body.volumes, [{ name: 'vol', mount_path: '/data2', version: 0 }], 'the mounted version is kept');
@@ -112,7 +156,16 @@ for (const engine of engines) {
 
     test('concurrent partial updates of one deployment lose none of each other', async () => {
       await t.call('POST', '/v1/deployments', { body: { ...base, name: 'racy' } });
-      const patches = [{ cpu: 3 }, { memory: 12 }, { port: 9000 }, { storage: 50 }, { description: 'd' }, { gpu_count: 2 }, { termination_grace_period_seconds: 30 }, { args: ['--fast'] }];
+      const patches = [
+        { cpu: 3 },
+        { memory: 12 },
+        { port: 9000 },
+        { storage: 50 },
+        { description: 'd' },
+        { gpu_count: 2 },
+        { termination_grace_period_seconds: 30 },
+        { args: ['--fast'] },
+      ];
       const results = await Promise.all(patches.map((body) => t.call('PATCH', '/v1/deployments/racy', { body })));
       results.forEach((r) => assert.equal(r.status, 200, JSON.stringify(r.body)));
       const final = (await t.call('GET', '/v1/deployments/racy')).body;
@@ -121,7 +174,9 @@ for (const engine of engines) {
 
     test('secrets referenced by a deployment cannot be deleted; the 409 names the deployment', async () => {
       await t.call('POST', '/v1/deployments/secrets', { body: { name: 'db-pass', value: 'hunter2' } });
-      await t.call('POST', '/v1/deployments', { body: { ...base, name: 'uses-secret', environment_variables: [{ name: 'PASS', value_from_secret: 'db-pass' }] } });
+      await t.call('POST', '/v1/deployments', {
+        body: { ...base, name: 'uses-secret', environment_variables: [{ name: 'PASS', value_from_secret: 'db-pass' }] },
+      });
       const r = await t.call('DELETE', '/v1/deployments/secrets/db-pass');
       assert.equal(r.status, 409);
       assert.match(r.body.error.message, /uses-secret/);

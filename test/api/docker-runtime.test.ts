@@ -75,8 +75,14 @@ describe('deployments on the docker runtime (Podman)', { ...(skip ? { skip } : {
     assert.ok(!JSON.stringify(await get('web')).includes('c0ntainer-s3cret'), 'the secret is never returned');
     assert.ok(!g.output().includes('c0ntainer-s3cret'), 'the secret is never logged');
 
-    const logs = await eventually(() => call('GET', '/v1/deployments/web/logs'), (r) => r.body.lines?.some((l: string) => /worker listening on 8000/.test(l)));
-    assert.ok(logs.body.lines.some((l: string) => /worker listening on 8000/.test(l)), JSON.stringify(logs.body));
+    const logs = await eventually(
+      () => call('GET', '/v1/deployments/web/logs'),
+      (r) => r.body.lines?.some((l: string) => /worker listening on 8000/.test(l)),
+    );
+    assert.ok(
+      logs.body.lines.some((l: string) => /worker listening on 8000/.test(l)),
+      JSON.stringify(logs.body),
+    );
   });
 
   test('an image that cannot be pulled makes the deployment Failed, saying why', async () => {
@@ -93,15 +99,26 @@ describe('deployments on the docker runtime (Podman)', { ...(skip ? { skip } : {
     const [replicaId] = Object.keys(web.replica_events);
     const before = await containers(web.id);
     assert.equal(await g.stop('SIGTERM'), 0);
-    assert.deepEqual((await containers(web.id)).map((c) => c.id), before.map((c) => c.id), 'the container kept running');
+    assert.deepEqual(
+      (await containers(web.id)).map((c) => c.id),
+      before.map((c) => c.id),
+      'the container kept running',
+    );
 
     g = await start();
     const again = await waitFor('web', (d) => d.status === 'Ready');
     assert.deepEqual(Object.keys(again.replica_events), [replicaId], 'the same replica, adopted');
-    assert.deepEqual((await containers(web.id)).map((c) => c.id), before.map((c) => c.id), 'no duplicate container');
+    assert.deepEqual(
+      (await containers(web.id)).map((c) => c.id),
+      before.map((c) => c.id),
+      'no duplicate container',
+    );
 
     assert.equal((await call('DELETE', '/v1/deployments/web')).status, 200);
-    const left = await eventually(() => containers(web.id), (cs) => cs.length === 0);
+    const left = await eventually(
+      () => containers(web.id),
+      (cs) => cs.length === 0,
+    );
     assert.deepEqual(left, []);
   });
 });

@@ -24,7 +24,9 @@ describe('endpoint inactivity', () => {
   after(async () => t?.close());
 
   const create = async (inactive_timeout: number | null) => {
-    const r = await t.call('POST', '/v1/endpoints', { body: { model: 'Qwen/Qwen2.5-7B-Instruct', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, inactive_timeout } });
+    const r = await t.call('POST', '/v1/endpoints', {
+      body: { model: 'Qwen/Qwen2.5-7B-Instruct', hardware: '1x_nvidia_h100_80gb_sxm', autoscaling: { min_replicas: 1, max_replicas: 1 }, inactive_timeout },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return r.body as { id: string; deployment: string; inactive_timeout: number | null };
   };

@@ -22,9 +22,21 @@ describe('gateway', () => {
 
   const call = apiCaller(() => g.url, key);
   const deploy = (name: string, extra: object = {}) =>
-    call('POST', '/v1/deployments', { name, image: 'local/worker:1', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', termination_grace_period_seconds: 2, ...extra });
+    call('POST', '/v1/deployments', {
+      name,
+      image: 'local/worker:1',
+      gpu_type: 'none',
+      command: [process.execPath, worker],
+      health_check_path: '/health',
+      termination_grace_period_seconds: 2,
+      ...extra,
+    });
   const waitReady = async (name: string, n: number) => {
-    const d = await eventually(async () => (await call('GET', `/v1/deployments/${name}`)).body, (d) => d.ready_replicas === n && d.status === 'Ready', 15000);
+    const d = await eventually(
+      async () => (await call('GET', `/v1/deployments/${name}`)).body,
+      (d) => d.ready_replicas === n && d.status === 'Ready',
+      15000,
+    );
     assert.equal(d.ready_replicas, n, JSON.stringify(d));
   };
   const via = (name: string, path: string, init: RequestInit = {}) =>
@@ -32,7 +44,10 @@ describe('gateway', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-gw-'));
-    g = await startGantry(['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '2', '--scale-down-window', '1', '--idle-grace', '1'], { GANTRY_ADMIN_KEY: key, GANTRY_LOG_LEVEL: 'info' });
+    g = await startGantry(['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '2', '--scale-down-window', '1', '--idle-grace', '1'], {
+      GANTRY_ADMIN_KEY: key,
+      GANTRY_LOG_LEVEL: 'info',
+    });
     assert.equal((await deploy('web', { min_replicas: 2 })).status, 200);
     await waitReady('web', 2);
   });
@@ -106,7 +121,9 @@ describe('gateway', () => {
 
     // Without a key the upgrade is refused in the API's shape, before reaching any replica.
     const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(`${g.url}/v1/deployment-request/web/chat`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } });
+      const req = request(`${g.url}/v1/deployment-request/web/chat`, {
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+      });
       req.on('upgrade', () => reject(new Error('upgraded without a key')));
       req.on('response', (res) => {
         let body = '';
@@ -149,7 +166,10 @@ describe('gateway', () => {
     const another = via('cold', '/echo?held=2');
 
     assert.equal((await call('PATCH', '/v1/deployments/cold', { min_replicas: 1 })).status, 200);
-    for (const [p, res] of [['/echo?held=1', await held], ['/echo?held=2', await another]] as const) {
+    for (const [p, res] of [
+      ['/echo?held=1', await held],
+      ['/echo?held=2', await another],
+    ] as const) {
       assert.equal(res.status, 200, 'the held request is served once a replica is ready');
       assert.equal((await res.json()).url, p);
     }
@@ -159,7 +179,10 @@ describe('gateway', () => {
     const created = await deploy('lazy', { min_replicas: 0, max_replicas: 2, autoscaling: { metric: 'HTTPTotalRequests', target: 100 } });
     assert.equal(created.status, 200);
     assert.equal(created.body.desired_replicas, 0);
-    await eventually(async () => (await call('GET', '/v1/deployments/lazy')).body.status, (s) => s === 'ScaledToZero');
+    await eventually(
+      async () => (await call('GET', '/v1/deployments/lazy')).body.status,
+      (s) => s === 'ScaledToZero',
+    );
 
     const res = await via('lazy', '/echo/wake');
     assert.equal(res.status, 200, 'held while the autoscaler wakes the deployment, then served');
@@ -172,7 +195,11 @@ describe('gateway', () => {
     assert.match(g.output(), /autoscaler decision/, 'each decision is logged with its inputs');
 
     // --idle-grace 1 and --scale-down-window 1: back to zero soon after.
-    const idle = await eventually(async () => (await call('GET', '/v1/deployments/lazy')).body, (d) => d.status === 'ScaledToZero', 15000);
+    const idle = await eventually(
+      async () => (await call('GET', '/v1/deployments/lazy')).body,
+      (d) => d.status === 'ScaledToZero',
+      15000,
+    );
     assert.equal(idle.status, 'ScaledToZero');
     assert.equal(idle.desired_replicas, 0);
   });

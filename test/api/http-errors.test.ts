@@ -27,7 +27,7 @@ describe('errors below the routes', () => {
   });
   after(() => t.close());
 
-  test('a request that is not HTTP is a 400 in the API shape, not Node\'s own body', async () => {
+  test("a request that is not HTTP is a 400 in the API shape, not Node's own body", async () => {
     const res = await raw(t.url, 'GARBAGE / HTTP/1.1\r\n\r\n');
     assert.match(res, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.deepEqual(errorOf(res), { message: 'The request is not valid HTTP/1.1', type: 'invalid_request_error', param: null, code: 'malformed_request' });

@@ -15,7 +15,12 @@ for (const engine of engines) {
       a = (await t.keyFor('alpha')).key;
       b = (await t.keyFor('beta')).key;
       ids.secret = (await t.call('POST', '/v1/deployments/secrets', { key: a, body: { name: 'shh', value: 'alpha-only' } })).body.id;
-      ids.volume = (await t.call('POST', '/v1/deployments/storage/volumes', { key: a, body: { name: 'vol', type: 'readOnly', content: { type: 'files', source_prefix: 'vol/0' } } })).body.id;
+      ids.volume = (
+        await t.call('POST', '/v1/deployments/storage/volumes', {
+          key: a,
+          body: { name: 'vol', type: 'readOnly', content: { type: 'files', source_prefix: 'vol/0' } },
+        })
+      ).body.id;
       ids.deployment = (await t.call('POST', '/v1/deployments', { key: a, body: { name: 'app', image: 'img:1', gpu_type: 'h100-80gb' } })).body.id;
     });
     after(async () => t?.close());
@@ -41,9 +46,15 @@ for (const engine of engines) {
     });
 
     test("another project can neither refer to nor be blocked by alpha's resources", async () => {
-      const ref = await t.call('POST', '/v1/deployments', { key: b, body: { name: 'x', image: 'i', gpu_type: 'h100-80gb', environment_variables: [{ name: 'S', value_from_secret: ids.secret! }] } });
+      const ref = await t.call('POST', '/v1/deployments', {
+        key: b,
+        body: { name: 'x', image: 'i', gpu_type: 'h100-80gb', environment_variables: [{ name: 'S', value_from_secret: ids.secret! }] },
+      });
       assert.equal(ref.status, 400);
-      const mount = await t.call('POST', '/v1/deployments', { key: b, body: { name: 'x', image: 'i', gpu_type: 'h100-80gb', volumes: [{ name: 'vol', mount_path: '/v' }] } });
+      const mount = await t.call('POST', '/v1/deployments', {
+        key: b,
+        body: { name: 'x', image: 'i', gpu_type: 'h100-80gb', volumes: [{ name: 'vol', mount_path: '/v' }] },
+      });
       assert.equal(mount.status, 400);
       const same = await t.call('POST', '/v1/deployments', { key: b, body: { name: 'app', image: 'img:2', gpu_type: 'h100-80gb' } });
       assert.equal(same.status, 200, 'names are unique per project');
@@ -55,7 +66,10 @@ for (const engine of engines) {
       const k = await t.keyFor('alpha');
       assert.equal((await t.call('GET', '/v1/deployments', { key: k.key })).status, 200);
       assert.ok(await t.store.revokeApiKey(k.id, new Date().toISOString()));
-      const r = await eventually(() => t.call('GET', '/v1/deployments', { key: k.key }), (r) => r.status === 401);
+      const r = await eventually(
+        () => t.call('GET', '/v1/deployments', { key: k.key }),
+        (r) => r.status === 401,
+      );
       assert.equal(r.status, 401);
       assert.equal(r.body.error.type, 'authentication_error');
       assert.equal((await t.call('GET', '/v1/deployments', { key: a })).status, 200, 'other keys of the project still work');

@@ -19,22 +19,50 @@ for (const engine of engines) {
     let importer: ModelImporter;
     before(async () => {
       t = await startTestApp(engine, { wire: (ctx) => (ctx.clock = clock) });
-      importer = new ModelImporter(t.ctx, { hubUrl: 'http://127.0.0.1:9', localRoots: [], workDir: '/nonexistent', timeoutMs: 1000, attempts: 1, retryDelayMs: 0 });
+      importer = new ModelImporter(t.ctx, {
+        hubUrl: 'http://127.0.0.1:9',
+        localRoots: [],
+        workDir: '/nonexistent',
+        timeoutMs: 1000,
+        attempts: 1,
+        retryDelayMs: 0,
+      });
     });
     after(async () => t?.close());
 
     test('a running job untouched for two minutes is failed, once; a fresh one is left alone', async () => {
       const project = (await t.store.findActiveKeyByHash(hashKey(t.adminKey)))!.project_id;
       const at = clock.now().toISOString();
-      await t.store.endpoints.insertModel({ id: 'model-1', project_id: project, name: 'default/m', model_type: 'model', base_model: null, source: 'a/b', description: '', weights_prefix: 'models/job-1', size_bytes: null, ready: false, created_at: at });
-      const job: ModelJobRecord = { id: 'job-1', project_id: project, model_id: 'model-1', status: 'Running', status_updates: [{ status: 'Running', message: 'Fetching', timestamp: at }], args: { description: '', modelName: 'default/m', modelSource: 'a/b' }, created_at: at, updated_at: at };
+      await t.store.endpoints.insertModel({
+        id: 'model-1',
+        project_id: project,
+        name: 'default/m',
+        model_type: 'model',
+        base_model: null,
+        source: 'a/b',
+        description: '',
+        weights_prefix: 'models/job-1',
+        size_bytes: null,
+        ready: false,
+        created_at: at,
+      });
+      const job: ModelJobRecord = {
+        id: 'job-1',
+        project_id: project,
+        model_id: 'model-1',
+        status: 'Running',
+        status_updates: [{ status: 'Running', message: 'Fetching', timestamp: at }],
+        args: { description: '', modelName: 'default/m', modelSource: 'a/b' },
+        created_at: at,
+        updated_at: at,
+      };
       await t.store.endpoints.insertJob(job);
 
       clock.step(60_000);
       await t.store.endpoints.touchJob('job-1', clock.now().toISOString()); // its runner's heartbeat
       clock.step(119_000);
       await importer.sweep();
-      assert.equal((await t.call('GET', '/v1/jobs/job-1')).body.status, 'Running', 'touched 119 s ago: still someone\'s');
+      assert.equal((await t.call('GET', '/v1/jobs/job-1')).body.status, 'Running', "touched 119 s ago: still someone's");
       clock.step(2_000);
       await importer.sweep();
       const failed = (await t.call('GET', '/v1/jobs/job-1')).body;

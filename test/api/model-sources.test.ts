@@ -47,7 +47,12 @@ function fakeHub(repos: Record<string, RepoFile[]>) {
       if (!files || url.searchParams.get('blobs') !== 'true') return res.writeHead(404).end();
       const siblings = files.map((f) =>
         f.lfs
-          ? { rfilename: f.name, blobId: randomBytes(20).toString('hex'), size: f.content.length, lfs: { sha256: sha256(f.content), size: f.content.length, pointerSize: 134 } }
+          ? {
+              rfilename: f.name,
+              blobId: randomBytes(20).toString('hex'),
+              size: f.content.length,
+              lfs: { sha256: sha256(f.content), size: f.content.length, pointerSize: 134 },
+            }
           : { rfilename: f.name, blobId: gitBlob(f.content), size: f.content.length },
       );
       return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: listing[1], siblings }));
@@ -58,7 +63,10 @@ function fakeHub(repos: Record<string, RepoFile[]>) {
     const body = file.served ?? file.content;
     const from = Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0);
     const rest = body.subarray(from);
-    res.writeHead(from > 0 ? 206 : 200, { 'content-length': rest.length, ...(from > 0 ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}) });
+    res.writeHead(from > 0 ? 206 : 200, {
+      'content-length': rest.length,
+      ...(from > 0 ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
+    });
     const n = (served.get(url.pathname) ?? 0) + 1;
     served.set(url.pathname, n);
     if (file.dropAfter !== undefined && n <= (file.drops ?? 1) && rest.length > file.dropAfter) {
@@ -83,8 +91,18 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
   const weights = randomBytes(300_000);
   const flaky = randomBytes(150_000);
   const hub = fakeHub({
-    'acme/resumable': [{ name: 'config.json', content: config }, { name: 'weights/model.safetensors', content: weights, lfs: true, dropAfter: 100_000 }],
-    'acme/corrupt': [{ name: 'model.safetensors', content: weights, lfs: true, served: Buffer.concat([weights.subarray(0, 1000), Buffer.from([weights[1000]! ^ 0xff]), weights.subarray(1001)]) }],
+    'acme/resumable': [
+      { name: 'config.json', content: config },
+      { name: 'weights/model.safetensors', content: weights, lfs: true, dropAfter: 100_000 },
+    ],
+    'acme/corrupt': [
+      {
+        name: 'model.safetensors',
+        content: weights,
+        lfs: true,
+        served: Buffer.concat([weights.subarray(0, 1000), Buffer.from([weights[1000]! ^ 0xff]), weights.subarray(1001)]),
+      },
+    ],
     'acme/flaky': [{ name: 'model.safetensors', content: flaky, lfs: true, dropAfter: 30_000, drops: 3 }],
   });
   const archives = new Map<string, Buffer>();
@@ -126,8 +144,14 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
   });
 
   type Job = { status: string; status_updates: { status: string; message: string }[] };
-  const finished = (id: string) => eventually(() => client.get<Job>(`/jobs/${id}`), (j) => j.status === 'Complete' || j.status === 'Failed', 15_000);
-  const upload = (model_name: string, model_source: string, hf_token?: string) => client.models.upload({ model_name, model_source, ...(hf_token ? { hf_token } : {}) });
+  const finished = (id: string) =>
+    eventually(
+      () => client.get<Job>(`/jobs/${id}`),
+      (j) => j.status === 'Complete' || j.status === 'Failed',
+      15_000,
+    );
+  const upload = (model_name: string, model_source: string, hf_token?: string) =>
+    client.models.upload({ model_name, model_source, ...(hf_token ? { hf_token } : {}) });
   /** A stored weights file, read back through the storage API as a user would. */
   const stored = async (jobId: string, name: string) => {
     const res = await fetch(`${t.url}/v1/storage/models/${jobId}/${name}`, { headers: { authorization: `Bearer ${t.adminKey}` } });
@@ -147,11 +171,17 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     assert.equal(requests[0]!.range, undefined);
     const resumedAt = Number(/^bytes=(\d+)-$/.exec(requests[1]!.range ?? '')?.[1]);
     assert.ok(resumedAt > 0 && resumedAt <= 100_000, `resumed from what had arrived, not from 0: ${requests[1]!.range}`);
-    assert.ok(hub.seen.filter((s) => s.path.includes('acme/resumable')).every((s) => s.auth === 'Bearer hf_test_token'), 'hf_token goes to the Hub');
+    assert.ok(
+      hub.seen.filter((s) => s.path.includes('acme/resumable')).every((s) => s.auth === 'Bearer hf_test_token'),
+      'hf_token goes to the Hub',
+    );
     assert.ok(!JSON.stringify(job).includes('hf_test_token'));
     assert.ok((await stored(up.data.job_id, 'weights/model.safetensors')).equals(weights), 'byte for byte');
     assert.ok((await stored(up.data.job_id, 'config.json')).equals(config));
-    assert.deepEqual(await volumeFiles(up.data.model_id), [['config.json', config.length], ['weights/model.safetensors', weights.length]]);
+    assert.deepEqual(await volumeFiles(up.data.model_id), [
+      ['config.json', config.length],
+      ['weights/model.safetensors', weights.length],
+    ]);
     assert.ok(!existsSync(join(downloads, up.data.model_id)), 'nothing left behind once stored');
   });
 
@@ -159,7 +189,10 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     const up = await upload('corrupt', 'acme/corrupt');
     const job = await finished(up.data.job_id);
     assert.equal(job.status, 'Failed');
-    assert.match(job.status_updates.at(-1)!.message, new RegExp(`sha256 [0-9a-f]{64} does not match the expected ${sha256(weights)}; the download was discarded`));
+    assert.match(
+      job.status_updates.at(-1)!.message,
+      new RegExp(`sha256 [0-9a-f]{64} does not match the expected ${sha256(weights)}; the download was discarded`),
+    );
     assert.deepEqual(readdirSync(join(downloads, up.data.model_id)), [], 'no partial file to resume from');
     assert.ok(!(await client.models.list()).some((m) => m.id === 'default/corrupt'));
 
@@ -186,11 +219,21 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
   });
 
   test('a tar.gz archive by URL or local path is unpacked into the model folder; a broken one fails', async () => {
-    for (const [name, source] of [['by-url', `${filesUrl}/model.tar.gz`], ['by-path', join(local, 'packed.tar.gz')]] as const) {
+    for (const [name, source] of [
+      ['by-url', `${filesUrl}/model.tar.gz`],
+      ['by-path', join(local, 'packed.tar.gz')],
+    ] as const) {
       const up = await upload(name, source);
       const job = await finished(up.data.job_id);
       assert.equal(job.status, 'Complete', JSON.stringify(job.status_updates));
-      assert.deepEqual(await volumeFiles(up.data.model_id), [['config.json', config.length], ['shards/w.bin', 5000]], name);
+      assert.deepEqual(
+        await volumeFiles(up.data.model_id),
+        [
+          ['config.json', config.length],
+          ['shards/w.bin', 5000],
+        ],
+        name,
+      );
     }
     const broken = await finished((await upload('broken', `${filesUrl}/broken.tar.gz`)).data.job_id);
     assert.equal(broken.status, 'Failed');

@@ -66,13 +66,17 @@ describe('deployments on the process runtime', () => {
 
   test('a deployment becomes Ready when its health check passes; the replica gets the platform env and its secrets', async () => {
     assert.equal((await call('POST', '/v1/deployments/secrets', { name: 'db-pass', value: 's3cr3t-v@lue' })).status, 200);
-    const created = await call('POST', '/v1/deployments', base('web', {
-      environment_variables: [
-        { name: 'WRITE_ENV_FILE', value: '1' },
-        { name: 'READY_AFTER_MS', value: '400' },
-        { name: 'DB_PASS', value_from_secret: 'db-pass' },
-      ],
-    }));
+    const created = await call(
+      'POST',
+      '/v1/deployments',
+      base('web', {
+        environment_variables: [
+          { name: 'WRITE_ENV_FILE', value: '1' },
+          { name: 'READY_AFTER_MS', value: '400' },
+          { name: 'DB_PASS', value_from_secret: 'db-pass' },
+        ],
+      }),
+    );
     assert.equal(created.status, 200);
     assert.equal(created.body.status, 'Updating');
     const ready = await waitFor('web', (d) => d.status === 'Ready');
@@ -119,13 +123,18 @@ describe('deployments on the process runtime', () => {
     for (;;) {
       const d = await get('web');
       const events = Object.values(d.replica_events) as any[];
-      assert.ok(events.some((e) => e.replica_ready_since), `some replica is ready throughout: ${JSON.stringify(events)}`);
+      assert.ok(
+        events.some((e) => e.replica_ready_since),
+        `some replica is ready throughout: ${JSON.stringify(events)}`,
+      );
       if (events.some((e) => e.revision_id === oldRevision) && events.some((e) => e.revision_id === newRevision)) sawBoth = true;
       if (d.status === 'Ready' && events.every((e) => e.revision_id === newRevision)) break;
       await new Promise((r) => setTimeout(r, 25));
     }
     assert.ok(sawBoth, 'old and new replicas ran side by side');
-    const env = replicaFiles(before.id).map((f) => f.env).find((e) => e.VERSION === '2')!;
+    const env = replicaFiles(before.id)
+      .map((f) => f.env)
+      .find((e) => e.VERSION === '2')!;
     assert.equal(env.TOGETHER_API_BASE_URL, 'https://api.example.test/v1', "a platform variable the user sets is the user's value");
     assert.equal(env.TOGETHER_DEPLOYMENT_REVISION_ID, newRevision, 'the revision id is always the real one');
   });
@@ -137,19 +146,31 @@ describe('deployments on the process runtime', () => {
     const crashing = events.find((e) => e.replica_status_reason === 'CrashLoopBackOff');
     assert.equal(crashing.replica_status, 'Waiting');
     assert.match(crashing.replica_status_message, /exited with code 3/);
-    assert.ok(events.some((e) => e.replica_ready_since && e.revision_id !== crashing.revision_id), 'the old revision still serves');
+    assert.ok(
+      events.some((e) => e.replica_ready_since && e.revision_id !== crashing.revision_id),
+      'the old revision still serves',
+    );
     assert.equal(d.status, 'Updating');
     const logs = await call('GET', `/v1/deployments/web/logs?revision=${crashing.revision_id}`);
-    assert.ok(logs.body.lines.some((l: string) => /worker listening/.test(l)), "the crashed replica's logs are readable");
+    assert.ok(
+      logs.body.lines.some((l: string) => /worker listening/.test(l)),
+      "the crashed replica's logs are readable",
+    );
   });
 
   test('GPUs: a replica that cannot get its GPUs waits Unschedulable; the one that can, gets one', async () => {
     await call('POST', '/v1/deployments', base('gpu-app', { gpu_type: 'h100-80gb', gpu_count: 1, min_replicas: 2 }));
-    const d = await waitFor('gpu-app', (d) => d.ready_replicas === 1 && (Object.values(d.replica_events) as any[]).some((e) => e.replica_status_reason === 'Unschedulable'));
+    const d = await waitFor(
+      'gpu-app',
+      (d) => d.ready_replicas === 1 && (Object.values(d.replica_events) as any[]).some((e) => e.replica_status_reason === 'Unschedulable'),
+    );
     const waiting = (Object.values(d.replica_events) as any[]).find((e) => e.replica_status_reason === 'Unschedulable');
     assert.match(waiting.replica_status_message, /needs 1 × h100-80gb GPU; 0 of 1 free/);
     assert.equal(d.status, 'Scaling');
-    assert.deepEqual(replicaFiles(d.id).map((f) => f.env.CUDA_VISIBLE_DEVICES), ['0']);
+    assert.deepEqual(
+      replicaFiles(d.id).map((f) => f.env.CUDA_VISIBLE_DEVICES),
+      ['0'],
+    );
     await call('DELETE', '/v1/deployments/gpu-app');
   });
 
@@ -181,16 +202,26 @@ describe('deployments on the process runtime', () => {
       const u = (await call('POST', '/v1/storage/upload-request', { filename })).body.upload_url;
       assert.equal((await fetch(u.url, { method: u.method, body: text })).status, 200);
     };
-    const vol = await call('POST', '/v1/deployments/storage/volumes', { name: 'models', type: 'readOnly', content: { type: 'files', source_prefix: 'models/0' } });
+    const vol = await call('POST', '/v1/deployments/storage/volumes', {
+      name: 'models',
+      type: 'readOnly',
+      content: { type: 'files', source_prefix: 'models/0' },
+    });
     assert.equal(vol.status, 200);
     await upload('models/0/config.json', 'v0');
     await upload('models/0/shards/a.bin', 'A0');
-    assert.equal((await call('PATCH', '/v1/deployments/storage/volumes/models', { content: { type: 'files', source_prefix: 'models/1' } })).body.current_version, 1);
+    assert.equal(
+      (await call('PATCH', '/v1/deployments/storage/volumes/models', { content: { type: 'files', source_prefix: 'models/1' } })).body.current_version,
+      1,
+    );
     await upload('models/1/config.json', 'v1');
 
     await call('POST', '/v1/deployments', base('mounted-0', { volumes: [{ name: 'models', mount_path: '/mnt/models', version: 0 }] }));
     await call('POST', '/v1/deployments', base('mounted-1', { volumes: [{ name: 'models', mount_path: '/mnt/models' }] }));
-    for (const [name, files] of [['mounted-0', { 'config.json': 'v0', 'shards/a.bin': 'A0' }], ['mounted-1', { 'config.json': 'v1' }]] as const) {
+    for (const [name, files] of [
+      ['mounted-0', { 'config.json': 'v0', 'shards/a.bin': 'A0' }],
+      ['mounted-1', { 'config.json': 'v1' }],
+    ] as const) {
       const ready = await waitFor(name, (d) => d.status === 'Ready');
       const [replicaId, event] = (Object.entries(ready.replica_events) as [string, any][])[0]!;
       const mounted = join(dir, 'replicas', ready.id, replicaId, 'mnt', 'models');
@@ -213,11 +244,16 @@ describe('deployments on the process runtime', () => {
     const gone = await waitFor('gone', (d) => d.status === 'Ready');
     const gonePid = replicaFiles(gone.id)[0]!.pid;
     assert.equal((await call('DELETE', '/v1/deployments/gone')).status, 200);
-    await eventually(async () => alive(gonePid), (a) => !a);
+    await eventually(
+      async () => alive(gonePid),
+      (a) => !a,
+    );
     assert.equal(alive(gonePid), false);
 
     const web = await waitFor('web', (d) => d.status === 'Ready');
-    const pids = replicaFiles(web.id).map((f) => f.pid).filter(alive);
+    const pids = replicaFiles(web.id)
+      .map((f) => f.pid)
+      .filter(alive);
     assert.equal(pids.length, 1);
     assert.equal(await g.stop('SIGTERM'), 0);
     assert.deepEqual(pids.filter(alive), [], 'no replica outlives gantry');
@@ -225,6 +261,11 @@ describe('deployments on the process runtime', () => {
     g = await startGantry(['--data-dir', dir, '--gpus', 'h100-80gb:1'], { GANTRY_ADMIN_KEY: key });
     const again = await waitFor('web', (d) => d.status === 'Ready');
     assert.equal(Object.keys(again.replica_events).length, 1, 'one replica, not a duplicate');
-    assert.equal(replicaFiles(web.id).map((f) => f.pid).filter(alive).length, 1);
+    assert.equal(
+      replicaFiles(web.id)
+        .map((f) => f.pid)
+        .filter(alive).length,
+      1,
+    );
   });
 });

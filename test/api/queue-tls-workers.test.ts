@@ -27,9 +27,20 @@ describe('workers over HTTPS', () => {
   let certFile: string;
 
   const deploy = (name: string, command: string[]) =>
-    client.beta.jig.deploy({ name, image: 'local/worker:1', gpu_type: 'none' as never, command, health_check_path: '/health', termination_grace_period_seconds: 2 } as never);
+    client.beta.jig.deploy({
+      name,
+      image: 'local/worker:1',
+      gpu_type: 'none' as never,
+      command,
+      health_check_path: '/health',
+      termination_grace_period_seconds: 2,
+    } as never);
   const done = (model: string, id: string) =>
-    eventually(() => client.beta.jig.queue.retrieve({ model, request_id: id }), (s) => ['done', 'failed', 'canceled'].includes(s.status), 20000);
+    eventually(
+      () => client.beta.jig.queue.retrieve({ model, request_id: id }),
+      (s) => ['done', 'failed', 'canceled'].includes(s.status),
+      20000,
+    );
   const authed = (url: string) => fetch(url, { headers: { authorization: `Bearer ${key}` } });
 
   let served: ServedGantry;
@@ -54,11 +65,18 @@ describe('workers over HTTPS', () => {
   });
 
   test('--tls-cert and --tls-key serve HTTPS with a given certificate', async () => {
-    const other = await serveWithClient('gantry-tls-files-', (dir) => ['--data-dir', dir, '--tls-cert', certFile, '--tls-key', join(served.dir, 'tls', 'localhost.key')]);
+    const other = await serveWithClient('gantry-tls-files-', (dir) => [
+      '--data-dir',
+      dir,
+      '--tls-cert',
+      certFile,
+      '--tls-key',
+      join(served.dir, 'tls', 'localhost.key'),
+    ]);
     try {
       assert.match(other.g.url, /^https:\/\//);
       assert.equal((await fetch(`${other.g.url}/health`)).status, 200, 'served with the certificate this client trusts');
-      assert.ok(!other.g.output().includes('SSL_CERT_FILE'), 'no hint: the certificate is the user\'s own');
+      assert.ok(!other.g.output().includes('SSL_CERT_FILE'), "no hint: the certificate is the user's own");
       assert.ok(!existsSync(join(other.dir, 'tls')), 'nothing self-signed was made');
     } finally {
       await stopServed(other);
@@ -75,25 +93,42 @@ describe('workers over HTTPS', () => {
     assert.equal(await (await authed(url)).text(), 'from node');
   });
 
-  test('a Python worker (httpx) downloads an https input, uploads an output file and reports', { skip: noHttpx && `${PYTHON} has no httpx: install Debian's python3-httpx (.ci/run does)` }, async () => {
-    await deploy('py-workers', [PYTHON, pythonWorker]);
-    // An input the worker downloads, as sprocket does with https:// values: a signed URL.
-    const u = (await (await fetch(`${g.url}/v1/storage/upload-request`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ filename: 'inputs/prompt.txt' }) })).json()).upload_url;
-    assert.equal((await fetch(u.url, { method: 'PUT', body: 'a photo of a cat' })).status, 200);
-    const signed = (await fetch(`${g.url}/v1/storage/inputs/prompt.txt`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' })).headers.get('location')!;
+  test(
+    'a Python worker (httpx) downloads an https input, uploads an output file and reports',
+    { skip: noHttpx && `${PYTHON} has no httpx: install Debian's python3-httpx (.ci/run does)` },
+    async () => {
+      await deploy('py-workers', [PYTHON, pythonWorker]);
+      // An input the worker downloads, as sprocket does with https:// values: a signed URL.
+      const u = (
+        await (
+          await fetch(`${g.url}/v1/storage/upload-request`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ filename: 'inputs/prompt.txt' }),
+          })
+        ).json()
+      ).upload_url;
+      assert.equal((await fetch(u.url, { method: 'PUT', body: 'a photo of a cat' })).status, 200);
+      const signed = (await fetch(`${g.url}/v1/storage/inputs/prompt.txt`, { headers: { authorization: `Bearer ${key}` }, redirect: 'manual' })).headers.get(
+        'location',
+      )!;
 
-    const ok = await client.beta.jig.queue.submit({ model: 'py-workers', payload: { image: signed, sleep_ms: 400, file: { name: 'caption.txt', text: 'a cat' } } });
-    const failing = await client.beta.jig.queue.submit({ model: 'py-workers', payload: { fail: "ValueError('bad')" } });
-    const s = await done('py-workers', ok.requestId);
-    assert.equal(s.status, 'done', JSON.stringify(s));
-    const outputs = s.outputs as { worker: string; inputs: { image: { size: number; head: string } }; file: string };
-    assert.equal(outputs.worker, 'python');
-    assert.deepEqual(outputs.inputs.image, { size: 16, head: 'a photo of a cat' });
-    assert.equal(outputs.file, `${g.url}/v1/storage/${ok.requestId}-caption.txt`);
-    assert.equal(await (await authed(outputs.file)).text(), 'a cat');
-    assert.equal(s.info?.progress, 1);
-    const f = await done('py-workers', failing.requestId);
-    assert.equal(f.status, 'failed');
-    assert.equal(f.info?.error, "ValueError('bad')");
-  });
+      const ok = await client.beta.jig.queue.submit({
+        model: 'py-workers',
+        payload: { image: signed, sleep_ms: 400, file: { name: 'caption.txt', text: 'a cat' } },
+      });
+      const failing = await client.beta.jig.queue.submit({ model: 'py-workers', payload: { fail: "ValueError('bad')" } });
+      const s = await done('py-workers', ok.requestId);
+      assert.equal(s.status, 'done', JSON.stringify(s));
+      const outputs = s.outputs as { worker: string; inputs: { image: { size: number; head: string } }; file: string };
+      assert.equal(outputs.worker, 'python');
+      assert.deepEqual(outputs.inputs.image, { size: 16, head: 'a photo of a cat' });
+      assert.equal(outputs.file, `${g.url}/v1/storage/${ok.requestId}-caption.txt`);
+      assert.equal(await (await authed(outputs.file)).text(), 'a cat');
+      assert.equal(s.info?.progress, 1);
+      const f = await done('py-workers', failing.requestId);
+      assert.equal(f.status, 'failed');
+      assert.equal(f.info?.error, "ValueError('bad')");
+    },
+  );
 });

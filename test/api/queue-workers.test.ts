@@ -19,9 +19,21 @@ describe('queue with real workers', () => {
   let call: ReturnType<typeof apiCaller>;
 
   const deploy = (name: string, extra: object = {}) =>
-    client.beta.jig.deploy({ name, image: 'local/queue-worker:1', gpu_type: 'none' as never, command: [process.execPath, worker], health_check_path: '/health', termination_grace_period_seconds: 2, ...extra } as never);
+    client.beta.jig.deploy({
+      name,
+      image: 'local/queue-worker:1',
+      gpu_type: 'none' as never,
+      command: [process.execPath, worker],
+      health_check_path: '/health',
+      termination_grace_period_seconds: 2,
+      ...extra,
+    } as never);
   const done = (model: string, id: string) =>
-    eventually(() => client.beta.jig.queue.retrieve({ model, request_id: id }), (s) => ['done', 'failed', 'canceled'].includes(s.status), 15000);
+    eventually(
+      () => client.beta.jig.queue.retrieve({ model, request_id: id }),
+      (s) => ['done', 'failed', 'canceled'].includes(s.status),
+      15000,
+    );
 
   let served: ServedGantry;
   before(async () => {
@@ -29,7 +41,11 @@ describe('queue with real workers', () => {
     ({ g, key, client } = served);
     call = apiCaller(() => g.url, key);
     await deploy('workers', { min_replicas: 2 });
-    await eventually(() => client.beta.jig.retrieve('workers'), (d) => d.ready_replicas === 2, 15000);
+    await eventually(
+      () => client.beta.jig.retrieve('workers'),
+      (d) => d.ready_replicas === 2,
+      15000,
+    );
   });
   after(() => stopServed(served));
 
@@ -72,7 +88,10 @@ describe('queue with real workers', () => {
     assert.equal(failed.retries, 0);
 
     const slow = await client.beta.jig.queue.submit({ model: 'workers', payload: { sleep_ms: 600 } });
-    const halfway = await eventually(() => client.beta.jig.queue.retrieve({ model: 'workers', request_id: slow.requestId }), (s) => s.info?.progress === 0.5 || s.status === 'done');
+    const halfway = await eventually(
+      () => client.beta.jig.queue.retrieve({ model: 'workers', request_id: slow.requestId }),
+      (s) => s.info?.progress === 0.5 || s.status === 'done',
+    );
     assert.equal(halfway.status, 'running', 'the heartbeat was seen while the job ran');
     assert.equal((await done('workers', slow.requestId)).status, 'done');
   });
@@ -80,7 +99,10 @@ describe('queue with real workers', () => {
   test('the SDK cancels a pending job (not a running one) and clears the queue', async () => {
     // Both workers busy for a while, so the next jobs wait.
     const busy = await Promise.all([1, 2].map(() => client.beta.jig.queue.submit({ model: 'workers', payload: { sleep_ms: 2000 } })));
-    await eventually(() => client.beta.jig.queue.metrics({ model: 'workers' }), (m) => m.messages_running === 2);
+    await eventually(
+      () => client.beta.jig.queue.metrics({ model: 'workers' }),
+      (m) => m.messages_running === 2,
+    );
     const waiting = await Promise.all([1, 2, 3].map(() => client.beta.jig.queue.submit({ model: 'workers', payload: {} })));
     const canceled = await client.beta.jig.queue.cancel({ model: 'workers', request_id: waiting[0]!.requestId });
     assert.deepEqual(canceled, { status: 'canceled' });
@@ -110,11 +132,18 @@ describe('queue with real workers', () => {
 
   test('a job submitted to an autoscaled deployment at zero wakes it, and it goes back to zero', async () => {
     await deploy('batch', { min_replicas: 0, max_replicas: 2, autoscaling: { metric: 'QueueBacklogPerWorker', target: 1 } });
-    await eventually(() => client.beta.jig.retrieve('batch'), (d) => d.status === 'ScaledToZero');
+    await eventually(
+      () => client.beta.jig.retrieve('batch'),
+      (d) => d.status === 'ScaledToZero',
+    );
     const job = await client.beta.jig.queue.submit({ model: 'batch', payload: { wake: true } });
     const s = await done('batch', job.requestId);
     assert.equal(s.status, 'done');
-    const idle = await eventually(() => client.beta.jig.retrieve('batch'), (d) => d.status === 'ScaledToZero', 15000);
+    const idle = await eventually(
+      () => client.beta.jig.retrieve('batch'),
+      (d) => d.status === 'ScaledToZero',
+      15000,
+    );
     assert.equal(idle.status, 'ScaledToZero');
   });
 });

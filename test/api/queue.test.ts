@@ -19,7 +19,8 @@ for (const engine of engines) {
       t = await startTestApp(engine, {
         queue: (ctx) => (queue = new JobQueue({ store: ctx.store, clock, ids: ctx.ids })),
       });
-      for (const name of ['jobs', 'other']) assert.equal((await t.call('POST', '/v1/deployments', { body: { name, image: 'img:1', gpu_type: 'h100-80gb' } })).status, 200);
+      for (const name of ['jobs', 'other'])
+        assert.equal((await t.call('POST', '/v1/deployments', { body: { name, image: 'img:1', gpu_type: 'h100-80gb' } })).status, 200);
     });
     after(async () => t?.close());
 
@@ -148,7 +149,7 @@ for (const engine of engines) {
       assert.deepEqual((await t.call('GET', '/v1/queue/metrics?model=jobs')).body, { messages_running: 0, messages_waiting: 0, total_jobs: 0 });
     });
 
-    test("errors are flat QueueError bodies naming the field; queues are per deployment and project", async () => {
+    test('errors are flat QueueError bodies naming the field; queues are per deployment and project', async () => {
       const missing = await t.call('POST', '/v1/queue/submit', { body: { model: 'jobs' } });
       assert.equal(missing.status, 400);
       assert.equal(missing.body.param, 'payload');

@@ -47,7 +47,10 @@ describe('together-ai SDK against gantry serve', () => {
 
     const list = await client.beta.jig.secrets.list();
     assertMatchesContract('/deployments/secrets', 'get', list);
-    assert.deepEqual(list.data?.map((s) => s.name), ['hf-token']);
+    assert.deepEqual(
+      list.data?.map((s) => s.name),
+      ['hf-token'],
+    );
     assert.ok(!JSON.stringify(list).includes('hf_new'));
 
     await client.beta.jig.secrets.delete(created.id!);
@@ -107,7 +110,10 @@ describe('together-ai SDK against gantry serve', () => {
     assert.equal(deployed.status, 'Updating', 'no replica is ready, so the deployment is not Ready');
     assert.equal(deployed.ready_replicas, 0);
     // This machine declares no GPUs, so the replica waits for one.
-    const waiting = await until(() => client.beta.jig.retrieve('sdk-worker'), (d) => Object.values(d.replica_events ?? {}).some((e) => e.replica_status_reason === 'Unschedulable'));
+    const waiting = await until(
+      () => client.beta.jig.retrieve('sdk-worker'),
+      (d) => Object.values(d.replica_events ?? {}).some((e) => e.replica_status_reason === 'Unschedulable'),
+    );
     assertMatchesContract('/deployments/{id}', 'get', waiting);
     const [event] = Object.values(waiting.replica_events!);
     assert.equal(event!.replica_status, 'Waiting');
@@ -127,13 +133,19 @@ describe('together-ai SDK against gantry serve', () => {
 
     const list = await client.beta.jig.list();
     assertMatchesContract('/deployments', 'get', list);
-    assert.deepEqual(list.data?.map((d) => d.name), ['sdk-worker']);
+    assert.deepEqual(
+      list.data?.map((d) => d.name),
+      ['sdk-worker'],
+    );
 
     const described = await client.beta.jig.update('sdk-worker', { description: 'only words' });
     assertMatchesContract('/deployments/{id}', 'patch', described);
     assert.equal(described.description, 'only words');
-    assert.equal(described.environment_variables?.find((e) => e.name === 'TOGETHER_DEPLOYMENT_REVISION_ID')?.value, revision,
-      'a change that runs nothing new keeps the revision');
+    assert.equal(
+      described.environment_variables?.find((e) => e.name === 'TOGETHER_DEPLOYMENT_REVISION_ID')?.value,
+      revision,
+      'a change that runs nothing new keeps the revision',
+    );
 
     const scaled = await client.beta.jig.update('sdk-worker', { gpu_count: 2, autoscaling: {} as any });
     assert.equal(scaled.gpu_count, 2);

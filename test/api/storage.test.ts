@@ -90,7 +90,11 @@ describe('storage', () => {
       etags.push(res.headers.get('etag')!.replace(/"/g, ''));
     }
     const bad = await t.call('POST', '/v1/storage/multipart/complete', {
-      body: { filename: 'big/model.bin', upload_id: init.body.upload_id, parts: etags.map((etag, i) => ({ part_number: i + 1, etag: i === 1 ? 'f'.repeat(32) : etag })) },
+      body: {
+        filename: 'big/model.bin',
+        upload_id: init.body.upload_id,
+        parts: etags.map((etag, i) => ({ part_number: i + 1, etag: i === 1 ? 'f'.repeat(32) : etag })),
+      },
     });
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.param, 'parts');
@@ -104,13 +108,17 @@ describe('storage', () => {
 
     const second = await t.call('POST', '/v1/storage/multipart/init', { body: { filename: 'big/other.bin', parts_count: 1 } });
     assert.equal((await t.call('POST', '/v1/storage/multipart/abort', { body: { filename: 'big/other.bin', upload_id: second.body.upload_id } })).status, 200);
-    const again = await t.call('POST', '/v1/storage/multipart/complete', { body: { filename: 'big/other.bin', upload_id: second.body.upload_id, parts: [{ part_number: 1, etag: 'x' }] } });
+    const again = await t.call('POST', '/v1/storage/multipart/complete', {
+      body: { filename: 'big/other.bin', upload_id: second.body.upload_id, parts: [{ part_number: 1, etag: 'x' }] },
+    });
     assert.equal(again.status, 404);
     assert.equal((await download('/v1/storage/big/other.bin')).status, 404);
   });
 
   test("a volume lists the files under its version's prefix", async () => {
-    const created = await t.call('POST', '/v1/deployments/storage/volumes', { body: { name: 'weights', type: 'readOnly', content: { type: 'files', source_prefix: 'weights/0' } } });
+    const created = await t.call('POST', '/v1/deployments/storage/volumes', {
+      body: { name: 'weights', type: 'readOnly', content: { type: 'files', source_prefix: 'weights/0' } },
+    });
     assert.equal(created.status, 200);
     await put('weights/0/config.json', Buffer.from('{}'));
     await put('weights/0/shards/1.bin', randomBytes(10));
@@ -118,7 +126,10 @@ describe('storage', () => {
     const v = await t.call('GET', '/v1/deployments/storage/volumes/weights');
     assert.deepEqual(
       v.body.content.files.map((f: { name: string; size: number }) => [f.name, f.size]),
-      [['config.json', 2], ['shards/1.bin', 10]],
+      [
+        ['config.json', 2],
+        ['shards/1.bin', 10],
+      ],
     );
   });
 

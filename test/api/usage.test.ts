@@ -41,7 +41,14 @@ for (const engine of engines) {
       driver = new ProcessDriver({ dir, gpus, ...FAST_REPLICAS, baseEnv: { PATH: process.env.PATH ?? '' } });
       t = await startTestApp(engine, {
         wire: (ctx) => {
-          controller = new DeploymentController({ clock: systemClock, store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(dir, 'volumes') }, minReadyMs: 0 });
+          controller = new DeploymentController({
+            clock: systemClock,
+            store: ctx.store,
+            driver,
+            secretBox: ctx.secretBox,
+            platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(dir, 'volumes') },
+            minReadyMs: 0,
+          });
           ctx.runtime = controller;
         },
         endpoints: (ctx) =>
@@ -71,7 +78,9 @@ for (const engine of engines) {
     const H100 = '1x_nvidia_h100_80gb_sxm';
 
     const deploy = async (name: string, gpus: { gpu_type: string; gpu_count: number }) => {
-      const r = await t.call('POST', '/v1/deployments', { body: { name, image: 'i', ...gpus, command: [process.execPath, worker], health_check_path: '/health' } });
+      const r = await t.call('POST', '/v1/deployments', {
+        body: { name, image: 'i', ...gpus, command: [process.execPath, worker], health_check_path: '/health' },
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
     };
     const deployment = (name: string, ok: (d: any) => boolean) => eventually(() => t.call('GET', `/v1/deployments/${name}`).then((r) => r.body), ok, 15_000);
@@ -81,7 +90,14 @@ for (const engine of engines) {
       await deploy('cpu-web', { gpu_type: 'none', gpu_count: 0 });
       const ep = await client.endpoints.create({ model: 'acme/tiny-chat', hardware: H100, autoscaling: { min_replicas: 1, max_replicas: 1 } });
       for (const name of ['gpu-web', 'cpu-web']) await deployment(name, (d) => d.status === 'Ready');
-      assert.equal(await eventually(() => client.endpoints.retrieve(ep.id).then((e) => e.state), (s) => s === 'STARTED', 15_000), 'STARTED');
+      assert.equal(
+        await eventually(
+          () => client.endpoints.retrieve(ep.id).then((e) => e.state),
+          (s) => s === 'STARTED',
+          15_000,
+        ),
+        'STARTED',
+      );
       // Both GPUs are taken: this one's replica waits for a GPU, holding none.
       await deploy('waiting', { gpu_type: 'h100-80gb', gpu_count: 1 });
       await deployment('waiting', (d) => Object.values(d.replica_events ?? {}).some((e: any) => e.replica_status_reason === 'Unschedulable'));
@@ -97,7 +113,11 @@ for (const engine of engines) {
 
       // Stopped: the endpoint's replica is gone and charges stop.
       await client.endpoints.update(ep.id, { state: 'STOPPED' });
-      await eventually(() => client.endpoints.retrieve(ep.id).then((e) => e.state), (s) => s === 'STOPPED', 15_000);
+      await eventually(
+        () => client.endpoints.retrieve(ep.id).then((e) => e.state),
+        (s) => s === 'STOPPED',
+        15_000,
+      );
       at('2026-03-10T08:03:30Z');
       assert.equal(await meter.sample(), 2, 'gpu-web and cpu-web');
       assert.equal((await t.call('DELETE', '/v1/deployments/gpu-web')).status, 200);
@@ -112,24 +132,55 @@ for (const engine of engines) {
       assert.equal(all.replica_minutes, 12);
       assert.equal(all.cost_cents, 42, '7 minutes of one H100 at 6 cents; CPU minutes are free');
       assert.deepEqual(all.endpoints, [
-        { object: 'usage.endpoint', id: ep.id, name: ep.name, deleted: false, replica_minutes: 3, cost_cents: 18, hardware: [{ hardware: H100, replica_minutes: 3, cost_cents: 18 }] },
+        {
+          object: 'usage.endpoint',
+          id: ep.id,
+          name: ep.name,
+          deleted: false,
+          replica_minutes: 3,
+          cost_cents: 18,
+          hardware: [{ hardware: H100, replica_minutes: 3, cost_cents: 18 }],
+        },
       ]);
       assert.deepEqual(
         all.deployments.map((d) => ({ ...d, id: undefined })),
         [
-          { object: 'usage.deployment', id: undefined, name: 'cpu-web', deleted: false, replica_minutes: 5, cost_cents: 0, hardware: [{ hardware: 'cpu', replica_minutes: 5, cost_cents: 0 }] },
-          { object: 'usage.deployment', id: undefined, name: 'gpu-web', deleted: true, replica_minutes: 4, cost_cents: 24, hardware: [{ hardware: H100, replica_minutes: 4, cost_cents: 24 }] },
+          {
+            object: 'usage.deployment',
+            id: undefined,
+            name: 'cpu-web',
+            deleted: false,
+            replica_minutes: 5,
+            cost_cents: 0,
+            hardware: [{ hardware: 'cpu', replica_minutes: 5, cost_cents: 0 }],
+          },
+          {
+            object: 'usage.deployment',
+            id: undefined,
+            name: 'gpu-web',
+            deleted: true,
+            replica_minutes: 4,
+            cost_cents: 24,
+            hardware: [{ hardware: H100, replica_minutes: 4, cost_cents: 24 }],
+          },
         ],
         "the endpoint's engine is counted under the endpoint only; the waiting deployment never ran",
       );
 
       const oneMinute = await report({ start_time: '2026-03-10T08:01:00Z', end_time: '2026-03-10T08:02:00Z' });
-      assert.deepEqual([oneMinute.replica_minutes, oneMinute.endpoints[0]?.replica_minutes, oneMinute.deployments.map((d) => d.replica_minutes)], [3, 1, [1, 1]]);
+      assert.deepEqual(
+        [oneMinute.replica_minutes, oneMinute.endpoints[0]?.replica_minutes, oneMinute.deployments.map((d) => d.replica_minutes)],
+        [3, 1, [1, 1]],
+      );
       const withOffset = await report({ start_time: '2026-03-10T09:03:00+01:00', end_time: '2026-03-10T10:00:00+01:00' });
       assert.deepEqual([withOffset.start_time, withOffset.replica_minutes], ['2026-03-10T08:03:00.000Z', 3]);
 
       const monthToDate = await report({ end_time: '2026-03-31' });
-      assert.deepEqual([monthToDate.start_time, monthToDate.replica_minutes], ['2026-03-01T00:00:00.000Z', 12], 'the range starts on the first of the month by default');
+      assert.deepEqual(
+        [monthToDate.start_time, monthToDate.replica_minutes],
+        ['2026-03-01T00:00:00.000Z', 12],
+        'the range starts on the first of the month by default',
+      );
     });
 
     test('a project sees only its own usage', async () => {

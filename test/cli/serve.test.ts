@@ -15,8 +15,7 @@ const tempDir = () => {
 };
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-const get = (url: string, key?: string) =>
-  fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
+const get = (url: string, key?: string) => fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
 
 describe('gantry serve', () => {
   test('port 0 picks a free port, prints it, writes the admin key once with mode 0600, and exits cleanly on SIGTERM', async () => {
@@ -58,10 +57,18 @@ describe('gantry serve', () => {
       [['serve', '--database', 'mysql://x'], {}, /--database: 'mysql:\/\/x' is not a database URL/],
       [['serve'], { GANTRY_LOG_LEVEL: 'loud' }, /GANTRY_LOG_LEVEL: log level 'loud'/],
       [['serve'], { GANTRY_SECRET_KEY: 'short' }, /GANTRY_SECRET_KEY/],
-      [['serve', '--runtime', 'docker', '--docker-host', 'unix:///nonexistent.sock'], {}, /docker runtime needs the Docker Engine API .*cannot reach the container engine at unix:\/\/\/nonexistent\.sock/],
+      [
+        ['serve', '--runtime', 'docker', '--docker-host', 'unix:///nonexistent.sock'],
+        {},
+        /docker runtime needs the Docker Engine API .*cannot reach the container engine at unix:\/\/\/nonexistent\.sock/,
+      ],
       [['serve', '--runtime', 'docker'], { DOCKER_HOST: 'ssh://box' }, /DOCKER_HOST: 'ssh:\/\/box' is not unix:\/\/\/PATH or tcp:\/\/HOST:PORT/],
       [['serve', '--runtime', 'lxc'], {}, /--runtime: runtime 'lxc' is not one of process, docker/],
-      [['serve', '--runtime', 'docker', '--registry-auth', '/nonexistent/config.json'], {}, /registry credentials \/nonexistent\/config\.json \(--registry-auth\): ENOENT/],
+      [
+        ['serve', '--runtime', 'docker', '--registry-auth', '/nonexistent/config.json'],
+        {},
+        /registry credentials \/nonexistent\/config\.json \(--registry-auth\): ENOENT/,
+      ],
       [['serve'], { GANTRY_HOLD_MAX: '-1' }, /GANTRY_HOLD_MAX: must be a whole number, at least 0/],
       [['serve', '--hold-timeout', '0'], {}, /--hold-timeout: must be a whole number, at least 1/],
       [['serve', '--idle-grace', 'soon'], {}, /--idle-grace: must be a whole number/],
@@ -87,7 +94,9 @@ describe('gantry serve', () => {
   test('--admin-key and --secret-key are flags like every setting the README names', async () => {
     const dir = tempDir();
     const key = 'flag-admin-key-0123456789abcdef0123456789';
-    const g = await startGantry(['--data-dir', dir, '--admin-key', key, '--secret-key', 'ab'.repeat(32)], { GANTRY_ADMIN_KEY: 'env-admin-key-0123456789abcdef0123456789' });
+    const g = await startGantry(['--data-dir', dir, '--admin-key', key, '--secret-key', 'ab'.repeat(32)], {
+      GANTRY_ADMIN_KEY: 'env-admin-key-0123456789abcdef0123456789',
+    });
     assert.equal((await get(`${g.url}/v1/deployments`, key)).status, 200, 'the flag beat the environment');
     assert.throws(() => statSync(join(dir, 'secret.key')), 'no generated secret key when one is given');
     await g.stop();
@@ -122,7 +131,8 @@ describe('gantry serve', () => {
   test('gantry doctor says what each runtime needs; a check asked for that fails is exit 1', async () => {
     const run = runGantry(['doctor']);
     assert.equal(await run.exited, 0, run.output());
-    for (const section of ['process runtime', 'GPUs:', 'docker runtime', 'PostgreSQL', 'image registry']) assert.ok(run.output().includes(section), run.output());
+    for (const section of ['process runtime', 'GPUs:', 'docker runtime', 'PostgreSQL', 'image registry'])
+      assert.ok(run.output().includes(section), run.output());
     const asked = runGantry(['doctor', '--docker-host', 'unix:///nonexistent.sock']);
     assert.equal(await asked.exited, 1, asked.output());
     assert.match(asked.output(), /FAIL {2}no Docker Engine API at unix:\/\/\/nonexistent\.sock/);
@@ -144,7 +154,10 @@ describe('gantry serve', () => {
 
     const revoke = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
     assert.equal(await revoke.exited, 0);
-    const refused = await eventually(() => get(`${g.url}/v1/deployments`, key), (r) => r.status === 401);
+    const refused = await eventually(
+      () => get(`${g.url}/v1/deployments`, key),
+      (r) => r.status === 401,
+    );
     assert.equal(refused.status, 401, 'the running server refuses the revoked key once its key cache (1 s) expires');
     const again = runGantry(['keys', 'revoke', id!, '--data-dir', dir]);
     assert.equal(await again.exited, 1);

@@ -54,14 +54,23 @@ describe('README examples', () => {
   test('the quick start, the SDK example and the endpoint example run as written', () => {
     assert.ok(blocks.filter((b) => b.lang === 'sh').length >= 4 && blocks.some((b) => b.file), 'the README marks its examples');
     for (const b of blocks) if (b.file) writeFileSync(join(work, b.file), b.code.replaceAll(README_ADDRESS, g.url));
-    const r = run(blocks.filter((b) => b.lang === 'sh').map((b) => b.code).join('\n'));
+    const r = run(
+      blocks
+        .filter((b) => b.lang === 'sh')
+        .map((b) => b.code)
+        .join('\n'),
+    );
     const out = r.stdout + r.stderr;
     assert.equal(r.status, 0, out);
     assert.match(out, /"greeting":"hej"/, 'the curl deployment answers through the gateway');
     assert.match(out, /"lines":\["hello \([0-9a-f-]+\) listening on \d+"/, 'its logs');
     assert.match(out, /hello-sdk Ready/, 'the SDK deployment became ready');
     assert.match(out, /"id":"1x_nvidia_h100_80gb_sxm"/, 'the demo hardware is listed');
-    assert.match(out, /Hello from default\/Qwen\/Qwen2\.5-7B-Instruct-[0-9a-f]+ .*tp 1, gpus \d\)/, 'the streamed chat completion came from the example engine');
+    assert.match(
+      out,
+      /Hello from default\/Qwen\/Qwen2\.5-7B-Instruct-[0-9a-f]+ .*tp 1, gpus \d\)/,
+      'the streamed chat completion came from the example engine',
+    );
   });
 
   test('the SDK and endpoint examples run again without failing on names they made', () => {

@@ -25,7 +25,14 @@ describe('gateway: failing replicas', () => {
     return `127.0.0.1:${(s.address() as AddressInfo).port}`;
   };
   const replica = (id: string, address: string): ReplicaState => ({
-    id, deploymentId: '', revisionId: 'r', image: 'i', status: 'Running', readySince: new Date().toISOString(), address, restarts: 0,
+    id,
+    deploymentId: '',
+    revisionId: 'r',
+    image: 'i',
+    status: 'Running',
+    readySince: new Date().toISOString(),
+    address,
+    restarts: 0,
   });
   /** A deployment the controller would report with these replicas ready. */
   const deployWith = async (name: string, replicas: ReplicaState[]) => {

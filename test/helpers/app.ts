@@ -24,7 +24,11 @@ export interface TestApp {
   adminKey: string;
   keyFor(project: string): Promise<{ id: string; key: string }>;
   /** fetch() against the app with a bearer key and JSON body. */
-  call(method: string, path: string, opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  call(
+    method: string,
+    path: string,
+    opts?: { key?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
@@ -55,7 +59,14 @@ export async function startTestApp(
     blobs: new FsBlobStore(blobDir),
   };
   options.wire?.(ctx);
-  const app = await buildApp({ ctx, bodyLimit: options.bodyLimit, keyCacheMs: 100, ...options.gateway, queue: options.queue?.(ctx), endpoints: options.endpoints?.(ctx) });
+  const app = await buildApp({
+    ctx,
+    bodyLimit: options.bodyLimit,
+    keyCacheMs: 100,
+    ...options.gateway,
+    queue: options.queue?.(ctx),
+    endpoints: options.endpoints?.(ctx),
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;

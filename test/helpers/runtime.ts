@@ -29,7 +29,13 @@ export function revisionSpec(extra: Partial<RevisionSpec> & Pick<RevisionSpec, '
 }
 
 /** Waits until the driver's view of a deployment satisfies `ok`; fails naming `what` and the last view. */
-export async function untilReplicas(driver: RuntimeDriver, ok: (rs: ReplicaState[]) => boolean, what: string, deploymentId = 'dep_1', ms = 15000): Promise<ReplicaState[]> {
+export async function untilReplicas(
+  driver: RuntimeDriver,
+  ok: (rs: ReplicaState[]) => boolean,
+  what: string,
+  deploymentId = 'dep_1',
+  ms = 15000,
+): Promise<ReplicaState[]> {
   const end = Date.now() + ms;
   for (;;) {
     const rs = driver.observe(deploymentId);

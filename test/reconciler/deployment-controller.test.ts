@@ -22,10 +22,26 @@ describe('deployment controller', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-ctl-'));
 
   before(async () => {
-    driver = new ProcessDriver({ dir, baseBackoffMs: 20, maxBackoffMs: 40, startupProbeMs: 20, probeIntervalMs: 50, baseEnv: { PATH: process.env.PATH ?? '' } });
+    driver = new ProcessDriver({
+      dir,
+      baseBackoffMs: 20,
+      maxBackoffMs: 40,
+      startupProbeMs: 20,
+      probeIntervalMs: 50,
+      baseEnv: { PATH: process.env.PATH ?? '' },
+    });
     t = await startTestApp(sqlite, {
       wire: (ctx) => {
-        controller = new DeploymentController({ clock: systemClock, store: ctx.store, driver, secretBox: ctx.secretBox, platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(tmpdir(), 'gantry-no-volumes') }, failAfterRestarts: 3, minReadyMs: 100, resyncMs: 60_000 });
+        controller = new DeploymentController({
+          clock: systemClock,
+          store: ctx.store,
+          driver,
+          secretBox: ctx.secretBox,
+          platform: { apiBaseUrl: 'http://127.0.0.1:1', volumesDir: join(tmpdir(), 'gantry-no-volumes') },
+          failAfterRestarts: 3,
+          minReadyMs: 100,
+          resyncMs: 60_000,
+        });
         ctx.runtime = controller;
       },
     });
@@ -38,7 +54,14 @@ describe('deployment controller', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const body = (env: object[]) => ({ name: 'flaky', image: 'i', gpu_type: 'none', command: [process.execPath, worker], health_check_path: '/health', environment_variables: env });
+  const body = (env: object[]) => ({
+    name: 'flaky',
+    image: 'i',
+    gpu_type: 'none',
+    command: [process.execPath, worker],
+    health_check_path: '/health',
+    environment_variables: env,
+  });
 
   test('a revision that crashes past the limit is Failed; the replica event says why', async () => {
     await t.call('POST', '/v1/deployments', { body: body([{ name: 'CRASH_AFTER_MS', value: '10' }]) });
@@ -56,7 +79,11 @@ describe('deployment controller', () => {
 
   test('a fixed revision clears the failure and becomes Ready', async () => {
     await t.call('PATCH', '/v1/deployments/flaky', { body: { environment_variables: [] } });
-    const d = await eventually(() => t.call('GET', '/v1/deployments/flaky'), (r) => r.body.status === 'Ready', 10_000);
+    const d = await eventually(
+      () => t.call('GET', '/v1/deployments/flaky'),
+      (r) => r.body.status === 'Ready',
+      10_000,
+    );
     assert.equal(d.body.status, 'Ready');
     assert.equal(Object.keys(d.body.replica_events).length, 1, 'the failed revision is gone');
   });
@@ -64,7 +91,10 @@ describe('deployment controller', () => {
   test('deleting the deployment stops its replicas', async () => {
     const id = (await t.call('GET', '/v1/deployments/flaky')).body.id;
     await t.call('DELETE', '/v1/deployments/flaky');
-    await eventually(async () => driver.observe(id), (rs) => rs.length === 0);
+    await eventually(
+      async () => driver.observe(id),
+      (rs) => rs.length === 0,
+    );
     assert.deepEqual(driver.observe(id), []);
   });
 });

@@ -49,7 +49,11 @@ describe('work queue', () => {
     const t0 = clock.nowMs();
     q.add('k');
     await clock.advance(700);
-    assert.deepEqual(calls.map((t) => t - t0), [0, 100, 300, 700], 'retried after 100, 200, 400 ms');
+    assert.deepEqual(
+      calls.map((t) => t - t0),
+      [0, 100, 300, 700],
+      'retried after 100, 200, 400 ms',
+    );
     assert.equal(clock.timers, 1);
     await clock.advance(5000);
     assert.equal(calls.at(-1)! - t0, 5700, 'success: requeued after what the handler asked');

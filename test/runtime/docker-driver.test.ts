@@ -121,14 +121,22 @@ describe('docker runtime (Podman)', { ...(skip ? { skip } : {}) }, () => {
   });
 
   test('an unreachable engine is a clear error when the driver opens', async () => {
-    await assert.rejects(DockerDriver.open(options({ host: 'unix:///nonexistent/docker.sock' })), /cannot reach the container engine at unix:\/\/\/nonexistent\/docker\.sock/);
+    await assert.rejects(
+      DockerDriver.open(options({ host: 'unix:///nonexistent/docker.sock' })),
+      /cannot reach the container engine at unix:\/\/\/nonexistent\/docker\.sock/,
+    );
   });
 });
 
 describe('registry credentials', () => {
   test('read from a Docker-style config.json, by registry host', () => {
     const path = join(tempDir(), 'config.json');
-    writeFileSync(path, JSON.stringify({ auths: { 'registry.local:5000': { auth: Buffer.from('bob:s3:cret').toString('base64') }, 'ghcr.io': { username: 'u', password: 'p' } } }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        auths: { 'registry.local:5000': { auth: Buffer.from('bob:s3:cret').toString('base64') }, 'ghcr.io': { username: 'u', password: 'p' } },
+      }),
+    );
     assert.deepEqual(loadRegistryAuths(path), { 'registry.local:5000': { username: 'bob', password: 's3:cret' }, 'ghcr.io': { username: 'u', password: 'p' } });
     assert.equal(registryOf('registry.local:5000/team/app:1'), 'registry.local:5000');
     assert.equal(registryOf('localhost/app:1'), 'localhost');

@@ -44,9 +44,17 @@ const drivers: DriverCase[] = [
   },
   {
     name: 'docker (Podman)',
-    ...(process.env.GANTRY_TEST_DOCKER_HOST ? {} : { skip: process.env.GANTRY_TEST_DOCKER_SKIP ?? 'GANTRY_TEST_DOCKER_HOST is not set (npm test sets it when podman is installed)' }),
+    ...(process.env.GANTRY_TEST_DOCKER_HOST
+      ? {}
+      : { skip: process.env.GANTRY_TEST_DOCKER_SKIP ?? 'GANTRY_TEST_DOCKER_HOST is not set (npm test sets it when podman is installed)' }),
     make: (gpus) =>
-      DockerDriver.open({ host: process.env.GANTRY_TEST_DOCKER_HOST!, dir: tempDir(), owner: `test-${randomUUID()}`, ...FAST_REPLICAS, ...(gpus ? { gpus } : {}) }),
+      DockerDriver.open({
+        host: process.env.GANTRY_TEST_DOCKER_HOST!,
+        dir: tempDir(),
+        owner: `test-${randomUUID()}`,
+        ...FAST_REPLICAS,
+        ...(gpus ? { gpus } : {}),
+      }),
     workload: { image: process.env.GANTRY_TEST_WORKER_IMAGE ?? '', command: ['/usr/local/bin/node'], args: ['/app/worker.js'] },
     portInside: () => '8000',
     gpuEnv: 'NVIDIA_VISIBLE_DEVICES',
@@ -86,10 +94,22 @@ for (const d of drivers) {
   describe(`runtime driver contract: ${d.name}`, { ...(d.skip ? { skip: d.skip } : {}) }, () => {
     test('runs the requested replicas; each is ready only once its health check answers 200', () =>
       withDriver(d.make(), async (driver) => {
-        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision(d, 'rev-a', { env: { GREETING: 'hi', READY_AFTER_MS: '300' }, args: [...d.workload.args, '--greeting=$(GREETING)', '$$(GREETING)'] }), replicas: 2 }]);
+        await driver.apply('dep_1', [
+          {
+            revisionId: 'rev-a',
+            revision: revision(d, 'rev-a', {
+              env: { GREETING: 'hi', READY_AFTER_MS: '300' },
+              args: [...d.workload.args, '--greeting=$(GREETING)', '$$(GREETING)'],
+            }),
+            replicas: 2,
+          },
+        ]);
         const early = driver.observe('dep_1');
         assert.equal(early.length, 2);
-        assert.ok(early.every((r) => !r.readySince), 'not ready before the health check passes');
+        assert.ok(
+          early.every((r) => !r.readySince),
+          'not ready before the health check passes',
+        );
         const rs = await until(driver, (rs) => ready(rs, 2), 'two ready replicas');
         for (const r of rs) {
           assert.equal(r.status, 'Running');
@@ -104,7 +124,9 @@ for (const d of drivers) {
 
     test('without a health path a replica is ready once its port accepts connections, not when it starts', () =>
       withDriver(d.make(), async (driver) => {
-        await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision(d, 'rev-a', { healthCheckPath: '', env: { LISTEN_AFTER_MS: '1500' } }), replicas: 1 }]);
+        await driver.apply('dep_1', [
+          { revisionId: 'rev-a', revision: revision(d, 'rev-a', { healthCheckPath: '', env: { LISTEN_AFTER_MS: '1500' } }), replicas: 1 },
+        ]);
         const [running] = await until(driver, (rs) => rs[0]?.status === 'Running', 'a running replica');
         assert.equal(running!.readySince, null, 'running but not listening yet: not ready');
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready once it listens');
@@ -127,9 +149,19 @@ for (const d of drivers) {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision(d, 'rev-a'), replicas: 1 }]);
         assert.equal(driver.observe('dep_1').length, 1);
 
-        await driver.apply('dep_1', [{ revisionId: 'rev-stubborn', revision: revision(d, 'rev-stubborn', { env: { IGNORE_SIGTERM: '1' }, terminationGracePeriodSeconds: 1 }), replicas: 1 }]);
+        await driver.apply('dep_1', [
+          {
+            revisionId: 'rev-stubborn',
+            revision: revision(d, 'rev-stubborn', { env: { IGNORE_SIGTERM: '1' }, terminationGracePeriodSeconds: 1 }),
+            replicas: 1,
+          },
+        ]);
         const [stubborn] = await until(driver, (rs) => rs.some((r) => r.revisionId === 'rev-stubborn' && r.readySince), 'the new revision ready');
-        assert.deepEqual(driver.observe('dep_1').map((r) => r.revisionId), ['rev-stubborn'], 'unlisted revisions go to zero');
+        assert.deepEqual(
+          driver.observe('dep_1').map((r) => r.revisionId),
+          ['rev-stubborn'],
+          'unlisted revisions go to zero',
+        );
         const address = stubborn!.address!;
         const started = Date.now();
         await driver.apply('dep_1', []);
@@ -151,7 +183,10 @@ for (const d of drivers) {
         await fetch(`http://${r!.address}/env`);
         await eventually(() => seen.includes('served /env'), 'the followed line');
         assert.ok(!seen.some((l) => /worker listening/.test(l)), 'following starts at the end of the log');
-        await driver.apply('dep_1', [{ revisionId: 'rev-log', replicas: 1 }, { revisionId: 'rev-crash', revision: revision(d, 'rev-crash', { env: { CRASH_AFTER_MS: '50' } }), replicas: 1 }]);
+        await driver.apply('dep_1', [
+          { revisionId: 'rev-log', replicas: 1 },
+          { revisionId: 'rev-crash', revision: revision(d, 'rev-crash', { env: { CRASH_AFTER_MS: '50' } }), replicas: 1 },
+        ]);
         const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
         await eventually(() => driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output");
         stop();
@@ -165,7 +200,9 @@ for (const d of drivers) {
         const waiting = rs.find((r) => r.reason === 'Unschedulable')!;
         assert.equal(waiting.status, 'Waiting');
         assert.match(waiting.message!, /needs 1 × h100-80gb GPU; 0 of 2 free/);
-        const devices = await Promise.all(rs.filter((r) => r.readySince).map(async (r) => (await (await fetch(`http://${r.address}/env`)).json()).env[d.gpuEnv]));
+        const devices = await Promise.all(
+          rs.filter((r) => r.readySince).map(async (r) => (await (await fetch(`http://${r.address}/env`)).json()).env[d.gpuEnv]),
+        );
         assert.deepEqual(devices.sort(), ['0', '1']);
 
         await driver.apply('dep_1', [{ revisionId: 'rev-gpu', revision: gpu, replicas: 2 }]);
@@ -188,11 +225,22 @@ for (const d of drivers) {
         mkdirSync(weights, { recursive: true, mode: 0o755 });
         writeFileSync(join(weights, 'weights.txt'), 'v3 weights', { mode: 0o644 });
         const empty = join(tempDir(), 'proj', 'cache', '1');
-        await driver.apply('dep_1', [{ revisionId: 'rev-v', revision: revision(d, 'rev-v', { volumes: [{ hostPath: weights, mountPath: '/mnt/models' }, { hostPath: empty, mountPath: '/cache' }] }), replicas: 1 }]);
+        await driver.apply('dep_1', [
+          {
+            revisionId: 'rev-v',
+            revision: revision(d, 'rev-v', {
+              volumes: [
+                { hostPath: weights, mountPath: '/mnt/models' },
+                { hostPath: empty, mountPath: '/cache' },
+              ],
+            }),
+            replicas: 1,
+          },
+        ]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
         const read = await fetch(`http://${r!.address}/file?path=${d.volumePath('/mnt/models/weights.txt')}`);
         assert.equal(await read.text(), 'v3 weights');
-        assert.ok(statSync(empty).isDirectory(), "a volume without contents yet is an empty directory, not a failed start");
+        assert.ok(statSync(empty).isDirectory(), 'a volume without contents yet is an empty directory, not a failed start');
       }));
 
     test('a target without a spec keeps or stops what runs but starts nothing; an empty list forgets the deployment', () =>

@@ -23,7 +23,20 @@ async function withStore(engine: (typeof engines)[number], fn: (s: Store, url: s
 
 function deployment(projectId: string, name: string): DeploymentRecord {
   const spec = { ...draftFromCreate({ name, image: 'img', gpu_type: 'none' }), volumes: [] };
-  return { id: `dep_${name}`, project_id: projectId, name, spec, revision_id: 'r1', revision_hash: 'h1', desired_replicas: 1, failure: null, failed_revision_id: null, created_at: now, updated_at: now, version: 1 };
+  return {
+    id: `dep_${name}`,
+    project_id: projectId,
+    name,
+    spec,
+    revision_id: 'r1',
+    revision_hash: 'h1',
+    desired_replicas: 1,
+    failure: null,
+    failed_revision_id: null,
+    created_at: now,
+    updated_at: now,
+    version: 1,
+  };
 }
 
 for (const engine of engines) {
@@ -66,11 +79,28 @@ for (const engine of engines) {
       await withStore(engine, async (store) => {
         const p = await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
         await store.insertDeployment(deployment(p.id, 'app'));
-        await assert.rejects(store.insertDeployment({ ...deployment(p.id, 'app'), id: 'dep_other' }), (e) => e instanceof StoreConstraintError && e.kind === 'unique');
-        const secret = { id: 'sec_1', project_id: p.id, name: 's', description: '', ciphertext: 'v1:x', created_by: 'k', last_updated_by: 'k', created_at: now, updated_at: now, version: 1 };
+        await assert.rejects(
+          store.insertDeployment({ ...deployment(p.id, 'app'), id: 'dep_other' }),
+          (e) => e instanceof StoreConstraintError && e.kind === 'unique',
+        );
+        const secret = {
+          id: 'sec_1',
+          project_id: p.id,
+          name: 's',
+          description: '',
+          ciphertext: 'v1:x',
+          created_by: 'k',
+          last_updated_by: 'k',
+          created_at: now,
+          updated_at: now,
+          version: 1,
+        };
         await store.insertSecret(secret);
         await store.setDeploymentRefs('dep_app', ['sec_1'], []);
-        await assert.rejects(store.transaction((s) => s.deleteSecret('sec_1')), (e) => e instanceof StoreConstraintError && e.kind === 'foreign_key');
+        await assert.rejects(
+          store.transaction((s) => s.deleteSecret('sec_1')),
+          (e) => e instanceof StoreConstraintError && e.kind === 'foreign_key',
+        );
         assert.deepEqual(await store.deploymentNamesUsingSecret('sec_1'), ['app']);
       });
     });

@@ -5,7 +5,18 @@ import { sumSeries } from '../../src/autoscaler/custom-metric.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { TestClock } from '../../src/domain/clock.js';
 
-const quiet: Signals = { shortRate: 0, windowRate: 0, shortAvgMs: null, windowAvgMs: null, inFlight: 0, held: 0, idleMs: 0, custom: null, queueDepth: null, rollingOut: false };
+const quiet: Signals = {
+  shortRate: 0,
+  windowRate: 0,
+  shortAvgMs: null,
+  windowAvgMs: null,
+  inFlight: 0,
+  held: 0,
+  idleMs: 0,
+  custom: null,
+  queueDepth: null,
+  rollingOut: false,
+};
 const opts = { stabilizationMs: 300_000, idleGraceMs: 60_000 };
 const rps = { metric: 'HTTPTotalRequests' as const, target: 10, time_interval_minutes: 10 };
 
@@ -26,8 +37,16 @@ describe('autoscaler decisions (stepped clock)', () => {
     const queue = { metric: 'QueueBacklogPerWorker' as const, target: 4, model: 'jobs' };
     const bounds = { min: 0, max: 10, current: 1 };
     assert.equal(decide(queue, bounds, { ...quiet, queueDepth: 17 }, [], 0, opts).desired, 5);
-    assert.equal(decide(queue, { ...bounds, current: 0 }, { ...quiet, queueDepth: 1, idleMs: 600_000 }, [], 0, opts).desired, 1, 'one job wakes it from zero, however long without HTTP');
-    assert.equal(decide(rps, { ...bounds, current: 0 }, { ...quiet, queueDepth: 2, idleMs: 600_000 }, [], 0, opts).desired, 1, 'so do jobs under another metric');
+    assert.equal(
+      decide(queue, { ...bounds, current: 0 }, { ...quiet, queueDepth: 1, idleMs: 600_000 }, [], 0, opts).desired,
+      1,
+      'one job wakes it from zero, however long without HTTP',
+    );
+    assert.equal(
+      decide(rps, { ...bounds, current: 0 }, { ...quiet, queueDepth: 2, idleMs: 600_000 }, [], 0, opts).desired,
+      1,
+      'so do jobs under another metric',
+    );
     const longAgo = [{ at: -400_000, recommended: 1 }]; // the stabilization window has passed
     assert.equal(decide(queue, bounds, { ...quiet, queueDepth: 0, idleMs: 600_000 }, longAgo, 0, opts).desired, 0, 'an empty queue and no requests: to zero');
   });
@@ -42,16 +61,25 @@ describe('autoscaler decisions (stepped clock)', () => {
     for (let t = 1000; t <= 301_000; t += 60_000) steps.push({ at: t, s: { shortRate: 5, windowRate: 5 } });
     const out = run(steps);
     assert.equal(out[0], 5);
-    assert.ok(out.slice(1, -1).every((n) => n === 5), `held at 5 inside the window: ${out}`);
+    assert.ok(
+      out.slice(1, -1).every((n) => n === 5),
+      `held at 5 inside the window: ${out}`,
+    );
     assert.equal(out.at(-1), 1, 'down once the window has passed');
   });
 
   test('to zero only after the idle grace with nothing in flight or held; never during a rollout', () => {
     assert.deepEqual(run([{ at: 0, s: { idleMs: 10_000 } }], 1, { min: 0, max: 3 }), [1], 'idle, but not long enough');
-    const zero = [{ at: 0, s: { idleMs: 70_000 } }, { at: 301_000, s: { idleMs: 371_000 } }];
+    const zero = [
+      { at: 0, s: { idleMs: 70_000 } },
+      { at: 301_000, s: { idleMs: 371_000 } },
+    ];
     assert.deepEqual(run(zero, 1, { min: 0, max: 3 }).at(-1), 0);
     assert.deepEqual(run([{ at: 0, s: { idleMs: 70_000, inFlight: 1 } }], 1, { min: 0, max: 3 }), [1], 'a request in flight keeps a replica');
-    const rolling = [{ at: 0, s: { idleMs: 70_000, rollingOut: true } }, { at: 301_000, s: { idleMs: 371_000, rollingOut: true } }];
+    const rolling = [
+      { at: 0, s: { idleMs: 70_000, rollingOut: true } },
+      { at: 301_000, s: { idleMs: 371_000, rollingOut: true } },
+    ];
     assert.equal(run(rolling, 1, { min: 0, max: 3 }).at(-1), 1);
     assert.deepEqual(run([{ at: 0, s: { idleMs: 70_000 } }], 2, { min: 1, max: 3 }).at(-1), 2, 'min_replicas 1 never goes below 1 (and waits out the window)');
   });
@@ -63,14 +91,22 @@ describe('autoscaler decisions (stepped clock)', () => {
   test('average duration scales proportionally; the custom metric and queue depth are per replica totals', () => {
     const avg = decide({ metric: 'HTTPAvgRequestDuration', target: 500 }, { min: 1, max: 10, current: 2 }, { ...quiet, shortAvgMs: 1250 }, [], 0, opts);
     assert.equal(avg.desired, 5);
-    const custom = decide({ metric: 'CustomMetric', target: 4, custom_metric_name: 'vllm:num_requests_running' }, { min: 1, max: 10, current: 1 }, { ...quiet, custom: 13 }, [], 0, opts);
+    const custom = decide(
+      { metric: 'CustomMetric', target: 4, custom_metric_name: 'vllm:num_requests_running' },
+      { min: 1, max: 10, current: 1 },
+      { ...quiet, custom: 13 },
+      [],
+      0,
+      opts,
+    );
     assert.equal(custom.desired, 4);
     const unknown = decide({ metric: 'CustomMetric', target: 4, custom_metric_name: 'x' }, { min: 1, max: 10, current: 3 }, quiet, [], 0, opts);
     assert.equal(unknown.desired, 3, 'an unreadable metric changes nothing');
   });
 
   test('Prometheus text: every series of the name is summed, others ignored', () => {
-    const text = '# HELP vllm:num_requests_running x\n# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model="a"} 3\nvllm:num_requests_running{model="b"} 2.5 1700000000\nvllm:num_requests_running_total 99\nother 7\n';
+    const text =
+      '# HELP vllm:num_requests_running x\n# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model="a"} 3\nvllm:num_requests_running{model="b"} 2.5 1700000000\nvllm:num_requests_running_total 99\nother 7\n';
     assert.equal(sumSeries(text, 'vllm:num_requests_running'), 5.5);
     assert.equal(sumSeries(text, 'missing'), null);
   });

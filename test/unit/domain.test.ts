@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { normalizeAutoscaling } from '../../src/domain/autoscaling.js';
-import { deriveStatus, draftFromCreate, draftFromPatch, revisionHash, } from '../../src/domain/deployment.js';
+import { deriveStatus, draftFromCreate, draftFromPatch, revisionHash } from '../../src/domain/deployment.js';
 import type { ReplicaState } from '../../src/contract/runtime.js';
 import { SecretBox, parseSecretKey } from '../../src/domain/secret-box.js';
 import { uuidv7 } from '../../src/domain/ids.js';
@@ -10,12 +10,28 @@ import type { DeploymentRecord } from '../../src/contract/records.js';
 
 const spec = () => ({ ...draftFromCreate({ name: 'app', image: 'img:1', gpu_type: 'h100-80gb' }), volumes: [] });
 const record = (desired: number, failure: string | null = null): DeploymentRecord => ({
-  id: 'dep_1', project_id: 'p', name: 'app', spec: spec(), revision_id: 'rev-2', revision_hash: 'h', desired_replicas: desired,
-  failure, failed_revision_id: failure ? 'rev-2' : null, created_at: '', updated_at: '', version: 1,
+  id: 'dep_1',
+  project_id: 'p',
+  name: 'app',
+  spec: spec(),
+  revision_id: 'rev-2',
+  revision_hash: 'h',
+  desired_replicas: desired,
+  failure,
+  failed_revision_id: failure ? 'rev-2' : null,
+  created_at: '',
+  updated_at: '',
+  version: 1,
 });
 const replica = (revision: string, ready: boolean): ReplicaState => ({
-  id: `r-${Math.random()}`, deploymentId: 'dep_1', revisionId: revision, image: 'img:1', status: 'Running',
-  readySince: ready ? '2026-01-01T00:00:00Z' : null, address: null, restarts: 0,
+  id: `r-${Math.random()}`,
+  deploymentId: 'dep_1',
+  revisionId: revision,
+  image: 'img:1',
+  status: 'Running',
+  readySince: ready ? '2026-01-01T00:00:00Z' : null,
+  address: null,
+  restarts: 0,
 });
 
 describe('status derivation', () => {

@@ -38,5 +38,8 @@ for (const [what, code] of offenders) {
 }
 
 test('a date from a value and the injected clock are fine', async () => {
-  assert.deepEqual(await problems("import type { Clock } from '../domain/clock.js';\nexport const f = (c: Clock) => [c.now(), new Date(0)];", 'src/gateway/example.ts'), []);
+  assert.deepEqual(
+    await problems("import type { Clock } from '../domain/clock.js';\nexport const f = (c: Clock) => [c.now(), new Date(0)];", 'src/gateway/example.ts'),
+    [],
+  );
 });

@@ -18,45 +18,75 @@ type Id = { Params: Static<typeof IdParams> };
 const tags = ['Deployments'];
 
 export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
-  app.get('/deployments', {
-    schema: { tags, summary: 'List deployments', response: { 200: ListOf(DeploymentResponseItem), ...errorResponses } },
-  }, async (req) => ({ object: 'list', data: await deployments.listDeployments(ctx, callerOf(req)) }));
-
-  app.post<{ Body: CreateDeploymentBody }>('/deployments', {
-    schema: { tags, summary: 'Create a deployment', body: CreateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
-  }, async (req) => deployments.createDeployment(ctx, callerOf(req), req.body));
-
-  app.get<Id>('/deployments/:id', {
-    schema: { tags, summary: 'Get a deployment by id or name', params: IdParams, response: { 200: DeploymentResponseItem, ...errorResponses } },
-  }, async (req) => deployments.view(ctx, await deployments.findDeployment(ctx, callerOf(req), req.params.id)));
-
-  app.patch<Id & { Body: UpdateDeploymentBody }>('/deployments/:id', {
-    schema: { tags, summary: 'Update a deployment', params: IdParams, body: UpdateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
-  }, async (req) => deployments.updateDeployment(ctx, callerOf(req), req.params.id, req.body));
-
-  app.get<Id & { Querystring: Static<typeof LogsQuery> }>('/deployments/:id/logs', {
-    schema: {
-      tags,
-      summary: 'Replica output; with follow=true an NDJSON stream of {"lines":[…]} that ends when the client leaves',
-      params: IdParams,
-      querystring: LogsQuery,
-      response: { 200: DeploymentLogs, ...errorResponses },
+  app.get(
+    '/deployments',
+    {
+      schema: { tags, summary: 'List deployments', response: { 200: ListOf(DeploymentResponseItem), ...errorResponses } },
     },
-  }, async (req, reply) => {
-    const d = await deployments.findDeployment(ctx, callerOf(req), req.params.id);
-    const filter = { replicaId: req.query.replica_id, revisionId: req.query.revision };
-    const lines = ctx.runtime.logs(d.id, filter);
-    if (!req.query.follow) return { lines };
-    // Streamed by hand: the serialiser's schema describes one {"lines"} object, this is many.
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
-    res.write(JSON.stringify({ lines }) + '\n');
-    const stop = ctx.runtime.followLogs(d.id, filter, (more) => res.write(JSON.stringify({ lines: more }) + '\n'));
-    res.once('close', stop);
-  });
+    async (req) => ({ object: 'list', data: await deployments.listDeployments(ctx, callerOf(req)) }),
+  );
 
-  app.delete<Id>('/deployments/:id', {
-    schema: { tags, summary: 'Delete a deployment', params: IdParams, response: { 200: Deleted, ...errorResponses } },
-  }, async (req) => deployments.deleteDeployment(ctx, callerOf(req), req.params.id));
+  app.post<{ Body: CreateDeploymentBody }>(
+    '/deployments',
+    {
+      schema: { tags, summary: 'Create a deployment', body: CreateDeploymentRequest, response: { 200: DeploymentResponseItem, ...errorResponses } },
+    },
+    async (req) => deployments.createDeployment(ctx, callerOf(req), req.body),
+  );
+
+  app.get<Id>(
+    '/deployments/:id',
+    {
+      schema: { tags, summary: 'Get a deployment by id or name', params: IdParams, response: { 200: DeploymentResponseItem, ...errorResponses } },
+    },
+    async (req) => deployments.view(ctx, await deployments.findDeployment(ctx, callerOf(req), req.params.id)),
+  );
+
+  app.patch<Id & { Body: UpdateDeploymentBody }>(
+    '/deployments/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Update a deployment',
+        params: IdParams,
+        body: UpdateDeploymentRequest,
+        response: { 200: DeploymentResponseItem, ...errorResponses },
+      },
+    },
+    async (req) => deployments.updateDeployment(ctx, callerOf(req), req.params.id, req.body),
+  );
+
+  app.get<Id & { Querystring: Static<typeof LogsQuery> }>(
+    '/deployments/:id/logs',
+    {
+      schema: {
+        tags,
+        summary: 'Replica output; with follow=true an NDJSON stream of {"lines":[…]} that ends when the client leaves',
+        params: IdParams,
+        querystring: LogsQuery,
+        response: { 200: DeploymentLogs, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const d = await deployments.findDeployment(ctx, callerOf(req), req.params.id);
+      const filter = { replicaId: req.query.replica_id, revisionId: req.query.revision };
+      const lines = ctx.runtime.logs(d.id, filter);
+      if (!req.query.follow) return { lines };
+      // Streamed by hand: the serialiser's schema describes one {"lines"} object, this is many.
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+      res.write(JSON.stringify({ lines }) + '\n');
+      const stop = ctx.runtime.followLogs(d.id, filter, (more) => res.write(JSON.stringify({ lines: more }) + '\n'));
+      res.once('close', stop);
+    },
+  );
+
+  app.delete<Id>(
+    '/deployments/:id',
+    {
+      schema: { tags, summary: 'Delete a deployment', params: IdParams, response: { 200: Deleted, ...errorResponses } },
+    },
+    async (req) => deployments.deleteDeployment(ctx, callerOf(req), req.params.id),
+  );
 }

@@ -35,9 +35,19 @@ export function inferenceRoutes(app: FastifyInstance, o: InferenceOptions & { ta
       const body = await readBody(req.raw, o.bodyLimit);
       const model = modelOf(body);
       const endpoint = await o.directory.resolve(caller.projectId, model);
-      if (!endpoint) throw new ApiError('not_found_error', `Model '${model}' not found: it names none of your dedicated endpoints nor a LoRA adapter bound to one (GET /v1/endpoints lists them)`, 'model', 'model_not_found');
+      if (!endpoint)
+        throw new ApiError(
+          'not_found_error',
+          `Model '${model}' not found: it names none of your dedicated endpoints nor a LoRA adapter bound to one (GET /v1/endpoints lists them)`,
+          'model',
+          'model_not_found',
+        );
       if (endpoint.state === 'STOPPED') {
-        throw errors.invalid('model', `Endpoint '${endpoint.name}' is not started (it is stopped); start it with PATCH /v1/endpoints/${endpoint.id} {"state": "STARTED"}`, 'endpoint_not_started');
+        throw errors.invalid(
+          'model',
+          `Endpoint '${endpoint.name}' is not started (it is stopped); start it with PATCH /v1/endpoints/${endpoint.id} {"state": "STARTED"}`,
+          'endpoint_not_started',
+        );
       }
       await o.proxy(req, reply, await o.targetOf(caller.projectId, endpoint.engine), `/v1${path}`, body);
     });

@@ -10,19 +10,49 @@ import { JobInfo, JobParams, ModelInfo, ModelsQuery, UploadModelRequest, UploadM
 
 /** `GET /v1/models` (also the older `/v0/models`), `POST /v1/models`, `/v1/jobs`. */
 export function modelRoutes(app: FastifyInstance, ctx: CommandContext, env: EndpointEnv, importer: ModelImporter) {
-  app.get<{ Querystring: Static<typeof ModelsQuery> }>('/models', {
-    schema: { tags: ['Models'], summary: 'Models endpoints can serve: the catalog and your uploads (a bare array)', querystring: ModelsQuery, response: { 200: { type: 'array', items: ModelInfo }, ...errorResponses } },
-  }, async (req) => models.listModels(ctx, env, callerOf(req)));
+  app.get<{ Querystring: Static<typeof ModelsQuery> }>(
+    '/models',
+    {
+      schema: {
+        tags: ['Models'],
+        summary: 'Models endpoints can serve: the catalog and your uploads (a bare array)',
+        querystring: ModelsQuery,
+        response: { 200: { type: 'array', items: ModelInfo }, ...errorResponses },
+      },
+    },
+    async (req) => models.listModels(ctx, env, callerOf(req)),
+  );
 
-  app.post<{ Body: UploadModelBody }>('/models', {
-    schema: { tags: ['Models'], summary: 'Upload a model: answers with the job fetching its weights', body: UploadModelRequest, response: { 200: UploadModelResponse, ...errorResponses } },
-  }, async (req) => models.uploadModel(ctx, importer, callerOf(req), req.body));
+  app.post<{ Body: UploadModelBody }>(
+    '/models',
+    {
+      schema: {
+        tags: ['Models'],
+        summary: 'Upload a model: answers with the job fetching its weights',
+        body: UploadModelRequest,
+        response: { 200: UploadModelResponse, ...errorResponses },
+      },
+    },
+    async (req) => models.uploadModel(ctx, importer, callerOf(req), req.body),
+  );
 
-  app.get('/jobs', {
-    schema: { tags: ['Jobs'], summary: 'Model upload jobs, newest first', response: { 200: { type: 'object', properties: { data: { type: 'array', items: JobInfo } } }, ...errorResponses } },
-  }, async (req) => models.listJobs(ctx, callerOf(req)));
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        tags: ['Jobs'],
+        summary: 'Model upload jobs, newest first',
+        response: { 200: { type: 'object', properties: { data: { type: 'array', items: JobInfo } } }, ...errorResponses },
+      },
+    },
+    async (req) => models.listJobs(ctx, callerOf(req)),
+  );
 
-  app.get<{ Params: Static<typeof JobParams> }>('/jobs/:jobId', {
-    schema: { tags: ['Jobs'], summary: 'A model upload job', params: JobParams, response: { 200: JobInfo, ...errorResponses } },
-  }, async (req) => models.getJob(ctx, callerOf(req), req.params.jobId));
+  app.get<{ Params: Static<typeof JobParams> }>(
+    '/jobs/:jobId',
+    {
+      schema: { tags: ['Jobs'], summary: 'A model upload job', params: JobParams, response: { 200: JobInfo, ...errorResponses } },
+    },
+    async (req) => models.getJob(ctx, callerOf(req), req.params.jobId),
+  );
 }

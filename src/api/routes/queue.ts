@@ -27,33 +27,58 @@ const config = { flatErrors: true, workerRoute: true };
 
 /** `/v1/queue/*`: what clients of a deployment's queue call. */
 export function queueRoutes(app: FastifyInstance, queue: JobQueue) {
-  app.post<{ Body: SubmitBody }>('/queue/submit', {
-    config,
-    schema: { tags, summary: 'Submit a job', body: SubmitRequest, response: { 200: SubmitResponse, ...queueErrorResponses } },
-  }, async (req) => queue.submit(callerOf(req), req.body));
+  app.post<{ Body: SubmitBody }>(
+    '/queue/submit',
+    {
+      config,
+      schema: { tags, summary: 'Submit a job', body: SubmitRequest, response: { 200: SubmitResponse, ...queueErrorResponses } },
+    },
+    async (req) => queue.submit(callerOf(req), req.body),
+  );
 
-  app.get<{ Querystring: JobRefBody }>('/queue/status', {
-    config,
-    schema: { tags, summary: "A job's status", querystring: JobRef, response: { 200: JobStatusResponse, ...queueErrorResponses } },
-  }, async (req) => queue.status(callerOf(req), req.query.model, req.query.request_id));
+  app.get<{ Querystring: JobRefBody }>(
+    '/queue/status',
+    {
+      config,
+      schema: { tags, summary: "A job's status", querystring: JobRef, response: { 200: JobStatusResponse, ...queueErrorResponses } },
+    },
+    async (req) => queue.status(callerOf(req), req.query.model, req.query.request_id),
+  );
 
-  app.post<{ Body: JobRefBody }>('/queue/cancel', {
-    config,
-    schema: { tags, summary: 'Cancel a pending job (409 with the unchanged status otherwise)', body: JobRef, response: { 200: CancelResponse, ...queueErrorResponses, 409: CancelResponse } },
-  }, async (req, reply) => {
-    const { canceled, status } = await queue.cancel(callerOf(req), req.body.model, req.body.request_id);
-    return reply.status(canceled ? 200 : 409).send({ status });
-  });
+  app.post<{ Body: JobRefBody }>(
+    '/queue/cancel',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Cancel a pending job (409 with the unchanged status otherwise)',
+        body: JobRef,
+        response: { 200: CancelResponse, ...queueErrorResponses, 409: CancelResponse },
+      },
+    },
+    async (req, reply) => {
+      const { canceled, status } = await queue.cancel(callerOf(req), req.body.model, req.body.request_id);
+      return reply.status(canceled ? 200 : 409).send({ status });
+    },
+  );
 
-  app.post<{ Body: ModelRefBody }>('/queue/clear', {
-    config,
-    schema: { tags, summary: 'Cancel every pending job', body: ModelRef, response: { 200: ClearResponse, ...queueErrorResponses } },
-  }, async (req) => queue.clear(callerOf(req), req.body.model));
+  app.post<{ Body: ModelRefBody }>(
+    '/queue/clear',
+    {
+      config,
+      schema: { tags, summary: 'Cancel every pending job', body: ModelRef, response: { 200: ClearResponse, ...queueErrorResponses } },
+    },
+    async (req) => queue.clear(callerOf(req), req.body.model),
+  );
 
-  app.get<{ Querystring: ModelRefBody }>('/queue/metrics', {
-    config,
-    schema: { tags, summary: 'Jobs waiting and running', querystring: ModelRef, response: { 200: MetricsResponse, ...queueErrorResponses } },
-  }, async (req) => queue.metrics(callerOf(req), req.query.model));
+  app.get<{ Querystring: ModelRefBody }>(
+    '/queue/metrics',
+    {
+      config,
+      schema: { tags, summary: 'Jobs waiting and running', querystring: ModelRef, response: { 200: MetricsResponse, ...queueErrorResponses } },
+    },
+    async (req) => queue.metrics(callerOf(req), req.query.model),
+  );
 }
 
 /** `/internal/v1/*`: the worker protocol (Together's sprocket library speaks it). */
@@ -62,18 +87,36 @@ export function workerRoutes(app: FastifyInstance, queue: JobQueue) {
     const { model, timeout, hostname, claim_timeout } = req.query;
     const gone = new AbortController();
     reply.raw.once('close', () => gone.abort());
-    const job = await queue.retrieve(callerOf(req), { model, waitMs: durationMs(timeout ?? '5s'), hostname: hostname ?? 'unknown', claimTimeoutS: claim_timeout ?? null }, gone.signal);
+    const job = await queue.retrieve(
+      callerOf(req),
+      { model, waitMs: durationMs(timeout ?? '5s'), hostname: hostname ?? 'unknown', claimTimeoutS: claim_timeout ?? null },
+      gone.signal,
+    );
     return { data: job };
   };
-  const schema = { tags: ['Worker protocol'], summary: 'Long-poll for the next job (claims it)', querystring: RetrieveQuery, response: { 200: RetrieveResponse, ...queueErrorResponses } };
+  const schema = {
+    tags: ['Worker protocol'],
+    summary: 'Long-poll for the next job (claims it)',
+    querystring: RetrieveQuery,
+    response: { 200: RetrieveResponse, ...queueErrorResponses },
+  };
   app.get<{ Querystring: RetrieveQueryParams }>('/queue/retrieve', { config, schema }, retrieve);
   // The path older worker libraries use.
   app.get<{ Querystring: RetrieveQueryParams }>('/rabbitmq/retrieve', { config, schema: { ...schema, hide: true } }, retrieve);
 
-  app.post<{ Body: StatusReportBody }>('/videos/status', {
-    config,
-    schema: { tags: ['Worker protocol'], summary: 'Heartbeat (running), result (done) or failure (failed) of a claimed job', body: StatusReportRequest, response: { 200: JobStatusResponse, ...queueErrorResponses } },
-  }, async (req) => queue.report(callerOf(req), req.body));
+  app.post<{ Body: StatusReportBody }>(
+    '/videos/status',
+    {
+      config,
+      schema: {
+        tags: ['Worker protocol'],
+        summary: 'Heartbeat (running), result (done) or failure (failed) of a claimed job',
+        body: StatusReportRequest,
+        response: { 200: JobStatusResponse, ...queueErrorResponses },
+      },
+    },
+    async (req) => queue.report(callerOf(req), req.body),
+  );
 }
 
 /** "5s", "500ms", "1m" or plain seconds (RetrieveQuery's pattern has let only these through). */

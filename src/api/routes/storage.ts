@@ -52,52 +52,77 @@ function blobError(err: unknown): never {
 
 /** `/v1/storage/*` and `/v1/deployments/storage/{filename}`: Together's storage API (authenticated). */
 export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDeps) {
-  app.post<{ Body: UploadRequestBody }>('/storage/upload-request', {
-    config,
-    schema: { tags, summary: 'A signed URL to upload one file to', body: UploadRequest, response: { 200: UploadResponse, ...errorResponses } },
-  }, async (req) => {
-    checkFilename(req.body.filename, 'filename');
-    return { upload_url: signedUrl(req, signer, 'PUT', objectPath(objectKey(callerOf(req).projectId, req.body.filename))) };
-  });
+  app.post<{ Body: UploadRequestBody }>(
+    '/storage/upload-request',
+    {
+      config,
+      schema: { tags, summary: 'A signed URL to upload one file to', body: UploadRequest, response: { 200: UploadResponse, ...errorResponses } },
+    },
+    async (req) => {
+      checkFilename(req.body.filename, 'filename');
+      return { upload_url: signedUrl(req, signer, 'PUT', objectPath(objectKey(callerOf(req).projectId, req.body.filename))) };
+    },
+  );
 
-  app.post<{ Body: MultipartInitBody }>('/storage/multipart/init', {
-    config,
-    schema: { tags, summary: 'Start a multipart upload', body: MultipartInitRequest, response: { 200: MultipartInitResponse, ...errorResponses } },
-  }, async (req) => {
-    checkFilename(req.body.filename, 'filename');
-    const uploadId = await blobs.createMultipart(objectKey(callerOf(req).projectId, req.body.filename));
-    const part_upload_urls = Array.from({ length: req.body.parts_count }, (_, i) => ({
-      part_number: i + 1,
-      ...signedUrl(req, signer, 'PUT', partPath(uploadId, i + 1)),
-    }));
-    return { upload_id: uploadId, part_upload_urls };
-  });
+  app.post<{ Body: MultipartInitBody }>(
+    '/storage/multipart/init',
+    {
+      config,
+      schema: { tags, summary: 'Start a multipart upload', body: MultipartInitRequest, response: { 200: MultipartInitResponse, ...errorResponses } },
+    },
+    async (req) => {
+      checkFilename(req.body.filename, 'filename');
+      const uploadId = await blobs.createMultipart(objectKey(callerOf(req).projectId, req.body.filename));
+      const part_upload_urls = Array.from({ length: req.body.parts_count }, (_, i) => ({
+        part_number: i + 1,
+        ...signedUrl(req, signer, 'PUT', partPath(uploadId, i + 1)),
+      }));
+      return { upload_id: uploadId, part_upload_urls };
+    },
+  );
 
-  app.post<{ Body: MultipartCompleteBody }>('/storage/multipart/complete', {
-    config,
-    schema: { tags, summary: 'Join the uploaded parts into the file', body: MultipartCompleteRequest, response: { 200: StoredFile, ...errorResponses } },
-  }, async (req) => {
-    const { filename, upload_id, parts } = req.body;
-    checkFilename(filename, 'filename');
-    if (parts.some((p, i) => i > 0 && p.part_number <= parts[i - 1]!.part_number)) {
-      throw errors.invalid('parts', 'parts: part numbers must be in ascending order, each once');
-    }
-    const written = await blobs
-      .completeMultipart(upload_id, objectKey(callerOf(req).projectId, filename), parts.map((p) => ({ partNumber: p.part_number, etag: p.etag.replace(/"/g, '') })))
-      .catch(blobError);
-    return { object: 'file' as const, filename, size: written.size, etag: written.etag };
-  });
+  app.post<{ Body: MultipartCompleteBody }>(
+    '/storage/multipart/complete',
+    {
+      config,
+      schema: { tags, summary: 'Join the uploaded parts into the file', body: MultipartCompleteRequest, response: { 200: StoredFile, ...errorResponses } },
+    },
+    async (req) => {
+      const { filename, upload_id, parts } = req.body;
+      checkFilename(filename, 'filename');
+      if (parts.some((p, i) => i > 0 && p.part_number <= parts[i - 1]!.part_number)) {
+        throw errors.invalid('parts', 'parts: part numbers must be in ascending order, each once');
+      }
+      const written = await blobs
+        .completeMultipart(
+          upload_id,
+          objectKey(callerOf(req).projectId, filename),
+          parts.map((p) => ({ partNumber: p.part_number, etag: p.etag.replace(/"/g, '') })),
+        )
+        .catch(blobError);
+      return { object: 'file' as const, filename, size: written.size, etag: written.etag };
+    },
+  );
 
-  app.post<{ Body: MultipartAbortBody }>('/storage/multipart/abort', {
-    config,
-    schema: { tags, summary: 'Drop a multipart upload and its parts', body: MultipartAbortRequest, response: { 200: { type: 'object', properties: { aborted: { type: 'boolean' } } }, ...errorResponses } },
-  }, async (req) => {
-    checkFilename(req.body.filename, 'filename');
-    if (!(await blobs.abortMultipart(req.body.upload_id, objectKey(callerOf(req).projectId, req.body.filename)))) {
-      blobError(new BlobError('no_upload', `no multipart upload '${req.body.upload_id}' for '${req.body.filename}'`));
-    }
-    return { aborted: true };
-  });
+  app.post<{ Body: MultipartAbortBody }>(
+    '/storage/multipart/abort',
+    {
+      config,
+      schema: {
+        tags,
+        summary: 'Drop a multipart upload and its parts',
+        body: MultipartAbortRequest,
+        response: { 200: { type: 'object', properties: { aborted: { type: 'boolean' } } }, ...errorResponses },
+      },
+    },
+    async (req) => {
+      checkFilename(req.body.filename, 'filename');
+      if (!(await blobs.abortMultipart(req.body.upload_id, objectKey(callerOf(req).projectId, req.body.filename)))) {
+        blobError(new BlobError('no_upload', `no multipart upload '${req.body.upload_id}' for '${req.body.filename}'`));
+      }
+      return { aborted: true };
+    },
+  );
 
   // Downloads answer 307 to a signed URL (as Together's do), so a client following redirects
   // gets the bytes; the old `/v1/storage/{name}` path is what sprocket puts in job outputs.
