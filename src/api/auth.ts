@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { hashKey } from '../commands/keys.js';
 import type { Store } from '../store/store.js';
-import { ApiError, errors } from '../contract/errors.js';
+import { GantryError, errors } from '../contract/errors.js';
 import { TtlCache } from '../domain/ttl-cache.js';
 import type { Caller } from '../contract/ports.js';
 import { systemClock, type Clock } from '../domain/clock.js';
@@ -58,7 +58,7 @@ export function requireApiKey(app: FastifyInstance, keys: KeyResolver) {
 }
 
 /** A worker key may only call the routes a worker needs (marked `workerRoute` in their config). */
-function scopeError(request: FastifyRequest, caller: Caller): ApiError | undefined {
+function scopeError(request: FastifyRequest, caller: Caller): GantryError | undefined {
   if (!caller.deploymentId || request.routeOptions.config?.workerRoute) return undefined;
   return errors.forbidden("This is a deployment's worker key: it may only use that deployment's queue and storage");
 }

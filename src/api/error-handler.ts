@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ApiError, errors } from '../contract/errors.js';
+import { GantryError, errors } from '../contract/errors.js';
+import { StoreConstraintError } from '../store/executor.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,7 +18,7 @@ declare module 'fastify' {
  * their status; anything else is logged and answered as a 500 that reveals nothing.
  */
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number) {
-  app.setErrorHandler((err: FastifyError | ApiError, request, reply) => {
+  app.setErrorHandler((err: FastifyError | GantryError, request, reply) => {
     const apiError = toApiError(err, bodyLimit, request.headers['content-type']);
     // Gateway errors (502–504) are the replicas' trouble, not Gantry's: no error log line each.
     if (apiError.status >= 500 && apiError.status < 502) request.log.error({ err }, 'request failed');
@@ -76,8 +77,10 @@ export function installJsonParser(app: FastifyInstance, bodyLimit: number) {
   });
 }
 
-function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType: string | undefined): ApiError {
-  if (err instanceof ApiError) return err;
+function toApiError(err: FastifyError | GantryError, bodyLimit: number, contentType: string | undefined): GantryError {
+  if (err instanceof GantryError) return err;
+  // A constraint a command gave no meaning to is still a conflict with stored state.
+  if (err instanceof StoreConstraintError) return errors.constraint(err.kind);
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return errors.tooLarge(bodyLimit);
@@ -92,7 +95,7 @@ function toApiError(err: FastifyError | ApiError, bodyLimit: number, contentType
     return errors.invalid('body', 'The request body is not valid JSON', 'invalid_json');
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    return errors.invalid(null, err.message, err.code ?? 'invalid_request');
+    return errors.invalid(null, err.message, 'invalid_request');
   }
   return errors.internal();
 }

@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
-import { ApiError, errors } from '../contract/errors.js';
+import { GantryError, errors } from '../contract/errors.js';
 
 /**
  * Request validation. Bodies are checked strictly: no type coercion, no silently dropped
@@ -22,7 +22,7 @@ function fieldPath(instancePath: string, extra?: string): string {
   return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
 
-function toApiError(errs: ErrorObject[], httpPart: string | undefined): ApiError {
+function toApiError(errs: ErrorObject[], httpPart: string | undefined): GantryError {
   const e = errs[0];
   const where = httpPart === 'body' || !httpPart ? '' : `${httpPart} `;
   if (!e) return errors.invalid(null, 'invalid request');

@@ -1,9 +1,9 @@
 import { errors } from '../contract/errors.js';
-import { StoreConstraintError } from '../store/executor.js';
 import type { EndpointRecord } from '../store/endpoint-store.js';
 import type { CommandContext } from './context.js';
 import { findEndpoint, syncEngine, type EndpointEnv } from './endpoints.js';
 import type { Caller } from '../contract/ports.js';
+import { withConstraints } from './context.js';
 
 /**
  * LoRA adapters bound to a dedicated endpoint. Binding adds the adapter's weights to the
@@ -48,19 +48,10 @@ export async function addAdapter(ctx: CommandContext, env: EndpointEnv, caller: 
   const bound = await ctx.store.endpoints.findBinding(caller.projectId, name);
   if (bound && bound.endpoint_id !== e.id) throw errors.conflict(`adapter '${name}' is bound to another endpoint; remove it there first`, 'adapter_bound');
   if (!bound) {
-    try {
-      await ctx.store.endpoints.bindAdapter({
-        endpoint_id: e.id,
-        project_id: caller.projectId,
-        adapter_name: name,
-        model_id: adapter.id,
-        created_at: ctx.clock.now().toISOString(),
-      });
-    } catch (err) {
-      if (err instanceof StoreConstraintError && err.kind === 'unique')
-        throw errors.conflict(`adapter '${name}' was just bound to another endpoint`, 'adapter_bound');
-      throw err;
-    }
+    const binding = { endpoint_id: e.id, project_id: caller.projectId, adapter_name: name, model_id: adapter.id, created_at: ctx.clock.now().toISOString() };
+    await withConstraints(() => ctx.store.endpoints.bindAdapter(binding), {
+      unique: () => errors.conflict(`adapter '${name}' was just bound to another endpoint`, 'adapter_bound'),
+    });
   }
   env.directory.forget(e.project_id, name);
   await syncEngine(ctx, env, caller, e);

@@ -4,6 +4,8 @@ import type { IdSource } from '../domain/ids.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { Store } from '../store/store.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { errors, type GantryError } from '../contract/errors.js';
+import { StoreConstraintError } from '../store/executor.js';
 
 /** Everything a domain command needs, passed explicitly. */
 export interface CommandContext {
@@ -25,7 +27,29 @@ export async function retryOnConflict<T>(attempt: () => Promise<T | typeof STALE
     const result = await attempt();
     if (result !== STALE) return result;
   }
-  throw new Error('too many concurrent updates to one resource');
+  throw errors.tooManyUpdates();
 }
 
 export const STALE = Symbol('stale');
+
+/** What a store constraint violation means for the request that met it. */
+export interface ConstraintMeaning {
+  /** A unique key is taken (usually the name). */
+  unique?: () => GantryError;
+  /** A reference blocks the write: something uses what is being deleted, or a referenced row was just deleted. */
+  foreignKey?: () => GantryError | Promise<GantryError>;
+}
+
+/**
+ * The one place store constraint violations become API errors. A kind the command gives no
+ * meaning to is still a 409 (a conflict with stored state), never a 500.
+ */
+export async function withConstraints<T>(work: () => Promise<T>, meaning: ConstraintMeaning): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof StoreConstraintError)) throw err;
+    const mapped = err.kind === 'unique' ? meaning.unique : meaning.foreignKey;
+    throw mapped ? await mapped() : errors.constraint(err.kind);
+  }
+}

@@ -1,10 +1,9 @@
 import type { CreateDeploymentBody, DeploymentView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
 import { checkDraft, clampDesired, draftFromCreate, draftFromPatch, renderDeployment, revisionHash } from '../domain/deployment.js';
-import { StoreConstraintError } from '../store/executor.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import type { Store } from '../store/store.js';
-import { retryOnConflict, STALE, type CommandContext } from './context.js';
+import { retryOnConflict, STALE, type CommandContext, withConstraints, type ConstraintMeaning } from './context.js';
 import { createWorkerKey } from './keys.js';
 import type { Caller, SpecDraft } from '../contract/ports.js';
 
@@ -49,13 +48,11 @@ async function resolveRefs(store: Store, projectId: string, draft: SpecDraft) {
   return { spec: { ...draft, volumes } as DeploymentSpec, secretIds, volumeRefs };
 }
 
-function mapStoreError(err: unknown, name: string): never {
-  if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, name);
-  if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
-    throw errors.invalid(null, 'a secret or volume this deployment refers to was deleted while it was being saved; try again');
-  }
-  throw err;
-}
+/** A deployment's name is unique in its project; its secrets and volumes are references. */
+const constraints = (name: string): ConstraintMeaning => ({
+  unique: () => errors.alreadyExists(KIND, name),
+  foreignKey: () => errors.invalid(null, 'a secret or volume this deployment refers to was deleted while it was being saved; try again'),
+});
 
 /**
  * `alsoWrite` runs in the same transaction, for a resource made together with its deployment
@@ -71,34 +68,34 @@ export async function createDeployment(
   checkDraft(draft);
   ctx.runtime.checkRunnable(draft);
   const now = ctx.clock.now().toISOString();
-  try {
-    const record = await ctx.store.transaction(async (s) => {
-      const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
-      const record: DeploymentRecord = {
-        id: ctx.ids.id('dep'),
-        project_id: caller.projectId,
-        name: body.name,
-        spec,
-        revision_id: ctx.ids.uuidv7(),
-        revision_hash: revisionHash(body.name, spec),
-        desired_replicas: clampDesired(spec, undefined),
-        failure: null,
-        failed_revision_id: null,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-      };
-      await s.insertDeployment(record);
-      await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
-      await createWorkerKey(s, ctx, record);
-      await alsoWrite?.(s, record);
-      return record;
-    });
-    ctx.runtime.changed(record.id);
-    return view(ctx, record);
-  } catch (err) {
-    mapStoreError(err, body.name);
-  }
+  const record = await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+        const record: DeploymentRecord = {
+          id: ctx.ids.id('dep'),
+          project_id: caller.projectId,
+          name: body.name,
+          spec,
+          revision_id: ctx.ids.uuidv7(),
+          revision_hash: revisionHash(body.name, spec),
+          desired_replicas: clampDesired(spec, undefined),
+          failure: null,
+          failed_revision_id: null,
+          created_at: now,
+          updated_at: now,
+          version: 1,
+        };
+        await s.insertDeployment(record);
+        await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
+        await createWorkerKey(s, ctx, record);
+        await alsoWrite?.(s, record);
+        return record;
+      }),
+    constraints(body.name),
+  );
+  ctx.runtime.changed(record.id);
+  return view(ctx, record);
 }
 
 export async function findDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {
@@ -118,27 +115,27 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
     const draft = draftFromPatch(current.spec, name, body);
     checkDraft(draft);
     ctx.runtime.checkRunnable(draft);
-    try {
-      return await ctx.store.transaction(async (s) => {
-        const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
-        const hash = revisionHash(name, spec);
-        const next: DeploymentRecord = {
-          ...current,
-          name,
-          spec,
-          revision_hash: hash,
-          revision_id: hash === current.revision_hash ? current.revision_id : ctx.ids.uuidv7(),
-          desired_replicas: clampDesired(spec, current.desired_replicas),
-          updated_at: ctx.clock.now().toISOString(),
-          version: current.version + 1,
-        };
-        if (!(await s.updateDeployment(next, current.version))) return STALE;
-        await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
-        return next;
-      });
-    } catch (err) {
-      mapStoreError(err, name);
-    }
+    return withConstraints(
+      () =>
+        ctx.store.transaction(async (s) => {
+          const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+          const hash = revisionHash(name, spec);
+          const next: DeploymentRecord = {
+            ...current,
+            name,
+            spec,
+            revision_hash: hash,
+            revision_id: hash === current.revision_hash ? current.revision_id : ctx.ids.uuidv7(),
+            desired_replicas: clampDesired(spec, current.desired_replicas),
+            updated_at: ctx.clock.now().toISOString(),
+            version: current.version + 1,
+          };
+          if (!(await s.updateDeployment(next, current.version))) return STALE;
+          await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
+          return next;
+        }),
+      constraints(name),
+    );
   });
   ctx.runtime.changed(record.id);
   return view(ctx, record);

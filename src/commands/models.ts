@@ -2,10 +2,10 @@ import { errors } from '../contract/errors.js';
 import type { ModelInfoView, UploadModelBody } from '../contract/schemas/model.js';
 import { sourceKind, type ModelImporter } from './model-import.js';
 import type { ModelJobRecord, ModelRecord } from '../store/endpoint-store.js';
-import { StoreConstraintError } from '../store/executor.js';
 import type { CommandContext } from './context.js';
 import type { EndpointEnv } from './endpoints.js';
 import type { Caller } from '../contract/ports.js';
+import { withConstraints } from './context.js';
 
 /** Dedicated endpoints are billed by hardware time, so per-token prices are zero. */
 const PRICING = { hourly: 0, input: 0, output: 0, base: 0, finetune: 0 };
@@ -85,15 +85,14 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
     created_at: now,
     updated_at: now,
   };
-  try {
-    await ctx.store.transaction(async (s) => {
-      await (earlier ? s.endpoints.retryModel(model) : s.endpoints.insertModel(model));
-      await s.endpoints.insertJob(job);
-    });
-  } catch (err) {
-    if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists('Model', name);
-    throw err;
-  }
+  await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        await (earlier ? s.endpoints.retryModel(model) : s.endpoints.insertModel(model));
+        await s.endpoints.insertJob(job);
+      }),
+    { unique: () => errors.alreadyExists('Model', name) },
+  );
   importer.start(caller, model, job, body.hf_token);
   return { data: { job_id: job.id, model_name: name, model_id: model.id, model_source: kind }, message: 'Processing model weights. Job created.' };
 }

@@ -1,8 +1,7 @@
 import type { CreateSecretBody, SecretView, UpdateSecretBody } from '../contract/schemas/secret.js';
 import { errors } from '../contract/errors.js';
-import { StoreConstraintError } from '../store/executor.js';
 import type { SecretRecord } from '../contract/records.js';
-import { retryOnConflict, STALE, type CommandContext } from './context.js';
+import { retryOnConflict, STALE, type CommandContext, withConstraints } from './context.js';
 import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Secret';
@@ -35,12 +34,7 @@ export async function createSecret(ctx: CommandContext, caller: Caller, body: Cr
     updated_at: now,
     version: 1,
   };
-  try {
-    await ctx.store.transaction((s) => s.insertSecret(record));
-  } catch (err) {
-    if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, body.name);
-    throw err;
-  }
+  await withConstraints(() => ctx.store.transaction((s) => s.insertSecret(record)), { unique: () => errors.alreadyExists(KIND, body.name) });
   return renderSecret(record);
 }
 
@@ -66,13 +60,10 @@ export async function updateSecret(ctx: CommandContext, caller: Caller, idOrName
       updated_at: ctx.clock.now().toISOString(),
       version: current.version + 1,
     };
-    try {
-      const ok = await ctx.store.transaction((s) => s.updateSecret(next, current.version));
-      return ok ? renderSecret(next) : STALE;
-    } catch (err) {
-      if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, next.name);
-      throw err;
-    }
+    const ok = await withConstraints(() => ctx.store.transaction((s) => s.updateSecret(next, current.version)), {
+      unique: () => errors.alreadyExists(KIND, next.name),
+    });
+    return ok ? renderSecret(next) : STALE;
   });
 }
 
@@ -80,18 +71,15 @@ export async function deleteSecret(ctx: CommandContext, caller: Caller, idOrName
   const secret = await getSecret(ctx, caller, idOrName);
   const inUse = (names: string[]) =>
     errors.conflict(`Secret '${secret.name}' is used by deployment(s) ${names.join(', ')}; remove the reference first`, 'secret_in_use');
-  try {
-    await ctx.store.transaction(async (s) => {
-      const users = await s.deploymentNamesUsingSecret(secret.id);
-      if (users.length > 0) throw inUse(users);
-      if (!(await s.deleteSecret(secret.id))) throw errors.notFound(KIND, idOrName);
-    });
-  } catch (err) {
+  await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        const users = await s.deploymentNamesUsingSecret(secret.id);
+        if (users.length > 0) throw inUse(users);
+        if (!(await s.deleteSecret(secret.id))) throw errors.notFound(KIND, idOrName);
+      }),
     // A deployment that started using the secret while we deleted it: its reference row wins.
-    if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
-      throw inUse(await ctx.store.deploymentNamesUsingSecret(secret.id));
-    }
-    throw err;
-  }
+    { foreignKey: async () => inUse(await ctx.store.deploymentNamesUsingSecret(secret.id)) },
+  );
   return { id: secret.id, object: 'secret', deleted: true };
 }

@@ -1,9 +1,8 @@
 import type { CreateVolumeBody, UpdateVolumeBody, VolumeView } from '../contract/schemas/volume.js';
 import { errors } from '../contract/errors.js';
-import { StoreConstraintError } from '../store/executor.js';
 import type { VolumeRecord } from '../contract/records.js';
 import { listFolder } from '../storage/files.js';
-import { retryOnConflict, STALE, type CommandContext } from './context.js';
+import { retryOnConflict, STALE, type CommandContext, withConstraints } from './context.js';
 import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Volume';
@@ -66,15 +65,14 @@ export async function createVolume(ctx: CommandContext, caller: Caller, body: Cr
     updated_at: now,
     version: 1,
   };
-  try {
-    await ctx.store.transaction(async (s) => {
-      await s.insertVolume(record);
-      await s.insertVolumeVersion({ volume_id: record.id, version: 0, source_prefix: body.content.source_prefix, created_at: now });
-    });
-  } catch (err) {
-    if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, body.name);
-    throw err;
-  }
+  await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        await s.insertVolume(record);
+        await s.insertVolumeVersion({ volume_id: record.id, version: 0, source_prefix: body.content.source_prefix, created_at: now });
+      }),
+    { unique: () => errors.alreadyExists(KIND, body.name) },
+  );
   return (await renderVolumes(ctx, [record]))[0]!;
 }
 
@@ -98,28 +96,27 @@ export async function updateVolume(ctx: CommandContext, caller: Caller, idOrName
   const updated = await retryOnConflict(async () => {
     const current = await findVolume(ctx, caller, idOrName);
     const now = ctx.clock.now().toISOString();
-    try {
-      return await ctx.store.transaction(async (s) => {
-        const [latest] = (await s.volumeVersions([current.id])).filter((v) => v.version === current.current_version);
-        const newContent = body.content !== undefined && body.content.source_prefix !== latest?.source_prefix;
-        const next: VolumeRecord = {
-          ...current,
-          name: body.name ?? current.name,
-          type: body.type ?? current.type,
-          current_version: newContent ? current.current_version + 1 : current.current_version,
-          updated_at: now,
-          version: current.version + 1,
-        };
-        if (!(await s.updateVolume(next, current.version))) return STALE;
-        if (newContent) {
-          await s.insertVolumeVersion({ volume_id: next.id, version: next.current_version, source_prefix: body.content!.source_prefix, created_at: now });
-        }
-        return next;
-      });
-    } catch (err) {
-      if (err instanceof StoreConstraintError && err.kind === 'unique') throw errors.alreadyExists(KIND, body.name ?? current.name);
-      throw err;
-    }
+    return withConstraints(
+      () =>
+        ctx.store.transaction(async (s) => {
+          const [latest] = (await s.volumeVersions([current.id])).filter((v) => v.version === current.current_version);
+          const newContent = body.content !== undefined && body.content.source_prefix !== latest?.source_prefix;
+          const next: VolumeRecord = {
+            ...current,
+            name: body.name ?? current.name,
+            type: body.type ?? current.type,
+            current_version: newContent ? current.current_version + 1 : current.current_version,
+            updated_at: now,
+            version: current.version + 1,
+          };
+          if (!(await s.updateVolume(next, current.version))) return STALE;
+          if (newContent) {
+            await s.insertVolumeVersion({ volume_id: next.id, version: next.current_version, source_prefix: body.content!.source_prefix, created_at: now });
+          }
+          return next;
+        }),
+      { unique: () => errors.alreadyExists(KIND, body.name ?? current.name) },
+    );
   });
   return (await renderVolumes(ctx, [updated]))[0]!;
 }
@@ -128,17 +125,14 @@ export async function deleteVolume(ctx: CommandContext, caller: Caller, idOrName
   const volume = await findVolume(ctx, caller, idOrName);
   const inUse = (names: string[]) =>
     errors.conflict(`Volume '${volume.name}' is mounted by deployment(s) ${names.join(', ')}; unmount it first`, 'volume_in_use');
-  try {
-    await ctx.store.transaction(async (s) => {
-      const users = await s.deploymentNamesUsingVolume(volume.id);
-      if (users.length > 0) throw inUse(users);
-      if (!(await s.deleteVolume(volume.id))) throw errors.notFound(KIND, idOrName);
-    });
-  } catch (err) {
-    if (err instanceof StoreConstraintError && err.kind === 'foreign_key') {
-      throw inUse(await ctx.store.deploymentNamesUsingVolume(volume.id));
-    }
-    throw err;
-  }
+  await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        const users = await s.deploymentNamesUsingVolume(volume.id);
+        if (users.length > 0) throw inUse(users);
+        if (!(await s.deleteVolume(volume.id))) throw errors.notFound(KIND, idOrName);
+      }),
+    { foreignKey: async () => inUse(await ctx.store.deploymentNamesUsingVolume(volume.id)) },
+  );
   return { id: volume.id, object: 'volume', deleted: true };
 }

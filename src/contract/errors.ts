@@ -1,52 +1,73 @@
 /**
- * The one error catalogue. Every error the API returns is an ApiError rendered by the
- * handler in error-handler.ts into Together's shape: {"error":{"message","type","param","code"}}.
+ * The one error catalogue, closed: every error Gantry answers has a code listed here with its
+ * HTTP status and Together's error `type`, and a factory below with its message template. Code
+ * anywhere (domain rules, commands, the gateway) throws a GantryError; api/error-handler.ts is
+ * the one place that renders it as Together's shape: {"error":{"message","type","param","code"}}.
  */
-export type ErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'conflict_error'
-  | 'request_timeout'
-  | 'request_too_large'
-  | 'uri_too_long'
-  | 'unsupported_media_type'
-  | 'request_header_fields_too_large'
-  | 'internal_error'
-  | 'bad_gateway'
-  | 'service_unavailable'
-  | 'gateway_timeout';
+export const ERROR_CODES = {
+  // 400: the request is wrong; `param` names the field.
+  invalid_value: { status: 400, type: 'invalid_request_error' },
+  missing_field: { status: 400, type: 'invalid_request_error' },
+  unknown_field: { status: 400, type: 'invalid_request_error' },
+  invalid_type: { status: 400, type: 'invalid_request_error' },
+  invalid_json: { status: 400, type: 'invalid_request_error' },
+  invalid_body: { status: 400, type: 'invalid_request_error' },
+  bad_url: { status: 400, type: 'invalid_request_error' },
+  malformed_request: { status: 400, type: 'invalid_request_error' },
+  endpoint_not_started: { status: 400, type: 'invalid_request_error' },
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  forbidden: { status: 403, type: 'permission_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  route_not_found: { status: 404, type: 'not_found_error' },
+  model_not_found: { status: 404, type: 'not_found_error' },
+  request_timeout: { status: 408, type: 'request_timeout' },
+  // 409: the request is fine but the state it meets is not.
+  already_exists: { status: 409, type: 'conflict_error' },
+  conflict: { status: 409, type: 'conflict_error' },
+  secret_in_use: { status: 409, type: 'conflict_error' },
+  volume_in_use: { status: 409, type: 'conflict_error' },
+  in_use: { status: 409, type: 'conflict_error' },
+  adapter_bound: { status: 409, type: 'conflict_error' },
+  endpoint_unavailable: { status: 409, type: 'conflict_error' },
+  upload_in_progress: { status: 409, type: 'conflict_error' },
+  job_not_running: { status: 409, type: 'conflict_error' },
+  too_many_concurrent_updates: { status: 409, type: 'conflict_error' },
+  body_too_large: { status: 413, type: 'request_too_large' },
+  uri_too_long: { status: 414, type: 'uri_too_long' },
+  unsupported_media_type: { status: 415, type: 'unsupported_media_type' },
+  headers_too_large: { status: 431, type: 'request_header_fields_too_large' },
+  internal_error: { status: 500, type: 'internal_error' },
+  // 502–504: the replicas', not Gantry's, trouble.
+  bad_gateway: { status: 502, type: 'bad_gateway' },
+  no_ready_replica: { status: 503, type: 'service_unavailable' },
+  upstream_timeout: { status: 504, type: 'gateway_timeout' },
+} as const satisfies Record<string, { status: number; type: string }>;
 
-const STATUS: Record<ErrorType, number> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  permission_error: 403,
-  not_found_error: 404,
-  conflict_error: 409,
-  request_timeout: 408,
-  request_too_large: 413,
-  uri_too_long: 414,
-  unsupported_media_type: 415,
-  request_header_fields_too_large: 431,
-  internal_error: 500,
-  bad_gateway: 502,
-  service_unavailable: 503,
-  gateway_timeout: 504,
-};
+export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorType = (typeof ERROR_CODES)[ErrorCode]['type'];
+/** The codes of 400s: what `errors.invalid` may carry. */
+type InvalidCode = { [C in ErrorCode]: (typeof ERROR_CODES)[C]['status'] extends 400 ? C : never }[ErrorCode];
+type ConflictCode = { [C in ErrorCode]: (typeof ERROR_CODES)[C]['status'] extends 409 ? C : never }[ErrorCode];
 
-export class ApiError extends Error {
-  readonly status: number;
-  /** Sent as Retry-After (seconds) with a 503. */
+/** An error with a catalogue code; its status and type come from the catalogue. */
+export class GantryError extends Error {
+  /** Sent as Retry-After (seconds). */
   retryAfterSeconds?: number;
   constructor(
-    readonly type: ErrorType,
+    readonly code: ErrorCode,
     message: string,
     readonly param: string | null = null,
-    readonly code: string | null = null,
   ) {
     super(message);
-    this.status = STATUS[type];
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+
+  get type(): ErrorType {
+    return ERROR_CODES[this.code].type;
   }
 
   toBody() {
@@ -54,41 +75,37 @@ export class ApiError extends Error {
   }
 }
 
+/** The message templates, one per kind of failure. */
 export const errors = {
-  invalid: (param: string | null, message: string, code = 'invalid_value') =>
-    new ApiError('invalid_request_error', message, param, code),
-  unauthenticated: (message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".') =>
-    new ApiError('authentication_error', message, null, 'invalid_api_key'),
-  forbidden: (message: string) => new ApiError('permission_error', message, null, 'forbidden'),
-  notFound: (kind: string, idOrName: string) =>
-    new ApiError('not_found_error', `${kind} '${idOrName}' not found`, null, 'not_found'),
-  routeNotFound: (method: string, url: string) =>
-    new ApiError('not_found_error', `Route ${method} ${url} not found`, null, 'route_not_found'),
-  alreadyExists: (kind: string, name: string) =>
-    new ApiError('conflict_error', `${kind} with name '${name}' already exists`, 'name', 'already_exists'),
-  conflict: (message: string, code = 'conflict') => new ApiError('conflict_error', message, null, code),
-  tooLarge: (limit: number) =>
-    new ApiError('request_too_large', `Request body is larger than the limit of ${limit} bytes`, null, 'body_too_large'),
-  unsupportedMediaType: (type: string | undefined) =>
-    new ApiError(
-      'unsupported_media_type',
-      `Unsupported Content-Type '${type ?? ''}': send the body as application/json`,
-      null,
-      'unsupported_media_type',
+  invalid: (param: string | null, message: string, code: InvalidCode = 'invalid_value') => new GantryError(code, message, param),
+  unauthenticated: (message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".') => new GantryError('invalid_api_key', message),
+  forbidden: (message: string) => new GantryError('forbidden', message),
+  notFound: (kind: string, idOrName: string) => new GantryError('not_found', `${kind} '${idOrName}' not found`),
+  routeNotFound: (method: string, url: string) => new GantryError('route_not_found', `Route ${method} ${url} not found`),
+  modelNotFound: (model: string) =>
+    new GantryError(
+      'model_not_found',
+      `Model '${model}' not found: it names none of your dedicated endpoints nor a LoRA adapter bound to one (GET /v1/endpoints lists them)`,
+      'model',
     ),
-  badUrl: () => new ApiError('invalid_request_error', 'The request URL is not valid (bad percent-encoding)', null, 'bad_url'),
-  uriTooLong: (max: number) =>
-    new ApiError('uri_too_long', `A path segment is longer than ${max} characters; no id or name is that long`, null, 'uri_too_long'),
+  alreadyExists: (kind: string, name: string) => new GantryError('already_exists', `${kind} with name '${name}' already exists`, 'name'),
+  conflict: (message: string, code: ConflictCode = 'conflict', param: string | null = null) => new GantryError(code, message, param),
+  /** A store constraint no command gave a meaning to: still a conflict with stored state, never a 500. */
+  constraint: (kind: string) => new GantryError('conflict', `The request conflicts with what is stored (${kind} constraint); read the resource again and retry`),
+  tooManyUpdates: () => new GantryError('too_many_concurrent_updates', 'The resource changed too often while this request was applied; send it again'),
+  tooLarge: (limit: number) => new GantryError('body_too_large', `Request body is larger than the limit of ${limit} bytes`),
+  unsupportedMediaType: (type: string | undefined) =>
+    new GantryError('unsupported_media_type', `Unsupported Content-Type '${type ?? ''}': send the body as application/json`),
+  badUrl: () => new GantryError('bad_url', 'The request URL is not valid (bad percent-encoding)'),
+  uriTooLong: (max: number) => new GantryError('uri_too_long', `A path segment is longer than ${max} characters; no id or name is that long`),
   /** Node's HTTP parser refused the request before any route saw it. */
-  malformedRequest: () => new ApiError('invalid_request_error', 'The request is not valid HTTP/1.1', null, 'malformed_request'),
-  requestTimeout: () => new ApiError('request_timeout', 'The request did not arrive in time; send it again', null, 'request_timeout'),
-  headersTooLarge: () =>
-    new ApiError('request_header_fields_too_large', 'The request line and headers are larger than this server accepts (16 KiB)', null, 'headers_too_large'),
-  internal: () => new ApiError('internal_error', 'Internal server error', null, 'internal_error'),
+  malformedRequest: () => new GantryError('malformed_request', 'The request is not valid HTTP/1.1'),
+  requestTimeout: () => new GantryError('request_timeout', 'The request did not arrive in time; send it again'),
+  headersTooLarge: () => new GantryError('headers_too_large', 'The request line and headers are larger than this server accepts (16 KiB)'),
+  internal: () => new GantryError('internal_error', 'Internal server error'),
   /** The gateway could not get an answer from any replica. */
-  badGateway: (message: string) => new ApiError('bad_gateway', message, null, 'bad_gateway'),
+  badGateway: (message: string) => new GantryError('bad_gateway', message),
   /** No replica could take the request in time; `retryAfterSeconds` goes into Retry-After. */
-  unavailable: (message: string, retryAfterSeconds: number) =>
-    Object.assign(new ApiError('service_unavailable', message, null, 'no_ready_replica'), { retryAfterSeconds }),
-  gatewayTimeout: (message: string) => new ApiError('gateway_timeout', message, null, 'upstream_timeout'),
+  unavailable: (message: string, retryAfterSeconds: number) => Object.assign(new GantryError('no_ready_replica', message), { retryAfterSeconds }),
+  gatewayTimeout: (message: string) => new GantryError('upstream_timeout', message),
 };

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool, errors as undiciErrors } from 'undici';
-import { ApiError, errors } from '../../contract/errors.js';
+import { GantryError, errors } from '../../contract/errors.js';
 import { callerOf } from '../auth.js';
 import type { CommandContext } from '../../commands/context.js';
 import type { Metrics } from '../../metrics/http-metrics.js';
@@ -176,7 +176,7 @@ function refused(err: unknown) {
 }
 
 function upstreamError(err: unknown, t: GatewayTimeouts) {
-  if (err instanceof ApiError) return err; // held past the bounds: already the answer
+  if (err instanceof GantryError) return err; // held past the bounds: already the answer
   if (err instanceof undiciErrors.ConnectTimeoutError) return errors.gatewayTimeout(`the replica did not accept a connection within ${t.connectMs} ms`);
   if (err instanceof undiciErrors.HeadersTimeoutError) return errors.gatewayTimeout(`the replica sent no response within ${t.firstByteMs} ms`);
   if (err instanceof undiciErrors.RequestAbortedError) return err;

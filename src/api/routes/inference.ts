@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { callerOf } from '../auth.js';
-import { ApiError, errors } from '../../contract/errors.js';
+import { errors } from '../../contract/errors.js';
 import type { EndpointDirectory } from '../../endpoints/endpoint-directory.js';
 import type { Route } from '../../gateway/routing-table.js';
 
@@ -35,13 +35,7 @@ export function inferenceRoutes(app: FastifyInstance, o: InferenceOptions & { ta
       const body = await readBody(req.raw, o.bodyLimit);
       const model = modelOf(body);
       const endpoint = await o.directory.resolve(caller.projectId, model);
-      if (!endpoint)
-        throw new ApiError(
-          'not_found_error',
-          `Model '${model}' not found: it names none of your dedicated endpoints nor a LoRA adapter bound to one (GET /v1/endpoints lists them)`,
-          'model',
-          'model_not_found',
-        );
+      if (!endpoint) throw errors.modelNotFound(model);
       if (endpoint.state === 'STOPPED') {
         throw errors.invalid(
           'model',

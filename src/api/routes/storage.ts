@@ -4,7 +4,7 @@ import { BlobError, type BlobStore } from '../../storage/blob-store.js';
 import { checkFilename, filenameOf, objectKey } from '../../storage/files.js';
 import type { UrlSigner } from '../../storage/url-signer.js';
 import { callerOf } from '../auth.js';
-import { ApiError, errors } from '../../contract/errors.js';
+import { GantryError, errors } from '../../contract/errors.js';
 import {
   MultipartAbortRequest,
   MultipartCompleteRequest,
@@ -45,8 +45,8 @@ const partPath = (uploadId: string, n: number) => `/storage/uploads/${uploadId}/
 
 function blobError(err: unknown): never {
   if (!(err instanceof BlobError)) throw err;
-  if (err.kind === 'no_upload') throw new ApiError('not_found_error', err.message, 'upload_id', 'not_found');
-  if (err.kind === 'conflict') throw new ApiError('conflict_error', err.message, 'filename', 'conflict');
+  if (err.kind === 'no_upload') throw new GantryError('not_found', err.message, 'upload_id');
+  if (err.kind === 'conflict') throw errors.conflict(err.message, 'conflict', 'filename');
   throw errors.invalid('parts', `parts: ${err.message}`);
 }
 
