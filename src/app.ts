@@ -16,7 +16,7 @@ import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
 import { listModels } from './commands/models.js';
 import { ModelImporter } from './commands/model-import.js';
-import { makeEndpointEnv, type EndpointEnv } from './commands/endpoints.js';
+import { makeEndpointEnv, type EndpointEnv } from './endpoints/endpoint-env.js';
 import { GpuInventory } from './runtime/gpus.js';
 import { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './api/routes/gateway.js';

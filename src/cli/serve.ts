@@ -17,7 +17,7 @@ import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { VolumePreloader } from '../reconciler/volume-preload.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { loadTls } from './tls.js';
-import { makeEndpointEnv } from '../commands/endpoints.js';
+import { makeEndpointEnv } from '../endpoints/endpoint-env.js';
 import { InactivityWatcher } from '../commands/endpoint-inactivity.js';
 import { ModelImporter } from '../commands/model-import.js';
 import { UsageMeter } from '../usage/usage-meter.js';

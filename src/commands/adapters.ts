@@ -1,7 +1,8 @@
 import { errors } from '../contract/errors.js';
 import type { EndpointRecord } from '../store/endpoint-store.js';
 import type { CommandContext } from './context.js';
-import { findEndpoint, syncEngine, type EndpointEnv } from './endpoints.js';
+import { findEndpoint, syncEngine } from './endpoints.js';
+import type { EndpointEnv } from '../endpoints/endpoint-env.js';
 import type { Caller } from '../contract/ports.js';
 import { withConstraints } from './context.js';
 

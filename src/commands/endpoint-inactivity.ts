@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.js';
 import type { CommandContext } from './context.js';
-import { updateEndpoint, type EndpointEnv } from './endpoints.js';
+import { updateEndpoint } from './endpoints.js';
+import type { EndpointEnv } from '../endpoints/endpoint-env.js';
 import type { Traffic } from '../gateway/traffic.js';
 import { every } from '../domain/periodic.js';
 

@@ -1,74 +1,14 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { errors } from '../contract/errors.js';
-import type { CreateDeploymentBody } from '../contract/schemas/deployment.js';
+import type { Caller } from '../contract/ports.js';
 import type { CreateEndpointBody, EndpointView, UpdateEndpointBody } from '../contract/schemas/endpoint.js';
-import { DEFAULT_CATALOG, type CatalogModel } from '../endpoints/catalog.js';
-import { engineCommand, engineTemplate, type EngineTemplate } from '../endpoints/engine.js';
-import { failureOf } from '../domain/deployment.js';
-import { HardwareCatalog, type HardwareConfig } from '../endpoints/hardware.js';
-import { EndpointDirectory } from '../endpoints/endpoint-directory.js';
-import type { ImportOptions } from './model-import.js';
+import type { EndpointEnv } from '../endpoints/endpoint-env.js';
+import { endpointView } from '../endpoints/endpoint-state.js';
+import { engineAdapter, engineDeployment, engineWorkload, pathInReplica, replicasFor, type ServableModel } from '../endpoints/engine-spec.js';
 import type { EndpointRecord, EndpointSettings } from '../store/endpoint-store.js';
-import type { DeploymentRecord } from '../contract/records.js';
-import type { Store } from '../store/store.js';
-import type { GpuInventory } from '../runtime/gpus.js';
-import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
 import { retryOnConflict, STALE, type CommandContext } from './context.js';
 import { createDeployment, updateDeployment } from './deployments.js';
-import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Endpoint';
-
-/** What endpoints need beyond the command context: the hardware, the models, the engine. */
-export interface EndpointEnv {
-  hardware: HardwareCatalog;
-  catalog: CatalogModel[];
-  engine: EngineTemplate;
-  /** The process runtime mounts volumes relative to the replica's working directory. */
-  runtime: 'process' | 'docker' | 'kubernetes';
-  availabilityZones: string[];
-  /** Where uploaded models may come from. */
-  imports: ImportOptions;
-  /** The inference routes' view of endpoint names; told when an endpoint changes. */
-  directory: EndpointDirectory;
-}
-
-/** How model weights are fetched: wait at most 10 s for an answer or the next bytes; resume a dropped download up to 5 times. */
-const DOWNLOADS = { timeoutMs: 10_000, attempts: 5, retryDelayMs: 1000 };
-
-/** The endpoints' environment for these GPUs, runtime and settings (the config file's or the defaults). */
-export function makeEndpointEnv(
-  store: Store,
-  o: { gpus: GpuInventory; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig; downloadsDir?: string; downloads?: Partial<typeof DOWNLOADS> },
-): EndpointEnv {
-  const s = o.settings ?? DEFAULT_ENDPOINTS;
-  return {
-    hardware: new HardwareCatalog(o.gpus, s.gpuPrices),
-    catalog: withModels(DEFAULT_CATALOG, s.catalog ?? []),
-    engine: engineTemplate(o.runtime, s.engine),
-    runtime: o.runtime,
-    availabilityZones: s.availabilityZones,
-    imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, workDir: o.downloadsDir ?? join(tmpdir(), 'gantry-downloads'), ...DOWNLOADS, ...o.downloads },
-    directory: new EndpointDirectory(store),
-  };
-}
-
-/** The built-in catalog and the config file's `models`: one of the same id replaces the built-in one. */
-function withModels(builtIn: CatalogModel[], configured: CatalogModel[]): CatalogModel[] {
-  const ids = new Set(configured.map((m) => m.id));
-  return [...builtIn.filter((m) => !ids.has(m.id)), ...configured];
-}
-
-/** A model an endpoint can serve: from the catalog, or uploaded to the project. */
-export interface ServableModel {
-  id: string;
-  memoryGb: number;
-  /** What the engine loads: a Hugging Face id or a path inside the replica. */
-  weights: string;
-  /** The read-only volume holding uploaded weights. */
-  volume?: { name: string; mountPath: string };
-}
 
 /** GPU memory an uploaded model needs: its weights plus a fifth for the KV cache and activations. */
 const memoryFor = (sizeBytes: number) => Math.max(1, Math.ceil((sizeBytes * 1.2) / 1e9));
@@ -85,72 +25,6 @@ export async function findServableModel(ctx: CommandContext, env: EndpointEnv, p
   return { id, memoryGb: memoryFor(uploaded.size_bytes ?? 0), weights: pathInReplica(env, mountPath), volume: { name: uploaded.id, mountPath } };
 }
 
-/** The process runtime mounts volumes relative to the replica's working directory. */
-const pathInReplica = (env: EndpointEnv, mountPath: string) => (env.runtime === 'process' ? `.${mountPath}` : mountPath);
-
-/** A bound LoRA adapter as the engine sees it: its name and its weights, a volume of their own. */
-interface EngineAdapter {
-  name: string;
-  volume: { name: string; mountPath: string };
-}
-
-const engineAdapter = (b: { adapter_name: string; model_id: string }): EngineAdapter => ({
-  name: b.adapter_name,
-  volume: { name: b.model_id, mountPath: `/adapters/${b.model_id}` },
-});
-
-/** What runs the engine: its command, args and volumes (the model's weights and each adapter's). */
-function engineWorkload(
-  env: EndpointEnv,
-  e: { name: string; settings: EndpointSettings },
-  hw: HardwareConfig,
-  model: ServableModel,
-  adapters: EngineAdapter[],
-) {
-  const { command, args } = engineCommand(env.engine, {
-    model: model.weights,
-    servedModelName: e.name,
-    gpuCount: hw.gpuCount,
-    disablePromptCache: e.settings.disable_prompt_cache,
-    disableSpeculativeDecoding: e.settings.disable_speculative_decoding,
-    adapters: adapters.map((a) => ({ name: a.name, path: pathInReplica(env, a.volume.mountPath) })),
-  });
-  const volumes = [...(model.volume ? [model.volume] : []), ...adapters.map((a) => a.volume)].map((v) => ({ name: v.name, mount_path: v.mountPath }));
-  return { command, args, volumes };
-}
-
-/** The engine's deployment for a new endpoint in the given desired state. */
-function engineDeployment(
-  env: EndpointEnv,
-  e: { name: string; engine: string; state: EndpointRecord['state']; settings: EndpointSettings },
-  hw: HardwareConfig,
-  model: ServableModel,
-): CreateDeploymentBody {
-  const s = e.settings;
-  const { command, args, volumes } = engineWorkload(env, e, hw, model, []);
-  return {
-    name: e.engine,
-    description: `inference engine of endpoint ${e.name}`,
-    image: env.engine.image,
-    command,
-    args,
-    gpu_type: hw.gpuType as CreateDeploymentBody['gpu_type'],
-    gpu_count: hw.gpuCount,
-    port: env.engine.port,
-    health_check_path: env.engine.health_check_path,
-    termination_grace_period_seconds: 30,
-    ...(volumes.length > 0 ? { volumes } : {}),
-    ...replicasFor(e.state, s),
-  };
-}
-
-/** Started: the endpoint's autoscaling bounds (autoscaled on request rate between them). Stopped: none. */
-function replicasFor(state: EndpointRecord['state'], s: EndpointSettings) {
-  if (state === 'STOPPED') return { min_replicas: 0, max_replicas: s.autoscaling.max_replicas, autoscaling: null };
-  const { min_replicas, max_replicas } = s.autoscaling;
-  return { min_replicas, max_replicas, autoscaling: min_replicas < max_replicas ? { metric: 'HTTPTotalRequests' as const } : null };
-}
-
 function checkSettings(env: EndpointEnv, s: EndpointSettings) {
   if (s.autoscaling.min_replicas > s.autoscaling.max_replicas) {
     throw errors.invalid(
@@ -163,42 +37,8 @@ function checkSettings(env: EndpointEnv, s: EndpointSettings) {
   }
 }
 
-/** The state shown: what the user asked for, as far as the engine's replicas have got. */
-function render(ctx: CommandContext, caller: Caller, e: EndpointRecord, engine: DeploymentRecord | undefined): EndpointView {
-  const observed = ctx.runtime.observe(e.deployment_id);
-  const live = observed.replicas.filter((r) => r.status !== 'Terminated');
-  let state: EndpointView['state'];
-  let reason: string | undefined;
-  if (e.state === 'STOPPED') state = live.length > 0 ? 'STOPPING' : 'STOPPED';
-  else if (!engine) [state, reason] = ['ERROR', 'the engine deployment is missing'];
-  else if (failureOf(engine)) [state, reason] = ['ERROR', failureOf(engine)!];
-  // Scaled to zero counts as started: a request wakes it.
-  else if (engine.desired_replicas === 0 || live.some((r) => r.readySince)) state = 'STARTED';
-  else if (live.length > 0 && live.every((r) => r.reason === 'Unschedulable')) [state, reason] = ['PENDING', live[0]!.message ?? 'waiting for GPUs'];
-  else state = 'STARTING';
-  const s = e.settings;
-  return {
-    object: 'endpoint',
-    id: e.id,
-    name: e.name,
-    display_name: s.display_name,
-    model: e.model,
-    hardware: e.hardware,
-    type: 'dedicated',
-    owner: caller.projectName,
-    state,
-    autoscaling: s.autoscaling,
-    created_at: e.created_at,
-    inactive_timeout: s.inactive_timeout,
-    disable_prompt_cache: s.disable_prompt_cache,
-    disable_speculative_decoding: s.disable_speculative_decoding,
-    availability_zone: s.availability_zone,
-    ...(reason ? { state_reason: reason } : {}),
-    deployment: engine?.name ?? e.deployment_id,
-  };
-}
-
-const renderOne = async (ctx: CommandContext, caller: Caller, e: EndpointRecord) => render(ctx, caller, e, await ctx.store.findDeploymentById(e.deployment_id));
+const renderOne = async (ctx: CommandContext, caller: Caller, e: EndpointRecord) =>
+  endpointView(e, caller.projectName, await ctx.store.findDeploymentById(e.deployment_id), ctx.runtime.observe(e.deployment_id));
 
 /**
  * Creating on hardware this cluster does not have, or too small for the model, is a 400 at
@@ -235,7 +75,7 @@ export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, call
   const now = ctx.clock.now().toISOString();
   const endpoint = { name: `${caller.projectName}/${model.id}-${hex}`, engine: `endpoint-${hex}`, state: body.state ?? 'STARTED', settings };
   let record: EndpointRecord | undefined;
-  const engine = await createDeployment(ctx, caller, engineDeployment(env, endpoint, hw, model), async (s, deployment) => {
+  await createDeployment(ctx, caller, engineDeployment(env, endpoint, hw, model), async (s, deployment) => {
     record = {
       id: `endpoint-${ctx.ids.uuidv7()}`,
       project_id: caller.projectId,
@@ -251,7 +91,7 @@ export async function createEndpoint(ctx: CommandContext, env: EndpointEnv, call
     };
     await s.endpoints.insert(record);
   });
-  return render(ctx, caller, record!, await ctx.store.findDeploymentById(engine.id));
+  return renderOne(ctx, caller, record!);
 }
 
 export async function findEndpoint(ctx: CommandContext, caller: Caller, idOrName: string) {
@@ -270,7 +110,12 @@ export async function listEndpoints(ctx: CommandContext, caller: Caller, query: 
   const [all, deployments] = await Promise.all([ctx.store.endpoints.list(caller.projectId), ctx.store.listDeployments(caller.projectId)]);
   const engines = new Map(deployments.map((d) => [d.id, d]));
   return all.map((e) => {
-    const { id, name, model, owner, state, created_at } = render(ctx, caller, e, engines.get(e.deployment_id));
+    const { id, name, model, owner, state, created_at } = endpointView(
+      e,
+      caller.projectName,
+      engines.get(e.deployment_id),
+      ctx.runtime.observe(e.deployment_id),
+    );
     return { object: 'endpoint' as const, id, name, model, type: 'dedicated' as const, owner, state, created_at };
   });
 }

@@ -9,6 +9,7 @@ import { checkFilename, objectKey } from '../storage/files.js';
 import { isArchive, unpack } from '../endpoints/archive.js';
 import { every } from '../domain/periodic.js';
 import { download, httpError, request, type DownloadOptions, type Expected } from '../endpoints/download.js';
+import type { ImportOptions } from '../endpoints/settings.js';
 import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
 import type { Caller } from '../contract/ports.js';
 
@@ -24,15 +25,6 @@ export function sourceKind(source: string): SourceKind | null {
   if (source.startsWith('/') || source.startsWith('file://')) return 'local';
   if (/^[\w.-]+\/[\w.-]+$/.test(source)) return 'huggingface';
   return null;
-}
-
-export interface ImportOptions extends Omit<DownloadOptions, 'clock'> {
-  /** The Hugging Face Hub (HF_ENDPOINT), https://huggingface.co by default. */
-  hubUrl: string;
-  /** Folders local model_source paths may come from; none: local paths are refused. */
-  localRoots: string[];
-  /** Where downloads land before storage, per model; a failed job's partial files stay to be resumed. */
-  workDir: string;
 }
 
 /** A file of a Hub repo as `/api/models/<repo>?blobs=true` lists it. */

@@ -3,7 +3,7 @@ import type { ModelInfoView, UploadModelBody } from '../contract/schemas/model.j
 import { sourceKind, type ModelImporter } from './model-import.js';
 import type { ModelJobRecord, ModelRecord } from '../store/endpoint-store.js';
 import type { CommandContext } from './context.js';
-import type { EndpointEnv } from './endpoints.js';
+import type { EndpointEnv } from '../endpoints/endpoint-env.js';
 import type { Caller } from '../contract/ports.js';
 import { withConstraints } from './context.js';
 

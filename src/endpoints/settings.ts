@@ -1,5 +1,6 @@
 import type { CatalogModel } from './catalog.js';
 import type { EngineTemplate } from './engine.js';
+import type { DownloadOptions } from './download.js';
 
 /** Dedicated endpoints' settings (the config file's `models`, `engine`, `gpu_prices`, …). */
 export interface EndpointsConfig {
@@ -26,3 +27,13 @@ export const DEFAULT_ENDPOINTS: EndpointsConfig = {
   localModelDirs: [],
   hubUrl: 'https://huggingface.co',
 };
+
+/** How model uploads fetch weights (from the settings and the data dir). */
+export interface ImportOptions extends Omit<DownloadOptions, 'clock'> {
+  /** The Hugging Face Hub (HF_ENDPOINT), https://huggingface.co by default. */
+  hubUrl: string;
+  /** Folders local model_source paths may come from; none: local paths are refused. */
+  localRoots: string[];
+  /** Where downloads land before storage, per model; a failed job's partial files stay to be resumed. */
+  workDir: string;
+}

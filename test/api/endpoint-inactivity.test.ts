@@ -5,7 +5,7 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { InactivityWatcher } from '../../src/commands/endpoint-inactivity.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';
+import { makeEndpointEnv, type EndpointEnv } from '../../src/endpoints/endpoint-env.js';
 import type { CommandContext } from '../../src/commands/context.js';
 import { SteppedClock } from '../helpers/clock.js';
 

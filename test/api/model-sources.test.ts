@@ -10,7 +10,7 @@ import Together from 'together-ai';
 import { sqlite } from '../helpers/engines.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/app.js';
 import { tempDirs } from '../helpers/runtime.js';
-import { makeEndpointEnv } from '../../src/commands/endpoints.js';
+import { makeEndpointEnv } from '../../src/endpoints/endpoint-env.js';
 import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { GpuInventory } from '../../src/runtime/gpus.js';
 

@@ -11,7 +11,7 @@ import { FAST_REPLICAS } from '../helpers/runtime.js';
 import { DeploymentController } from '../../src/reconciler/deployment-controller.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import { makeEndpointEnv, type EndpointEnv } from '../../src/commands/endpoints.js';
+import { makeEndpointEnv, type EndpointEnv } from '../../src/endpoints/endpoint-env.js';
 import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { UsageMeter } from '../../src/usage/usage-meter.js';
 import type { UsageReportView } from '../../src/contract/schemas/usage.js';

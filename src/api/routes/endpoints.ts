@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import type { CommandContext } from '../../commands/context.js';
 import * as endpoints from '../../commands/endpoints.js';
-import type { EndpointEnv } from '../../commands/endpoints.js';
+import type { EndpointEnv } from '../../endpoints/endpoint-env.js';
 import { callerOf } from '../auth.js';
 import { errors } from '../../contract/errors.js';
 import { ListOf, errorResponses } from '../../contract/schemas/common.js';

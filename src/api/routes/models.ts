@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Static } from '@sinclair/typebox';
 import type { CommandContext } from '../../commands/context.js';
-import type { EndpointEnv } from '../../commands/endpoints.js';
+import type { EndpointEnv } from '../../endpoints/endpoint-env.js';
 import * as models from '../../commands/models.js';
 import type { ModelImporter } from '../../commands/model-import.js';
 import { callerOf } from '../auth.js';
