@@ -1,6 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
-import { pino } from 'pino';
 import type { CommandContext } from './commands/context.js';
 import { KeyResolver, callerOf, requireApiKey } from './api/auth.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, installJsonParser } from './api/error-handler.js';
@@ -15,47 +14,47 @@ import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
 import { listModels } from './commands/models.js';
-import { ModelImporter } from './commands/model-import.js';
-import { makeEndpointEnv, type EndpointEnv } from './endpoints/endpoint-env.js';
-import { GpuInventory } from './runtime/gpus.js';
-import { JobQueue } from './queue/job-queue.js';
+import type { ModelImporter } from './commands/model-import.js';
+import type { EndpointEnv } from './endpoints/endpoint-env.js';
+import type { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './api/routes/gateway.js';
-import { DEFAULT_HOLD, RoutingTable } from './gateway/routing-table.js';
-import { Traffic } from './gateway/traffic.js';
-import { createMetrics, instrumentHttp, type Metrics } from './metrics/http-metrics.js';
+import type { RoutingTable } from './gateway/routing-table.js';
+import type { Traffic } from './gateway/traffic.js';
+import { instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
 
 /** Ids and names are at most 100 characters; a little room for ids with prefixes. */
 const MAX_PARAM_LENGTH = 200;
 
+/** What the app is made of; `wireApp` (cli/wiring.ts) builds it the same way for serve and tests. */
 export interface AppDeps {
   ctx: CommandContext;
-  bodyLimit?: number;
-  /** Gantry's logger; silent when not given (tests). */
-  logger?: FastifyBaseLogger;
-  metrics?: Metrics;
+  bodyLimit: number;
+  logger: FastifyBaseLogger;
+  metrics: Metrics;
+  /** Where the gateway finds ready replicas (kept current by the deployment controller). */
+  routes: RoutingTable;
+  traffic: Traffic;
+  /** The job queue (its sweep is started by whoever runs it). */
+  queue: JobQueue;
+  /** Dedicated endpoints' hardware, models and engine. */
+  endpoints: EndpointEnv;
+  /** Runs model uploads. */
+  importer: ModelImporter;
   /** How long a resolved API key is trusted before it is looked up again. */
   keyCacheMs?: number;
-  /** Where the gateway finds ready replicas (kept current by the deployment controller). */
-  routes?: RoutingTable;
-  traffic?: Traffic;
   gatewayTimeouts?: Partial<GatewayTimeouts>;
-  /** Dedicated endpoints' hardware, models and engine; no GPUs and the built-in catalog when not given. */
-  endpoints?: EndpointEnv;
-  /** Runs model uploads; one without sweeps of lapsed jobs when not given. */
-  importer?: ModelImporter;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: string; key: string };
-  /** The job queue; one over the store (without its sweep) when not given. */
-  queue?: JobQueue;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const bodyLimit = deps.bodyLimit ?? 1024 * 1024;
+  const { bodyLimit, metrics, queue, importer } = deps;
+  const endpointEnv = deps.endpoints;
   const options = {
     bodyLimit,
-    loggerInstance: deps.logger ?? (pino({ level: 'silent' }) as FastifyBaseLogger),
+    loggerInstance: deps.logger,
     // Per-request log lines would cost more than the requests themselves; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -72,7 +71,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installJsonParser(app, bodyLimit);
   installErrorHandling(app, bodyLimit);
 
-  const metrics = deps.metrics ?? createMetrics();
   instrumentHttp(app, metrics);
 
   await app.register(swagger, {
@@ -92,10 +90,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs);
-  const queue = deps.queue ?? new JobQueue({ store: deps.ctx.store, clock: deps.ctx.clock, ids: deps.ctx.ids });
-  const endpointEnv = deps.endpoints ?? makeEndpointEnv(deps.ctx.store, { gpus: new GpuInventory([]), runtime: 'process' });
-  const importer = deps.importer ?? new ModelImporter(deps.ctx, endpointEnv.imports);
+  const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs, deps.ctx.clock);
   app.addHook('onClose', () => importer.idle());
   const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };
   await app.register(signedStorageRoutes, storage);
@@ -112,8 +107,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       usageRoutes(v1, deps.ctx);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
-        table: deps.routes ?? new RoutingTable(DEFAULT_HOLD),
-        traffic: deps.traffic ?? new Traffic(),
+        table: deps.routes,
+        traffic: deps.traffic,
         metrics,
         inference: { directory: endpointEnv.directory, bodyLimit },
         ...(deps.gatewayTimeouts ? { timeouts: deps.gatewayTimeouts } : {}),

@@ -1,27 +1,26 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
-import { ConfigError, type Config } from '../config/config.js';
-import type { FastifyInstance } from 'fastify';
-import { ensureAdminKey } from '../commands/keys.js';
-import { DeploymentController } from '../reconciler/deployment-controller.js';
-import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
 import { Autoscaler } from '../autoscaler/autoscaler.js';
 import { scrapeCustomMetric } from '../autoscaler/custom-metric.js';
-import { RoutingTable } from '../gateway/routing-table.js';
-import { Traffic } from '../gateway/traffic.js';
-import { createMetrics, registerRuntimeGauges } from '../metrics/http-metrics.js';
-import { JobQueue, keyOf } from '../queue/job-queue.js';
-import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { VolumePreloader } from '../reconciler/volume-preload.js';
-import type { PlatformEnv } from '../reconciler/revision-spec.js';
-import { loadTls } from './tls.js';
-import { makeEndpointEnv } from '../endpoints/endpoint-env.js';
+import type { CommandContext } from '../commands/context.js';
 import { InactivityWatcher } from '../commands/endpoint-inactivity.js';
-import { ModelImporter } from '../commands/model-import.js';
+import { ensureAdminKey } from '../commands/keys.js';
+import { ConfigError, type Config } from '../config/config.js';
+import { NO_RUNTIME } from '../contract/ports.js';
+import { registerRuntimeGauges } from '../metrics/http-metrics.js';
+import { keyOf } from '../queue/job-queue.js';
+import { DeploymentController } from '../reconciler/deployment-controller.js';
+import type { PlatformEnv } from '../reconciler/revision-spec.js';
+import { VolumePreloader } from '../reconciler/volume-preload.js';
+import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
+import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
+import { loadTls } from './tls.js';
+import { wireApp } from './wiring.js';
 
 export async function serve(config: Config) {
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
@@ -43,9 +42,21 @@ export async function serve(config: Config) {
   if (tls?.selfSignedFile && driver.kind === 'process') {
     platform.trustEnv = { SSL_CERT_FILE: tls.selfSignedFile, NODE_EXTRA_CA_CERTS: tls.selfSignedFile };
   }
-  const blobs = new FsBlobStore(join(config.dataDir, 'storage'));
+  const blobs = new FsBlobStore(join(config.dataDir, 'storage'), deps.ids);
+  // The controller is the runtime port of the commands; it is made from the wired routing table.
+  const ctx: CommandContext = { ...deps, secretBox, runtime: NO_RUNTIME, blobs };
+  const parts = wireApp({
+    ctx,
+    gpus,
+    runtime: driver.kind,
+    endpoints: config.endpoints,
+    downloadsDir: join(config.dataDir, 'downloads'),
+    hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
+    bodyLimit: config.bodyLimit,
+    logger,
+  });
+  const { routes, traffic, metrics, queue, endpoints, importer } = parts;
   const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
-  const routes = new RoutingTable({ maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 });
   const controller = new DeploymentController({
     clock: deps.clock,
     routes,
@@ -56,17 +67,8 @@ export async function serve(config: Config) {
     preloader,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
-  const metrics = createMetrics();
-  const traffic = new Traffic();
+  ctx.runtime = controller;
   registerRuntimeGauges(metrics, routes, driver);
-  const queue = new JobQueue({
-    store: deps.store,
-    clock: deps.clock,
-    ids: deps.ids,
-    // The routing table knows every deployment the controller has seen; the store, the rest.
-    deploymentOf: async (projectId, name) => routes.lookup(projectId, name)?.deploymentId ?? deps.store.findDeploymentIdByName(projectId, name),
-    log: (msg, fields) => logger.info(fields, msg),
-  });
   const autoscaler = new Autoscaler({
     clock: deps.clock,
     store: deps.store,
@@ -84,23 +86,9 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  const endpoints = makeEndpointEnv(deps.store, { gpus, runtime: driver.kind, settings: config.endpoints, downloadsDir: join(config.dataDir, 'downloads') });
-  const ctx = { ...deps, secretBox, runtime: controller, blobs };
   // Upload jobs whose Gantry stopped (this one before a restart, or another instance) are failed once they lapse.
-  const importer = new ModelImporter(ctx, endpoints.imports);
   await importer.startSweeps();
-  const app = await buildApp({
-    endpoints,
-    importer,
-    ctx,
-    bodyLimit: config.bodyLimit,
-    logger,
-    routes,
-    traffic,
-    metrics,
-    queue,
-    ...(tls ? { https: tls } : {}),
-  });
+  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}) });
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');

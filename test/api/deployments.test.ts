@@ -8,7 +8,7 @@ const base = { image: 'img:1', gpu_type: 'h100-80gb' };
 for (const engine of engines) {
   describe(`deployments API on ${engine.name}`, { skip: engine.skip }, () => {
     let t: TestApp;
-    before(async () => (t = await startTestApp(engine, { bodyLimit: 64 * 1024 })));
+    before(async () => (t = await startTestApp(engine, { wiring: { bodyLimit: 64 * 1024 } })));
     after(async () => t?.close());
 
     const rejects = async (body: unknown, param: string, message: RegExp) => {

@@ -5,8 +5,6 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
 import { InactivityWatcher } from '../../src/commands/endpoint-inactivity.js';
 import { Traffic } from '../../src/gateway/traffic.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import { makeEndpointEnv, type EndpointEnv } from '../../src/endpoints/endpoint-env.js';
-import type { CommandContext } from '../../src/commands/context.js';
 import { SteppedClock } from '../helpers/clock.js';
 
 /** `inactive_timeout` under a clock the test moves: stopped after that many idle minutes, not before. */
@@ -14,12 +12,10 @@ describe('endpoint inactivity', () => {
   let t: TestApp;
   const clock = new SteppedClock();
   const traffic = new Traffic(clock);
-  let env: EndpointEnv;
-  const envFor = (ctx: CommandContext) => makeEndpointEnv(ctx.store, { gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:1')), runtime: 'process' });
   let watcher: InactivityWatcher;
   before(async () => {
-    t = await startTestApp(sqlite, { endpoints: (ctx) => (env = envFor(ctx)), wire: (ctx) => (ctx.clock = clock) });
-    watcher = new InactivityWatcher({ ctx: t.ctx, env, traffic, clock });
+    t = await startTestApp(sqlite, { wiring: { gpus: new GpuInventory(parseGpuDeclaration('h100-80gb:1')) }, wire: (ctx) => (ctx.clock = clock) });
+    watcher = new InactivityWatcher({ ctx: t.ctx, env: t.parts.endpoints, traffic, clock });
   });
   after(async () => t?.close());
 

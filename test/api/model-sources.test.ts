@@ -10,9 +10,7 @@ import Together from 'together-ai';
 import { sqlite } from '../helpers/engines.js';
 import { eventually, startTestApp, type TestApp } from '../helpers/app.js';
 import { tempDirs } from '../helpers/runtime.js';
-import { makeEndpointEnv } from '../../src/endpoints/endpoint-env.js';
 import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
-import { GpuInventory } from '../../src/runtime/gpus.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const gitBlob = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
@@ -116,14 +114,11 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     hubUrl = `http://127.0.0.1:${(hub.server.address() as AddressInfo).port}`;
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/files`;
     t = await startTestApp(sqlite, {
-      endpoints: (ctx) =>
-        makeEndpointEnv(ctx.store, {
-          gpus: new GpuInventory([]),
-          runtime: 'process',
-          settings: { ...DEFAULT_ENDPOINTS, hubUrl, localModelDirs: [local] },
-          downloadsDir: downloads,
-          downloads: { timeoutMs: 3000, attempts: 3, retryDelayMs: 10 },
-        }),
+      wiring: {
+        endpoints: { ...DEFAULT_ENDPOINTS, hubUrl, localModelDirs: [local] },
+        downloadsDir: downloads,
+        downloads: { timeoutMs: 3000, attempts: 3, retryDelayMs: 10 },
+      },
     });
     client = new Together({ apiKey: t.adminKey, baseURL: `${t.url}/v1`, maxRetries: 0 });
 

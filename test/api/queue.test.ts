@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engines } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
-import { JobQueue } from '../../src/queue/job-queue.js';
 import { SteppedClock } from '../helpers/clock.js';
 
 /**
@@ -12,12 +11,11 @@ import { SteppedClock } from '../helpers/clock.js';
 for (const engine of engines) {
   describe(`queue on ${engine.name}`, { skip: engine.skip }, () => {
     let t: TestApp;
-    let queue: JobQueue;
     // Moved forward by hand, so lapsed claims need no sleeping.
     const clock = new SteppedClock();
     before(async () => {
       t = await startTestApp(engine, {
-        queue: (ctx) => (queue = new JobQueue({ store: ctx.store, clock, ids: ctx.ids })),
+        wire: (ctx) => (ctx.clock = clock),
       });
       for (const name of ['jobs', 'other'])
         assert.equal((await t.call('POST', '/v1/deployments', { body: { name, image: 'img:1', gpu_type: 'h100-80gb' } })).status, 200);
@@ -102,7 +100,7 @@ for (const engine of engines) {
       assert.equal(failed.status, 'failed');
       assert.equal(failed.info.error, "ValueError('boom')");
       clock.step(3_600_000);
-      await queue.sweep();
+      await t.parts.queue.sweep();
       assert.equal((await status(bad)).status, 'failed', 'a failed job is never retried');
       assert.equal((await retrieve('timeout=100ms')).body.data, null);
     });
@@ -117,10 +115,10 @@ for (const engine of engines) {
         clock.step(4_000);
         await report({ request_id: id, status: 'running' });
         clock.step(4_000);
-        await queue.sweep();
+        await t.parts.queue.sweep();
         assert.equal((await status(id)).status, 'running', 'refreshed by the heartbeat');
         clock.step(2_000);
-        await queue.sweep();
+        await t.parts.queue.sweep();
       }
       const s = await status(id);
       assert.equal(s.status, 'failed');

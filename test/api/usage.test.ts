@@ -11,7 +11,7 @@ import { FAST_REPLICAS } from '../helpers/runtime.js';
 import { DeploymentController } from '../../src/reconciler/deployment-controller.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
-import { makeEndpointEnv, type EndpointEnv } from '../../src/endpoints/endpoint-env.js';
+import type { EndpointEnv } from '../../src/endpoints/endpoint-env.js';
 import { DEFAULT_ENDPOINTS } from '../../src/endpoints/settings.js';
 import { UsageMeter } from '../../src/usage/usage-meter.js';
 import type { UsageReportView } from '../../src/contract/schemas/usage.js';
@@ -51,18 +51,17 @@ for (const engine of engines) {
           });
           ctx.runtime = controller;
         },
-        endpoints: (ctx) =>
-          (env = makeEndpointEnv(ctx.store, {
-            gpus,
-            runtime: 'process',
-            settings: {
-              ...DEFAULT_ENDPOINTS,
-              catalog: [{ id: 'acme/tiny-chat', type: 'chat', memory_gb: 60 }],
-              engine: exampleEngine(),
-              gpuPrices: { 'h100-80gb': 6 },
-            },
-          })),
+        wiring: {
+          gpus,
+          endpoints: {
+            ...DEFAULT_ENDPOINTS,
+            catalog: [{ id: 'acme/tiny-chat', type: 'chat', memory_gb: 60 }],
+            engine: exampleEngine(),
+            gpuPrices: { 'h100-80gb': 6 },
+          },
+        },
       });
+      env = t.parts.endpoints;
       await controller.start();
       meter = new UsageMeter({ store: t.store, runtime: controller, hardware: env.hardware, clock });
       client = new Together({ apiKey: t.adminKey, baseURL: `${t.url}/v1`, maxRetries: 0 });

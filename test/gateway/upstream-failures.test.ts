@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RoutingTable } from '../../src/gateway/routing-table.js';
 import type { ReplicaState } from '../../src/contract/runtime.js';
 import { sqlite } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -13,7 +12,6 @@ import { startTestApp, type TestApp } from '../helpers/app.js';
  * on a refused connection, 504 past the time to first byte, 503 once no replica is left.
  */
 describe('gateway: failing replicas', () => {
-  const table = new RoutingTable({ maxHeld: 10, maxWaitMs: 500 });
   let t: TestApp;
   let projectId: string;
   const servers: Server[] = [];
@@ -38,11 +36,11 @@ describe('gateway: failing replicas', () => {
   const deployWith = async (name: string, replicas: ReplicaState[]) => {
     assert.equal((await t.call('POST', '/v1/deployments', { body: { name, image: 'i', gpu_type: 'none' } })).status, 200);
     const d = (await t.store.findDeployment(projectId, name))!;
-    table.update(projectId, name, d.id, replicas);
+    t.parts.routes.update(projectId, name, d.id, replicas);
   };
 
   before(async () => {
-    t = await startTestApp(sqlite, { gateway: { routes: table, gatewayTimeouts: { firstByteMs: 300 } } });
+    t = await startTestApp(sqlite, { wiring: { hold: { maxHeld: 10, maxWaitMs: 500 } }, gatewayTimeouts: { firstByteMs: 300 } });
     await t.call('POST', '/v1/deployments', { body: { name: 'probe', image: 'i', gpu_type: 'none' } });
     const id = (await t.store.listDeploymentIds())[0]!;
     projectId = (await t.store.findDeploymentById(id))!.project_id;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
+import { wireApp, type WiringOptions } from '../../src/cli/wiring.js';
 import { type CommandContext } from '../../src/commands/context.js';
 import { createApiKey } from '../../src/commands/keys.js';
 import { systemClock } from '../../src/domain/clock.js';
@@ -21,6 +22,8 @@ export interface TestApp {
   url: string;
   store: Store;
   ctx: CommandContext;
+  /** The app's parts as `gantry serve` wires them: routing table, queue, endpoints' environment, … */
+  parts: AppDeps;
   adminKey: string;
   keyFor(project: string): Promise<{ id: string; key: string }>;
   /** fetch() against the app with a bearer key and JSON body. */
@@ -32,19 +35,18 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real app on a real loopback socket over a fresh database of the given engine. */
+/**
+ * The real app on a real loopback socket over a fresh database of the given engine, built by the
+ * same wiring as `gantry serve` (cli/wiring.ts) with no runtime unless `wire` gives one.
+ */
 export async function startTestApp(
   engine: Engine,
   options: {
-    bodyLimit?: number;
-    /** Replaces parts of the context, e.g. a real runtime. */
+    /** Replaces parts of the context before the app is wired, e.g. a real runtime or a stepped clock. */
     wire?: (ctx: CommandContext) => void;
-    /** The gateway's routing table and timeouts, for tests that place replicas in it themselves. */
-    gateway?: Pick<AppDeps, 'routes' | 'gatewayTimeouts'>;
-    /** Dedicated endpoints' hardware, catalog and engine. */
-    endpoints?: (ctx: CommandContext) => AppDeps['endpoints'];
-    /** The job queue, for tests that drive its clock and sweep themselves. */
-    queue?: (ctx: CommandContext) => AppDeps['queue'];
+    /** What `gantry serve` takes from its settings: GPUs, endpoint settings, hold limits, body limit, downloads. */
+    wiring?: Omit<WiringOptions, 'ctx'>;
+    gatewayTimeouts?: AppDeps['gatewayTimeouts'];
   } = {},
 ): Promise<TestApp> {
   const db = await engine.create();
@@ -59,14 +61,8 @@ export async function startTestApp(
     blobs: new FsBlobStore(blobDir),
   };
   options.wire?.(ctx);
-  const app = await buildApp({
-    ctx,
-    bodyLimit: options.bodyLimit,
-    keyCacheMs: 100,
-    ...options.gateway,
-    queue: options.queue?.(ctx),
-    endpoints: options.endpoints?.(ctx),
-  });
+  const parts = wireApp({ ctx, ...options.wiring });
+  const app = await buildApp({ ...parts, keyCacheMs: 100, ...(options.gatewayTimeouts ? { gatewayTimeouts: options.gatewayTimeouts } : {}) });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;
@@ -75,6 +71,7 @@ export async function startTestApp(
     url,
     store,
     ctx,
+    parts,
     adminKey,
     keyFor,
     async call(method, path, opts = {}) {
