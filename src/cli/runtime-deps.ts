@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import { systemClock } from '../domain/clock.js';
-import { randomIds } from '../domain/ids.js';
+import { randomIds, type IdSource } from '../domain/ids.js';
 import { parseSecretKey, SecretBox } from '../domain/secret-box.js';
 import { openDatabase } from '../store/database.js';
 import { DockerDriver } from '../runtime/docker/docker-driver.js';
@@ -17,6 +17,16 @@ export async function openStore(config: Config) {
   mkdirSync(config.dataDir, { recursive: true });
   const store = new Store(await openDatabase(config.databaseUrl));
   return { store, ids: randomIds, clock: systemClock };
+}
+
+/**
+ * This instance's id, kept in the data dir so that it survives restarts: background work it
+ * claimed (model uploads) is its own to resume as soon as it starts again.
+ */
+export function loadInstanceId(config: Config, ids: IdSource): string {
+  const path = join(config.dataDir, 'instance.id');
+  if (!existsSync(path)) writeFileSync(path, ids.id('instance') + '\n', { mode: 0o600, flag: 'wx' });
+  return readFileSync(path, 'utf8').trim();
 }
 
 /**

@@ -18,7 +18,7 @@ import { VolumePreloader } from '../reconciler/volume-preload.js';
 import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
-import { loadSecretBox, openDriver, openStore } from './runtime-deps.js';
+import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
 
@@ -52,6 +52,7 @@ export async function serve(config: Config) {
     endpoints: config.endpoints,
     downloadsDir: join(config.dataDir, 'downloads'),
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
+    instanceId: loadInstanceId(config, deps.ids),
     bodyLimit: config.bodyLimit,
     logger,
   });
@@ -86,8 +87,8 @@ export async function serve(config: Config) {
     decisions: metrics.autoscalerDecisions,
     log: (msg, fields) => logger.info(fields, msg),
   });
-  // Upload jobs whose Gantry stopped (this one before a restart, or another instance) are failed once they lapse.
-  await importer.startSweeps();
+  // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
+  await importer.start();
   const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}) });
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');

@@ -22,6 +22,8 @@ export interface WiringOptions {
   /** Download timeouts and retries (tests shorten them). */
   downloads?: Partial<Pick<ImportOptions, 'timeoutMs' | 'attempts' | 'retryDelayMs'>>;
   hold?: HoldLimits;
+  /** This Gantry instance, stable across restarts (its claims on background work carry it); one per process when not given. */
+  instanceId?: string;
   bodyLimit?: number;
   logger?: FastifyBaseLogger;
 }
@@ -60,6 +62,6 @@ export function wireApp(o: WiringOptions): AppDeps {
     metrics: createMetrics(),
     queue,
     endpoints,
-    importer: new ModelImporter(ctx, endpoints.imports),
+    importer: new ModelImporter(ctx, endpoints.imports, o.instanceId ?? ctx.ids.id('instance')),
   };
 }

@@ -10,12 +10,14 @@ import { isArchive, unpack } from '../endpoints/archive.js';
 import { every } from '../domain/periodic.js';
 import { download, httpError, request, type DownloadOptions, type Expected } from '../endpoints/download.js';
 import type { ImportOptions } from '../endpoints/settings.js';
-import type { ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
+import type { JobClaim, ModelJobRecord, ModelJobStatus, ModelRecord } from '../store/endpoint-store.js';
 import type { Caller } from '../contract/ports.js';
 
-/** A running job is touched this often; one untouched for LAPSE_MS is failed by a sweep. */
+/** A claim lasts this long and is renewed every HEARTBEAT_MS while its runner works. */
+const LEASE_MS = 120_000;
 const HEARTBEAT_MS = 30_000;
-const LAPSE_MS = 120_000;
+/** Claims after which an interrupted job is failed instead of run again. */
+const MAX_ATTEMPTS = 5;
 
 export type SourceKind = 'huggingface' | 'url' | 'local';
 
@@ -36,53 +38,59 @@ interface HubFile {
 }
 
 /**
- * Runs model upload jobs: fetches the weights into the project's storage under the job's
- * folder (`models/<job id>/`), makes them a read-only volume (named by the model id) that
- * endpoint engines mount, and records each step in the job's status_updates. A job whose
- * Gantry stopped is failed by a sweep once it lapses; the model may then be uploaded again.
+ * Runs model upload jobs as durable background work, on the queue's model: a job is a stored
+ * row claimed with a lease (`claimJob`), renewed by a heartbeat while its runner works. A new
+ * job is claimed and run at once by the instance that took the upload. A job whose Gantry
+ * stopped is claimed again, by the same instance as soon as it restarts (its claims carry the
+ * instance id kept in the data dir) or by any instance once the lease lapses, and resumes from
+ * the bytes already downloaded. A runner that lost its claim can no longer write the job
+ * (`attempt` fences it). Each job fetches the weights into the project's storage under its
+ * folder (`models/<job id>/`) and makes them a read-only volume (named by the model id) that
+ * endpoint engines mount, recording each step in the job's status_updates.
  */
 export class ModelImporter {
   private readonly running = new Set<Promise<void>>();
-  private stopSweeps = () => {};
+  private stopClaims = () => {};
 
   constructor(
     private readonly ctx: CommandContext,
     private readonly o: ImportOptions,
+    /** This Gantry instance, stable across its restarts (the data dir's instance id). */
+    private readonly owner: string,
   ) {}
 
   private get downloads(): DownloadOptions {
     return { ...this.o, clock: this.ctx.clock };
   }
 
-  /**
-   * Fails jobs whose runner stopped: a running job is touched every HEARTBEAT_MS, so one not
-   * touched for LAPSE_MS has no Gantry working on it, whichever instance started it.
-   */
-  async sweep() {
-    const before = new Date(this.ctx.clock.now().getTime() - LAPSE_MS).toISOString();
-    for (const job of await this.ctx.store.endpoints.lapsedJobs(before)) {
-      await this.step(job, 'Failed', 'the Gantry running this job stopped before it ended; upload the model again').catch(() => undefined);
-    }
+  /** A job was just stored: claim and run it here, now. */
+  submitted(jobId: string) {
+    this.track(this.claimAndRun({ id: jobId, mine: false }).then(() => undefined));
   }
 
-  /** Sweeps now and every minute, until stop(). */
-  async startSweeps() {
-    await this.sweep();
-    this.stopSweeps = every(
+  /**
+   * Resumes the jobs this instance held when it stopped, then claims any whose runner went
+   * away (another instance's lapsed lease) every HEARTBEAT_MS, until stop().
+   */
+  async start() {
+    // Listed first: a job claimed below is this process's own and must not be claimed twice.
+    for (const id of await this.ctx.store.endpoints.unfinishedJobsHeldBy(this.owner)) await this.claimAndRun({ id, mine: true });
+    await this.claimAll();
+    this.stopClaims = every(
       this.ctx.clock,
-      60_000,
-      () => this.sweep(),
+      HEARTBEAT_MS,
+      () => this.claimAll(),
       () => undefined,
     );
   }
 
   stop() {
-    this.stopSweeps();
+    this.stopClaims();
   }
 
-  start(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
-    const run = this.run(caller, model, job, hfToken).finally(() => this.running.delete(run));
-    this.running.add(run);
+  /** Claims and runs every job nobody holds (new, or its lease lapsed), one after another. */
+  async claimAll() {
+    while (await this.claimAndRun({ mine: false }));
   }
 
   /** Waits for running jobs (shutdown, tests). */
@@ -90,17 +98,50 @@ export class ModelImporter {
     await Promise.all(this.running);
   }
 
-  private async run(caller: Caller, model: ModelRecord, job: ModelJobRecord, hfToken: string | undefined) {
+  /** Claims one job (this one, or any) and starts it; false when there was none to claim. */
+  private async claimAndRun(o: { id?: string; mine: boolean }): Promise<boolean> {
+    const now = this.ctx.clock.nowMs();
+    const job = await this.ctx.store.endpoints.claimJob({
+      ...o,
+      owner: this.owner,
+      nowIso: new Date(now).toISOString(),
+      leaseUntilIso: new Date(now + LEASE_MS).toISOString(),
+    });
+    if (!job) return false;
+    this.track(this.run(job));
+    return true;
+  }
+
+  private track(p: Promise<void>) {
+    const run = p.finally(() => this.running.delete(run));
+    this.running.add(run);
+  }
+
+  private async run(job: ModelJobRecord) {
+    const claim = { owner: this.owner, attempt: job.attempt };
+    const model = await this.ctx.store.endpoints.findModelById(job.model_id);
+    if (!model) return;
     const kind = sourceKind(model.source)!;
-    // A missed heartbeat is harmless: the next one (or the lapse sweep) settles it.
+    if (job.attempt > MAX_ATTEMPTS) {
+      await this.step(job, claim, 'Failed', `interrupted ${MAX_ATTEMPTS} times before it ended; upload the model again`).catch(() => undefined);
+      return;
+    }
+    // A missed heartbeat is harmless: the lease outlasts several; a lost claim ends the run at its next write.
     const stopBeat = every(
       this.ctx.clock,
       HEARTBEAT_MS,
-      () => this.ctx.store.endpoints.touchJob(job.id, this.ctx.clock.now().toISOString()),
+      () => this.ctx.store.endpoints.renewJob(job.id, claim, this.ctx.clock.now().toISOString(), new Date(this.ctx.clock.nowMs() + LEASE_MS).toISOString()),
       () => undefined,
     );
     try {
-      await this.step(job, 'Running', `Fetching weights from ${kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source}`);
+      const from = kind === 'huggingface' ? `${this.o.hubUrl}/${model.source}` : model.source;
+      await this.step(
+        job,
+        claim,
+        'Running',
+        job.attempt > 1 ? `Resuming the fetch from ${from} (attempt ${job.attempt}) with the bytes already downloaded` : `Fetching weights from ${from}`,
+      );
+      const hfToken = job.sealed_token ? this.ctx.secretBox.open(job.sealed_token, job.id) : undefined;
       const work = join(this.o.workDir, model.id);
       const files =
         kind === 'huggingface'
@@ -110,24 +151,26 @@ export class ModelImporter {
             : await this.fromLocal(model, work);
       await rm(work, { recursive: true, force: true });
       const size = files.reduce((n, f) => n + f, 0);
+      // Volumes are the project's: act as the project (the model's name starts with it).
+      const caller: Caller = { projectId: model.project_id, projectName: model.name.split('/')[0]!, keyId: 'model-import' };
       // The volume may be left from an attempt that stopped just after making it: point it here.
       const content = { type: 'files' as const, source_prefix: model.weights_prefix };
       if (await this.ctx.store.findVolume(model.project_id, model.id)) await updateVolume(this.ctx, caller, model.id, { content });
       else await createVolume(this.ctx, caller, { name: model.id, type: 'readOnly', content });
       await this.ctx.store.endpoints.modelReady(model.id, size);
-      await this.step(job, 'Complete', `Model weights stored: ${files.length} file(s), ${size} bytes`);
+      await this.step(job, claim, 'Complete', `Model weights stored: ${files.length} file(s), ${size} bytes`);
     } catch (err) {
-      await this.step(job, 'Failed', (err as Error).message).catch(() => undefined);
+      await this.step(job, claim, 'Failed', (err as Error).message).catch(() => undefined);
     } finally {
       stopBeat();
     }
   }
 
-  /** Records a step; a job that has already ended (a sweep failed it) is not moved again. */
-  private async step(job: ModelJobRecord, status: ModelJobStatus, message: string) {
+  /** Records a step under the runner's claim; a job that ended or was claimed again since is not moved. */
+  private async step(job: ModelJobRecord, claim: JobClaim, status: ModelJobStatus, message: string) {
     const timestamp = this.ctx.clock.now().toISOString();
     const next = { ...job, status, status_updates: [...job.status_updates, { status, message, timestamp }], updated_at: timestamp };
-    if (!(await this.ctx.store.endpoints.updateJob(next))) throw new Error(`job ${job.id} has already ended`);
+    if (!(await this.ctx.store.endpoints.updateJob(next, claim))) throw new Error(`job ${job.id} has ended or is no longer this runner's`);
     Object.assign(job, next);
   }
 

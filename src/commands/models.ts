@@ -39,7 +39,8 @@ export async function listModels(ctx: CommandContext, env: EndpointEnv, caller: 
 }
 
 /**
- * Registers the model and its upload job, and starts fetching the weights in the background.
+ * Registers the model and its upload job (a durable row the importer claims), and starts
+ * fetching the weights in the background.
  * A model whose earlier upload failed may be uploaded again under its name; each attempt
  * writes its own folder (`models/<job id>/`), so a failed attempt's files never mix in.
  */
@@ -84,6 +85,11 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
     args: { description: model.description, modelName: name, modelSource: body.model_source },
     created_at: now,
     updated_at: now,
+    attempt: 0,
+    claimed_by: null,
+    lease_until: null,
+    // The Hub token waits, sealed, for whichever instance runs the job (again after a restart).
+    sealed_token: body.hf_token ? ctx.secretBox.seal(body.hf_token, jobId) : null,
   };
   await withConstraints(
     () =>
@@ -93,7 +99,7 @@ export async function uploadModel(ctx: CommandContext, importer: ModelImporter, 
       }),
     { unique: () => errors.alreadyExists('Model', name) },
   );
-  importer.start(caller, model, job, body.hf_token);
+  importer.submitted(job.id);
   return { data: { job_id: job.id, model_name: name, model_id: model.id, model_source: kind }, message: 'Processing model weights. Job created.' };
 }
 

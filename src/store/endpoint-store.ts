@@ -62,6 +62,19 @@ export interface ModelJobRecord {
   args: { description: string; modelName: string; modelSource: string };
   created_at: string;
   updated_at: string;
+  /** Claims so far; a runner's writes count only while the attempt is still its own. */
+  attempt: number;
+  /** The Gantry instance running it, until `lease_until`. */
+  claimed_by: string | null;
+  lease_until: string | null;
+  /** The Hub token, sealed (SecretBox, bound to the job id); null once the job ends. */
+  sealed_token: string | null;
+}
+
+/** Whose claim a job's write is made under: the instance and the attempt it claimed. */
+export interface JobClaim {
+  owner: string;
+  attempt: number;
 }
 
 type Row<T, K extends keyof T> = Omit<T, K> & { [P in K]: string };
@@ -170,6 +183,11 @@ export class EndpointStore {
     return row && modelOf(row);
   }
 
+  async findModelById(id: string): Promise<ModelRecord | undefined> {
+    const row = await this.ex.get<ModelRow>('SELECT * FROM models WHERE id = $1', [id]);
+    return row && modelOf(row);
+  }
+
   async listModels(projectId: string): Promise<ModelRecord[]> {
     return (await this.ex.all<ModelRow>('SELECT * FROM models WHERE project_id = $1 ORDER BY created_at, id', [projectId])).map(modelOf);
   }
@@ -194,8 +212,22 @@ export class EndpointStore {
 
   async insertJob(j: ModelJobRecord): Promise<void> {
     await this.ex.run(
-      `INSERT INTO model_jobs (id, project_id, model_id, status, status_updates, args, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [j.id, j.project_id, j.model_id, j.status, JSON.stringify(j.status_updates), JSON.stringify(j.args), j.created_at, j.updated_at],
+      `INSERT INTO model_jobs (id, project_id, model_id, status, status_updates, args, created_at, updated_at, attempt, claimed_by, lease_until, sealed_token)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        j.id,
+        j.project_id,
+        j.model_id,
+        j.status,
+        JSON.stringify(j.status_updates),
+        JSON.stringify(j.args),
+        j.created_at,
+        j.updated_at,
+        j.attempt,
+        j.claimed_by,
+        j.lease_until,
+        j.sealed_token,
+      ],
     );
   }
 
@@ -208,23 +240,56 @@ export class EndpointStore {
     return (await this.ex.all<JobRow>('SELECT * FROM model_jobs WHERE project_id = $1 ORDER BY created_at DESC, id DESC', [projectId])).map(jobOf);
   }
 
-  /** Unfinished jobs (Queued or Running) not touched since `beforeIso`: nobody runs them. */
-  async lapsedJobs(beforeIso: string): Promise<ModelJobRecord[]> {
-    return (
-      await this.ex.all<JobRow>("SELECT * FROM model_jobs WHERE status IN ('Queued', 'Running') AND updated_at < $1 ORDER BY created_at", [beforeIso])
-    ).map(jobOf);
+  /**
+   * Claims an unfinished job nobody holds (never claimed, or its lease lapsed), or, with
+   * `mine`, one this owner held before it restarted. `id` narrows it to one job. Answers the
+   * job with its new attempt, or undefined when there is none to claim (or another won it).
+   */
+  async claimJob(o: { id?: string; owner: string; mine: boolean; nowIso: string; leaseUntilIso: string }): Promise<ModelJobRecord | undefined> {
+    const found = await this.ex.get<JobRow>(
+      `SELECT * FROM model_jobs
+        WHERE status IN ('Queued', 'Running') AND ($1 = '' OR id = $1)
+          AND (lease_until IS NULL OR lease_until < $2 OR ($3 = 1 AND claimed_by = $4))
+        ORDER BY created_at, id LIMIT 1`,
+      [o.id ?? '', o.nowIso, o.mine ? 1 : 0, o.owner],
+    );
+    if (!found) return undefined;
+    const job = jobOf(found);
+    const won = await this.ex.run(
+      'UPDATE model_jobs SET attempt = attempt + 1, claimed_by = $3, lease_until = $4, updated_at = $5 WHERE id = $1 AND attempt = $2',
+      [job.id, job.attempt, o.owner, o.leaseUntilIso, o.nowIso],
+    );
+    return won === 1 ? { ...job, attempt: job.attempt + 1, claimed_by: o.owner, lease_until: o.leaseUntilIso, updated_at: o.nowIso } : undefined;
   }
 
-  /** A running job's heartbeat. */
-  async touchJob(id: string, atIso: string): Promise<void> {
-    await this.ex.run("UPDATE model_jobs SET updated_at = $2 WHERE id = $1 AND status IN ('Queued', 'Running')", [id, atIso]);
+  /** Unfinished jobs `owner` holds a claim on (after a restart: what it was running when it stopped). */
+  async unfinishedJobsHeldBy(owner: string): Promise<string[]> {
+    const rows = await this.ex.all<{ id: string }>("SELECT id FROM model_jobs WHERE claimed_by = $1 AND status IN ('Queued', 'Running') ORDER BY created_at", [
+      owner,
+    ]);
+    return rows.map((r) => r.id);
   }
 
-  /** Writes a step of an unfinished job; false if it had already ended (exactly one end). */
-  async updateJob(j: ModelJobRecord): Promise<boolean> {
+  /** A runner's heartbeat: extends its lease; false once the claim is no longer its own. */
+  async renewJob(id: string, claim: JobClaim, nowIso: string, leaseUntilIso: string): Promise<boolean> {
     const changed = await this.ex.run(
-      "UPDATE model_jobs SET status = $2, status_updates = $3, updated_at = $4 WHERE id = $1 AND status IN ('Queued', 'Running')",
-      [j.id, j.status, JSON.stringify(j.status_updates), j.updated_at],
+      "UPDATE model_jobs SET lease_until = $4, updated_at = $5 WHERE id = $1 AND claimed_by = $2 AND attempt = $3 AND status IN ('Queued', 'Running')",
+      [id, claim.owner, claim.attempt, leaseUntilIso, nowIso],
+    );
+    return changed === 1;
+  }
+
+  /**
+   * Writes a step of an unfinished job under the claim it was made with; false if the job has
+   * ended or was claimed again since (exactly one end, and a runner that lost its claim is fenced
+   * off). An ended job drops its sealed token.
+   */
+  async updateJob(j: ModelJobRecord, claim: JobClaim): Promise<boolean> {
+    const ended = j.status === 'Complete' || j.status === 'Failed';
+    const changed = await this.ex.run(
+      `UPDATE model_jobs SET status = $2, status_updates = $3, updated_at = $4, sealed_token = CASE WHEN $7 = 1 THEN NULL ELSE sealed_token END
+        WHERE id = $1 AND claimed_by = $5 AND attempt = $6 AND status IN ('Queued', 'Running')`,
+      [j.id, j.status, JSON.stringify(j.status_updates), j.updated_at, claim.owner, claim.attempt, ended ? 1 : 0],
     );
     return changed === 1;
   }
@@ -240,4 +305,9 @@ const modelOf = (row: ModelRow): ModelRecord => ({
   ready: Number(row.ready) === 1,
   size_bytes: row.size_bytes === null ? null : Number(row.size_bytes),
 });
-const jobOf = (row: JobRow): ModelJobRecord => ({ ...row, status_updates: JSON.parse(row.status_updates), args: JSON.parse(row.args) });
+const jobOf = (row: JobRow): ModelJobRecord => ({
+  ...row,
+  attempt: Number(row.attempt),
+  status_updates: JSON.parse(row.status_updates),
+  args: JSON.parse(row.args),
+});

@@ -174,6 +174,16 @@ const STEPS: string[][] = [
     'ALTER TABLE deployments ADD COLUMN failed_revision_id TEXT',
     'ALTER TABLE deployments ADD COLUMN failure TEXT',
   ],
+  [
+    // Model upload jobs are claimed with a lease, like queue jobs: a job whose Gantry stopped is
+    // claimed again (by the same instance at once after a restart, by another once the lease
+    // lapses) and resumes from its downloaded bytes. `attempt` fences a runner that lost its claim.
+    'ALTER TABLE model_jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0',
+    'ALTER TABLE model_jobs ADD COLUMN claimed_by TEXT',
+    'ALTER TABLE model_jobs ADD COLUMN lease_until TEXT',
+    // The Hub token of the upload, sealed like a secret; dropped when the job ends.
+    'ALTER TABLE model_jobs ADD COLUMN sealed_token TEXT',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
