@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { ConfigError, loadConfig, SETTINGS, type Flags, type SettingName } from '../config/config.js';
+import { ConfigError, loadConfig, type Flags } from '../config/config.js';
+import { SETTINGS, type SettingName } from '../config/settings-table.js';
 import { createApiKey, PROJECT_NAME_RULE, validProjectName } from '../commands/keys.js';
 import { VERSION } from '../version.js';
 import { doctor } from './doctor.js';

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { resolve, join } from 'node:path';
-import { DEFAULT_HOLD } from '../gateway/routing-table.js';
+import { join, resolve } from 'node:path';
 import { GPU_TYPES } from '../contract/schemas/deployment.js';
+import type { CatalogModel } from '../endpoints/catalog.js';
 import { exampleEngine, type EngineTemplate } from '../endpoints/engine.js';
 import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
-import type { CatalogModel } from '../endpoints/catalog.js';
+import { DEFAULT_HOLD } from '../gateway/routing-table.js';
+import { checkConfigFile } from './config-file.js';
+import { DEMO_GPUS, MIN_ADMIN_KEY_LENGTH, SETTINGS, type SettingName } from './settings-table.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -46,181 +48,7 @@ export interface Config {
   endpoints: EndpointsConfig;
 }
 
-/** Config-file-only settings, by their key in the file. */
-const FILE_ONLY = ['models', 'engine', 'gpu_prices', 'availability_zones', 'local_model_dirs'];
-
 export class ConfigError extends Error {}
-
-/** An admin key is a bearer credential for a whole project: at least as long as a 128-bit hex token. */
-export const MIN_ADMIN_KEY_LENGTH = 32;
-/** What `--demo` declares when `--gpus` does not. */
-export const DEMO_GPUS = 'h100-80gb:2';
-
-/**
- * One setting as the user meets it: its flag (with the argument's name), environment
- * variable, config-file key and help line. The CLI's options and the config file's known keys
- * are generated from this table, so a setting exists everywhere or nowhere.
- */
-export interface Setting {
-  flag: string;
-  arg: string;
-  env: string;
-  file: string;
-  help: string;
-  /** `store`: every command that opens the store; `serve`: only `gantry serve`. */
-  scope: 'store' | 'serve';
-}
-
-export const SETTINGS = {
-  dataDir: { flag: '--data-dir', arg: 'dir', env: 'GANTRY_DATA_DIR', file: 'data_dir', scope: 'store', help: 'data directory (default ./.gantry)' },
-  databaseUrl: {
-    flag: '--database',
-    arg: 'url',
-    env: 'GANTRY_DATABASE_URL',
-    file: 'database_url',
-    scope: 'store',
-    help: 'sqlite:PATH or postgres://USER@HOST/DB (default sqlite under the data dir)',
-  },
-  listen: {
-    flag: '--listen',
-    arg: 'host:port',
-    env: 'GANTRY_LISTEN',
-    file: 'listen',
-    scope: 'serve',
-    help: 'address to listen on (default 127.0.0.1:8080; port 0 picks a free one)',
-  },
-  adminKey: {
-    flag: '--admin-key',
-    arg: 'key',
-    env: 'GANTRY_ADMIN_KEY',
-    file: 'admin_key',
-    scope: 'serve',
-    help: `the default project's admin key, at least ${MIN_ADMIN_KEY_LENGTH} characters (default: a random one saved to <data-dir>/admin.key)`,
-  },
-  secretKey: {
-    flag: '--secret-key',
-    arg: 'key',
-    env: 'GANTRY_SECRET_KEY',
-    file: 'secret_key',
-    scope: 'serve',
-    help: 'the 32-byte key (64 hex characters or base64) that encrypts secrets at rest (default: <data-dir>/secret.key)',
-  },
-  logLevel: {
-    flag: '--log-level',
-    arg: 'level',
-    env: 'GANTRY_LOG_LEVEL',
-    file: 'log_level',
-    scope: 'serve',
-    help: 'fatal, error, warn, info, debug, trace or silent (default info)',
-  },
-  bodyLimit: {
-    flag: '--body-limit',
-    arg: 'bytes',
-    env: 'GANTRY_BODY_LIMIT',
-    file: 'body_limit',
-    scope: 'serve',
-    help: 'largest accepted request body (default 1048576)',
-  },
-  runtime: {
-    flag: '--runtime',
-    arg: 'kind',
-    env: 'GANTRY_RUNTIME',
-    file: 'runtime',
-    scope: 'serve',
-    help: 'where replicas run: process or docker (default process)',
-  },
-  dockerHost: {
-    flag: '--docker-host',
-    arg: 'url',
-    env: 'DOCKER_HOST',
-    file: 'docker_host',
-    scope: 'serve',
-    help: "Docker Engine API of the docker runtime, Podman's works too (default unix:///var/run/docker.sock)",
-  },
-  registryAuth: {
-    flag: '--registry-auth',
-    arg: 'file',
-    env: 'GANTRY_REGISTRY_AUTH',
-    file: 'registry_auth',
-    scope: 'serve',
-    help: 'Docker-style config.json with registry credentials (docker runtime)',
-  },
-  gpus: {
-    flag: '--gpus',
-    arg: 'TYPE:COUNT,…',
-    env: 'GANTRY_GPUS',
-    file: 'gpus',
-    scope: 'serve',
-    help: `declare GPUs instead of detecting them with nvidia-smi (types: ${GPU_TYPES.join(', ')})`,
-  },
-  demo: {
-    flag: '--demo',
-    arg: 'on|off',
-    env: 'GANTRY_DEMO',
-    file: 'demo',
-    scope: 'serve',
-    help: `try endpoints without a GPU: ${DEMO_GPUS} simulated (unless --gpus) and the example engine instead of vLLM`,
-  },
-  publicUrl: {
-    flag: '--public-url',
-    arg: 'url',
-    env: 'GANTRY_PUBLIC_URL',
-    file: 'public_url',
-    scope: 'serve',
-    help: 'this server as replicas reach it (default the listen address)',
-  },
-  holdMax: {
-    flag: '--hold-max',
-    arg: 'n',
-    env: 'GANTRY_HOLD_MAX',
-    file: 'hold_max',
-    scope: 'serve',
-    help: `requests the gateway holds per deployment while no replica is ready (default ${DEFAULT_HOLD.maxHeld})`,
-  },
-  holdTimeoutSeconds: {
-    flag: '--hold-timeout',
-    arg: 'seconds',
-    env: 'GANTRY_HOLD_TIMEOUT',
-    file: 'hold_timeout',
-    scope: 'serve',
-    help: `how long the gateway holds a request for a ready replica (default ${DEFAULT_HOLD.maxWaitMs / 1000})`,
-  },
-  scaleDownWindowSeconds: {
-    flag: '--scale-down-window',
-    arg: 'seconds',
-    env: 'GANTRY_SCALE_DOWN_WINDOW',
-    file: 'scale_down_window',
-    scope: 'serve',
-    help: 'autoscaler scale-down stabilization window (default 300)',
-  },
-  idleGraceSeconds: {
-    flag: '--idle-grace',
-    arg: 'seconds',
-    env: 'GANTRY_IDLE_GRACE',
-    file: 'idle_grace',
-    scope: 'serve',
-    help: 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (default 300)',
-  },
-  tls: {
-    flag: '--tls',
-    arg: 'mode',
-    env: 'GANTRY_TLS',
-    file: 'tls',
-    scope: 'serve',
-    help: 'self-signed: serve HTTPS with a certificate for localhost and 127.0.0.1 made in the data dir (default off)',
-  },
-  tlsCert: {
-    flag: '--tls-cert',
-    arg: 'file',
-    env: 'GANTRY_TLS_CERT',
-    file: 'tls_cert',
-    scope: 'serve',
-    help: 'serve HTTPS with this PEM certificate (chain); needs --tls-key',
-  },
-  tlsKey: { flag: '--tls-key', arg: 'file', env: 'GANTRY_TLS_KEY', file: 'tls_key', scope: 'serve', help: 'the PEM private key of --tls-cert' },
-} as const satisfies Record<Exclude<keyof Config, 'baseEnv' | 'endpoints'> | 'tlsCert' | 'tlsKey', Setting>;
-
-export type SettingName = keyof typeof SETTINGS;
 
 /** Variables a process replica inherits from Gantry, so its command can be found and run. */
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'SSL_CERT_FILE'];
@@ -238,13 +66,8 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     } catch (err) {
       throw new ConfigError(`config file ${configPath} (--config / GANTRY_CONFIG): ${(err as Error).message}`);
     }
-    if (typeof file !== 'object' || file === null || Array.isArray(file)) {
-      throw new ConfigError(`config file ${configPath}: must hold a JSON object`);
-    }
-    const known = new Set([...Object.values(SETTINGS).map((s) => s.file), ...FILE_ONLY]);
-    for (const key of Object.keys(file)) {
-      if (!known.has(key)) throw new ConfigError(`config file ${configPath}: unknown setting '${key}' (known: ${[...known].join(', ')})`);
-    }
+    const checked = checkConfigFile(file);
+    if (!checked.ok) throw new ConfigError(`config file ${configPath}: ${checked.why}`);
   }
 
   const pick = (key: SettingName): { value: string | undefined; from: string } => {
@@ -297,7 +120,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
-  const endpoints = parseEndpoints(file, configPath ?? '', env.HF_ENDPOINT, cwd);
+  const endpoints = parseEndpoints(file, env.HF_ENDPOINT, cwd);
   // The example engine stands in for vLLM unless the config file names an engine of its own.
   if (demo && runtime !== 'process')
     throw new ConfigError(`--demo (GANTRY_DEMO): runs the example engine as a process; use it with --runtime process, not ${runtime}`);
@@ -335,33 +158,15 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   };
 }
 
-function parseEndpoints(file: Record<string, unknown>, path: string, hubUrl: string | undefined, cwd: string): EndpointsConfig {
-  const fail = (key: string, rule: string) => {
-    throw new ConfigError(`config file ${path}: ${key} ${rule}`);
-  };
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-  const { models, engine, gpu_prices: prices, availability_zones: zones, local_model_dirs: dirs } = file;
-  if (dirs !== undefined && (!Array.isArray(dirs) || dirs.some((d) => typeof d !== 'string'))) fail('local_model_dirs', 'must be a list of folders');
-  if (models !== undefined) {
-    if (!Array.isArray(models)) fail('models', 'must be a list of models');
-    (models as unknown[]).forEach((m, i) => {
-      if (!isObject(m) || typeof m.id !== 'string' || typeof m.memory_gb !== 'number' || typeof m.type !== 'string') {
-        fail(`models[${i}]`, 'needs id (string), type (chat, language, code, embedding, …) and memory_gb (number)');
-      }
-    });
-  }
-  if (engine !== undefined && !isObject(engine)) fail('engine', 'must be an object (image, command, args, port, health_check_path, …)');
-  if (prices !== undefined && (!isObject(prices) || Object.values(prices).some((v) => typeof v !== 'number' || v < 0))) {
-    fail('gpu_prices', 'must map GPU types to cents per GPU-minute (numbers ≥ 0)');
-  }
-  if (zones !== undefined && (!Array.isArray(zones) || zones.some((z) => typeof z !== 'string'))) fail('availability_zones', 'must be a list of strings');
+/** The endpoints' settings from the (schema-checked) config file, paths made absolute. */
+function parseEndpoints(file: Record<string, unknown>, hubUrl: string | undefined, cwd: string): EndpointsConfig {
   const d = DEFAULT_ENDPOINTS;
   return {
-    catalog: models as CatalogModel[] | undefined,
-    engine: (engine ?? d.engine) as Partial<EngineTemplate>,
-    gpuPrices: (prices ?? d.gpuPrices) as Record<string, number>,
-    availabilityZones: (zones as string[] | undefined) ?? d.availabilityZones,
-    localModelDirs: ((dirs as string[] | undefined) ?? d.localModelDirs).map((dir) => resolve(cwd, dir)),
+    catalog: file.models as CatalogModel[] | undefined,
+    engine: (file.engine ?? d.engine) as Partial<EngineTemplate>,
+    gpuPrices: (file.gpu_prices ?? d.gpuPrices) as Record<string, number>,
+    availabilityZones: (file.availability_zones as string[] | undefined) ?? d.availabilityZones,
+    localModelDirs: ((file.local_model_dirs as string[] | undefined) ?? d.localModelDirs).map((dir) => resolve(cwd, dir)),
     hubUrl: (hubUrl || d.hubUrl).replace(/\/$/, ''),
   };
 }

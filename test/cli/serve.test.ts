@@ -83,6 +83,17 @@ describe('gantry serve', () => {
       [['serve', '--tls-cert', '/nonexistent.pem'], {}, /--tls-cert and --tls-key .* go together/],
       [['serve'], { GANTRY_TLS_CERT: '/nonexistent.pem', GANTRY_TLS_KEY: '/nonexistent.key' }, /--tls-cert \/nonexistent\.pem: ENOENT/],
     ];
+    const configFile = (content: object) => {
+      const path = join(tempDir(), 'gantry.json');
+      writeFileSync(path, JSON.stringify(content));
+      return path;
+    };
+    cases.push(
+      [['serve', '--config', configFile({ lisen: '127.0.0.1:1' })], {}, /config file .*: unknown setting 'lisen' \(known: data_dir, database_url, listen, /],
+      [['serve', '--config', configFile({ models: [{ id: 'x', type: 'chat' }] })], {}, /config file .*: models\.0 must have required property 'memory_gb'/],
+      [['serve', '--config', configFile({ engine: { comand: ['x'] } })], {}, /config file .*: unknown setting 'engine\.comand'/],
+      [['serve', '--config', configFile({ gpu_prices: { 'h100-80gb': -1 } })], {}, /config file .*: gpu_prices\.h100-80gb must be >= 0/],
+    );
     for (const [args, env, message] of cases) {
       const dir = tempDir();
       const run = runGantry([...args, '--data-dir', dir], env);
