@@ -26,7 +26,7 @@ export interface TestApp {
   parts: AppDeps;
   adminKey: string;
   keyFor(project: string): Promise<{ id: string; key: string }>;
-  /** fetch() against the app with a bearer key and JSON body. */
+  /** A request with a bearer key and JSON body: inject() for API routes, loopback HTTP for the gateway's. */
   call(
     method: string,
     path: string,
@@ -34,6 +34,12 @@ export interface TestApp {
   ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
+
+/**
+ * Routes that forward to replicas write into the client's socket themselves (the gateway's
+ * dispatcher), so they are called over loopback; every other route through Fastify's inject().
+ */
+const VIA_SOCKET = /^\/v1\/(deployment-request\/|chat\/completions|completions|embeddings)/;
 
 /**
  * The real app on a real loopback socket over a fresh database of the given engine, built by the
@@ -83,15 +89,30 @@ export async function startTestApp(
         body = JSON.stringify(opts.body);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await fetch(url + path, { method, headers, body });
-      const text = await res.text();
+      let status: number;
+      let text: string;
+      let resHeaders: Headers;
+      if (VIA_SOCKET.test(path)) {
+        const res = await fetch(url + path, { method, headers, body });
+        [status, text, resHeaders] = [res.status, await res.text(), res.headers];
+      } else {
+        // The Host a client of this server sends: signed URLs are built from it.
+        const res = await app.inject({
+          method: method as 'GET',
+          url: path,
+          headers: { host: new URL(url).host, ...headers },
+          ...(body !== undefined ? { payload: body } : {}),
+        });
+        [status, text] = [res.statusCode, res.payload];
+        resHeaders = new Headers(Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])) as [string, string][]);
+      }
       let parsed: unknown = text;
       try {
         parsed = text ? JSON.parse(text) : undefined;
       } catch {
         // Not JSON: the body stays text.
       }
-      return { status: res.status, body: parsed, headers: res.headers };
+      return { status, body: parsed, headers: resHeaders };
     },
     async close() {
       await app.close();
