@@ -66,6 +66,7 @@ export async function serve(config: Config) {
     secretBox,
     platform,
     preloader,
+    maxConcurrent: config.reconcileConcurrency,
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
   ctx.runtime = controller;

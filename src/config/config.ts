@@ -40,6 +40,8 @@ export interface Config {
   scaleDownWindowSeconds: number;
   /** An autoscaled deployment with min_replicas 0 goes to zero after this long without a request. */
   idleGraceSeconds: number;
+  /** Deployments the controller reconciles at once. */
+  reconcileConcurrency: number;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
   /** HTTPS: off, a certificate and key from files, or a self-signed one made in the data dir. */
@@ -120,6 +122,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const holdTimeoutSeconds = wholeNumber(pick('holdTimeoutSeconds'), DEFAULT_HOLD.maxWaitMs / 1000, 1);
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
+  const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
   const endpoints = parseEndpoints(file, env.HF_ENDPOINT, cwd);
   // The example engine stands in for vLLM unless the config file names an engine of its own.
   if (demo && runtime !== 'process')
@@ -139,6 +142,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     holdTimeoutSeconds,
     scaleDownWindowSeconds,
     idleGraceSeconds,
+    reconcileConcurrency,
     runtime,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),

@@ -151,6 +151,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (default 300)',
   },
+  reconcileConcurrency: {
+    flag: '--reconcile-concurrency',
+    arg: 'n',
+    env: 'GANTRY_RECONCILE_CONCURRENCY',
+    file: 'reconcile_concurrency',
+    scope: 'serve',
+    help: 'deployments the controller reconciles at once; the rest wait their turn (default 4)',
+  },
   tls: {
     flag: '--tls',
     arg: 'mode',

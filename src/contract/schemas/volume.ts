@@ -8,7 +8,7 @@ const type = Type.Literal('readOnly');
 export const VolumeContentRequest = Type.Object(
   {
     type: Type.Literal('files'),
-    // Checked further in domain/volume.ts: relative, no ".." segment.
+    // Checked further by checkSourcePrefix in commands/volumes.ts: relative, no ".." segment.
     source_prefix: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[^\\u0000-\\u001f\\\\]+$' }),
   },
   { additionalProperties: false },
