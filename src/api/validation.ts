@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
 import { GantryError, errors } from '../contract/errors.js';
+import { NO_NUL_PATTERN } from '../contract/schemas/common.js';
 
 /**
  * Request validation. Bodies are checked strictly: no type coercion, no silently dropped
@@ -49,7 +50,9 @@ function toApiError(errs: ErrorObject[], httpPart: string | undefined): GantryEr
       return errors.invalid(field, `${where}${field} must be ${JSON.stringify(p.allowedValue)}`);
     }
     case 'pattern': {
+      // Never the value itself in the message: it may be a secret.
       const field = fieldPath(e.instancePath);
+      if (p.pattern === NO_NUL_PATTERN) return errors.invalid(field, `${where}${field} must not contain NUL bytes: a process environment cannot hold them`);
       return errors.invalid(field, `${where}${field} has characters that are not allowed (it must match ${String(p.pattern)})`);
     }
     default: {

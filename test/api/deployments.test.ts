@@ -57,6 +57,8 @@ for (const engine of engines) {
         'environment_variables[1].name',
         /more than once/,
       );
+      // A NUL byte cannot reach a process environment: refused at write time, the value never echoed.
+      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: 'TOPSECRET\u0000x' }] }, 'environment_variables[0].value', /^(?!.*TOPSECRET).*must not contain NUL bytes/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'nope', mount_path: '/data' }] }, 'volumes[0].name', /volume 'nope' not found/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'v', mount_path: 'relative' }] }, 'volumes[0].mount_path', /must match/);
       await rejects({ ...base, name: 'ok', min_replicas: 3, max_replicas: 2 }, 'min_replicas', /less than or equal to max_replicas/);
@@ -182,6 +184,14 @@ for (const engine of engines) {
       assert.match(r.body.error.message, /uses-secret/);
       await t.call('DELETE', '/v1/deployments/uses-secret');
       assert.equal((await t.call('DELETE', '/v1/deployments/secrets/db-pass')).status, 200);
+    });
+
+    test('a secret with a NUL byte is refused at write time, naming the field and not the value', async () => {
+      const r = await t.call('POST', '/v1/deployments/secrets', { body: { name: 'nul', value: 'TOPSECRET\u0000x' } });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.error.param, 'value');
+      assert.match(r.body.error.message, /must not contain NUL bytes/);
+      assert.ok(!JSON.stringify(r.body).includes('TOPSECRET'));
     });
 
     test('secret values are encrypted at rest and never in any response', async () => {

@@ -40,3 +40,6 @@ export const errorResponses = {
   413: ErrorBody,
   415: ErrorBody,
 };
+
+/** What an environment variable (or a secret, which becomes one) may hold: anything but NUL, which no process environment can carry. */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { StringEnum } from './common.js';
+import { NO_NUL_PATTERN, StringEnum } from './common.js';
 
 /**
  * Deployment schemas: the single source of truth for request validation, response
@@ -23,7 +23,7 @@ export const CUSTOM_METRIC_PATTERN = '^[a-zA-Z_:][a-zA-Z0-9_:]*$';
 export const EnvironmentVariable = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 256, pattern: ENV_NAME_PATTERN }),
-    value: Type.Optional(Type.String({ maxLength: 32768 })),
+    value: Type.Optional(Type.String({ maxLength: 32768, pattern: NO_NUL_PATTERN })),
     value_from_secret: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
   },
   { additionalProperties: false },

@@ -1,8 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { NO_NUL_PATTERN } from './common.js';
 
 /** Secret schemas (CreateSecretRequest, UpdateSecretRequest, SecretResponseItem). A value is never returned. */
 const name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_\\-/.]+$' });
-const value = Type.String({ minLength: 1, maxLength: 65536 });
+const value = Type.String({ minLength: 1, maxLength: 65536, pattern: NO_NUL_PATTERN });
 const description = Type.String({ maxLength: 500 });
 const projectId = Type.String({ maxLength: 200, description: 'Ignored: the project comes from the API key' });
 
