@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, rm, stat } from 'node:fs/promises';
-import { basename, join, relative, sep } from 'node:path';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createVolume, updateVolume } from './volumes.js';
 import type { CommandContext } from './context.js';
@@ -243,13 +243,17 @@ export class ModelImporter {
   }
 
   private async fromLocal(model: ModelRecord, work: string): Promise<number[]> {
-    const path = await realpath(model.source.replace(/^file:\/\//, '')).catch(() => {
-      throw new Error(`${model.source} does not exist on the Gantry host`);
+    // A root as written and as it really is (it may be a link); a path is judged against both.
+    const roots = (await Promise.all(this.o.localRoots.map(async (r) => [resolve(r), await realpath(r).catch(() => resolve(r))]))).flat();
+    const inside = (p: string) => roots.some((r) => p === r || p.startsWith(r + sep));
+    const outside = () => new Error(`${model.source} is outside the folders local models may come from (config local_model_dirs: ${this.o.localRoots.join(', ') || 'none set'})`);
+    // Outside the folders, the file system is not even asked: whether such a path exists is nobody's business.
+    const given = resolve(model.source.replace(/^file:\/\//, ''));
+    if (!inside(given)) throw outside();
+    const path = await realpath(given).catch(() => {
+      throw new Error(`${model.source} does not exist in the folders local models may come from`);
     });
-    const roots = await Promise.all(this.o.localRoots.map((r) => realpath(r).catch(() => r)));
-    if (!roots.some((r) => path === r || path.startsWith(r + sep))) {
-      throw new Error(`${model.source} is outside the folders local models may come from (config local_model_dirs: ${roots.join(', ') || 'none set'})`);
-    }
+    if (!inside(path)) throw outside(); // a link that leads out of them
     if (!(await stat(path)).isFile()) return this.storeTree(model, path);
     return isArchive(path) ? this.storeArchive(model, path, basename(path), work) : [await this.store(model, basename(path), createReadStream(path))];
   }

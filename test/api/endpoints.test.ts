@@ -277,8 +277,14 @@ describe('dedicated endpoints', () => {
     const taken = await client.models.upload({ model_name: 'my-model', model_source: 'acme/other' }).catch((err) => err);
     assert.equal(taken.status, 409, 'a model that is ready keeps its name');
 
-    const outside = await client.models.upload({ model_name: 'outside', model_source: '/etc' });
-    assert.match((await job(outside.data.job_id)).status_updates.at(-1)!.message, /outside the folders local models may come from/);
+    // Outside the allowed folders, an existing path and a missing one fail alike: no existence oracle.
+    const failure = async (name: string, source: string) =>
+      (await job((await client.models.upload({ model_name: name, model_source: source })).data.job_id)).status_updates.at(-1)!.message;
+    const existing = await failure('outside', '/etc');
+    const missing = await failure('outside-missing', '/no/such/dir');
+    assert.match(existing, /outside the folders local models may come from/);
+    assert.equal(existing.replace('/etc', 'X'), missing.replace('/no/such/dir', 'X'));
+    assert.match(await failure('inside-missing', join(dir, 'imports', 'nope')), /does not exist in the folders local models may come from/);
 
     const bad = await client.models.upload({ model_name: 'bad', model_source: 'not a source' }).catch((err) => err);
     assert.equal(bad.status, 400);
