@@ -246,7 +246,8 @@ export class ModelImporter {
     // A root as written and as it really is (it may be a link); a path is judged against both.
     const roots = (await Promise.all(this.o.localRoots.map(async (r) => [resolve(r), await realpath(r).catch(() => resolve(r))]))).flat();
     const inside = (p: string) => roots.some((r) => p === r || p.startsWith(r + sep));
-    const outside = () => new Error(`${model.source} is outside the folders local models may come from (config local_model_dirs: ${this.o.localRoots.join(', ') || 'none set'})`);
+    const outside = () =>
+      new Error(`${model.source} is outside the folders local models may come from (config local_model_dirs: ${this.o.localRoots.join(', ') || 'none set'})`);
     // Outside the folders, the file system is not even asked: whether such a path exists is nobody's business.
     const given = resolve(model.source.replace(/^file:\/\//, ''));
     if (!inside(given)) throw outside();

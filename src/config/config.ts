@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { GPU_TYPES } from '../contract/schemas/deployment.js';
 import type { CatalogModel } from '../endpoints/catalog.js';
@@ -124,6 +125,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
   const endpoints = parseEndpoints(file, env.HF_ENDPOINT, cwd);
+  endpoints.fetchAllow = addressList(pick('fetchAllow'));
   // The example engine stands in for vLLM unless the config file names an engine of its own.
   if (demo && runtime !== 'process')
     throw new ConfigError(`--demo (GANTRY_DEMO): runs the example engine as a process; use it with --runtime process, not ${runtime}`);
@@ -172,6 +174,7 @@ function parseEndpoints(file: Record<string, unknown>, hubUrl: string | undefine
     availabilityZones: (file.availability_zones as string[] | undefined) ?? d.availabilityZones,
     localModelDirs: ((file.local_model_dirs as string[] | undefined) ?? d.localModelDirs).map((dir) => resolve(cwd, dir)),
     hubUrl: (hubUrl || d.hubUrl).replace(/\/$/, ''),
+    fetchAllow: d.fetchAllow,
   };
 }
 
@@ -188,6 +191,24 @@ function parseTls(mode: Picked, cert: Picked, key: Picked, cwd: string): Config[
     return { mode: 'files', cert: resolve(cwd, cert.value), key: resolve(cwd, key.value) };
   }
   return mode.value === 'self-signed' ? { mode: 'self-signed' } : { mode: 'off' };
+}
+
+/** A comma-separated list of IP addresses and CIDR ranges. */
+function addressList(input: Picked): string[] {
+  if (input.value === undefined) return [];
+  const entries = input.value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const e of entries) {
+    const [ip, bits, extra] = e.split('/');
+    const family = isIP(ip!);
+    const max = family === 6 ? 128 : 32;
+    if (!family || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      throw new ConfigError(`${input.from}: '${e}' is not an IP address or a CIDR range (for example 10.0.0.0/8 or 127.0.0.1)`);
+    }
+  }
+  return entries;
 }
 
 /** `TYPE:COUNT,…` of the GPU types a deployment can ask for. */

@@ -151,6 +151,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'idle time before an autoscaled deployment with min_replicas 0 goes to zero (default 300)',
   },
+  fetchAllow: {
+    flag: '--fetch-allow',
+    arg: 'ADDRESS|CIDR,…',
+    env: 'GANTRY_FETCH_ALLOW',
+    file: 'fetch_allow',
+    scope: 'serve',
+    help: 'private addresses model sources may be fetched from (by default only public addresses are; loopback, private, link-local and metadata addresses are refused)',
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { once } from 'node:events';
 import type { Clock } from '../domain/clock.js';
+import { fetch, type Dispatcher } from 'undici';
 
 export interface DownloadOptions {
   /** Wait for a response head, and between body chunks: an unreachable or stalled source fails, it never hangs. */
@@ -13,6 +14,8 @@ export interface DownloadOptions {
   /** Pause before the n-th retry: n × this. */
   retryDelayMs: number;
   clock: Clock;
+  /** Where connections may go (outbound.ts: public addresses, and what the operator allows). */
+  dispatcher: Dispatcher;
 }
 
 /** What a downloaded file must be; checked before it is used. */
@@ -31,12 +34,12 @@ export interface Expected {
 export async function request(
   url: string,
   headers: Record<string, string>,
-  { timeoutMs, clock }: Pick<DownloadOptions, 'timeoutMs' | 'clock'>,
+  { timeoutMs, clock, dispatcher }: Pick<DownloadOptions, 'timeoutMs' | 'clock' | 'dispatcher'>,
 ): Promise<{ res: Response; abort: AbortController }> {
   const abort = new AbortController();
   const timer = clock.setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   try {
-    return { res: await fetch(url, { headers, signal: abort.signal }), abort };
+    return { res: (await fetch(url, { headers, signal: abort.signal, dispatcher })) as unknown as Response, abort };
   } catch (err) {
     const cause = (err as { cause?: Error }).cause ?? (abort.signal.reason as Error | undefined);
     throw new Error(`cannot reach ${new URL(url).origin}: ${cause?.message ?? (err as Error).message} (is the network reachable from Gantry?)`);

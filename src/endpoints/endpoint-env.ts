@@ -7,6 +7,7 @@ import { EndpointDirectory } from './endpoint-directory.js';
 import { engineTemplate } from './engine.js';
 import type { EngineSite } from './engine-spec.js';
 import { HardwareCatalog } from './hardware.js';
+import { guardedDispatcher, outboundPolicy } from './outbound.js';
 import { DEFAULT_ENDPOINTS, type EndpointsConfig, type ImportOptions } from './settings.js';
 
 /** What endpoints need beyond the command context: the hardware, the models, the engine. */
@@ -35,7 +36,14 @@ export function makeEndpointEnv(
     engine: engineTemplate(o.runtime, s.engine),
     runtime: o.runtime,
     availabilityZones: s.availabilityZones,
-    imports: { hubUrl: s.hubUrl, localRoots: s.localModelDirs, workDir: o.downloadsDir ?? join(tmpdir(), 'gantry-downloads'), ...DOWNLOADS, ...o.downloads },
+    imports: {
+      hubUrl: s.hubUrl,
+      localRoots: s.localModelDirs,
+      workDir: o.downloadsDir ?? join(tmpdir(), 'gantry-downloads'),
+      dispatcher: guardedDispatcher(outboundPolicy(s.fetchAllow)),
+      ...DOWNLOADS,
+      ...o.downloads,
+    },
     directory: new EndpointDirectory(store),
   };
 }

@@ -14,6 +14,8 @@ export interface EndpointsConfig {
   availabilityZones: string[];
   /** Folders a model upload's local model_source may be in (`local_model_dirs`). */
   localModelDirs: string[];
+  /** Private addresses and ranges model sources may still be fetched from (`--fetch-allow`). */
+  fetchAllow: string[];
   /** The Hugging Face Hub models are fetched from (HF_ENDPOINT). */
   hubUrl: string;
 }
@@ -25,6 +27,7 @@ export const DEFAULT_ENDPOINTS: EndpointsConfig = {
   gpuPrices: {},
   availabilityZones: ['local'],
   localModelDirs: [],
+  fetchAllow: [],
   hubUrl: 'https://huggingface.co',
 };
 

@@ -58,7 +58,11 @@ for (const engine of engines) {
         /more than once/,
       );
       // A NUL byte cannot reach a process environment: refused at write time, the value never echoed.
-      await rejects({ ...base, name: 'ok', environment_variables: [{ name: 'A', value: 'TOPSECRET\u0000x' }] }, 'environment_variables[0].value', /^(?!.*TOPSECRET).*must not contain NUL bytes/);
+      await rejects(
+        { ...base, name: 'ok', environment_variables: [{ name: 'A', value: 'TOPSECRET\u0000x' }] },
+        'environment_variables[0].value',
+        /^(?!.*TOPSECRET).*must not contain NUL bytes/,
+      );
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'nope', mount_path: '/data' }] }, 'volumes[0].name', /volume 'nope' not found/);
       await rejects({ ...base, name: 'ok', volumes: [{ name: 'v', mount_path: 'relative' }] }, 'volumes[0].mount_path', /must match/);
       await rejects({ ...base, name: 'ok', min_replicas: 3, max_replicas: 2 }, 'min_replicas', /less than or equal to max_replicas/);

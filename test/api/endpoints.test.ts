@@ -52,7 +52,7 @@ describe('dedicated endpoints', () => {
         mkdirSync(join(d, 'imports', 'my-adapter'));
         writeFileSync(join(d, 'imports', 'my-adapter', 'adapter_config.json'), '{"r": 8, "base_model_name_or_path": "acme/tiny-chat"}');
         writeFileSync(join(d, 'imports', 'my-adapter', 'adapter_model.safetensors'), Buffer.alloc(1024, 1));
-        return ['--data-dir', d, '--config', config, '--gpus', 'h100-80gb:2'];
+        return ['--data-dir', d, '--config', config, '--gpus', 'h100-80gb:2', '--fetch-allow', '127.0.0.1/32'];
       },
       { HF_ENDPOINT: 'http://127.0.0.1:9' },
     );

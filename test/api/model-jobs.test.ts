@@ -4,6 +4,7 @@ import { engines } from '../helpers/engines.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { hashKey } from '../../src/commands/keys.js';
 import { ModelImporter } from '../../src/commands/model-import.js';
+import { guardedDispatcher, outboundPolicy } from '../../src/endpoints/outbound.js';
 import type { ModelJobRecord } from '../../src/store/endpoint-store.js';
 import { SteppedClock } from '../helpers/clock.js';
 
@@ -20,7 +21,19 @@ for (const engine of engines) {
     let project: string;
     const clock = new SteppedClock();
     const importer = (owner: string) =>
-      new ModelImporter(t.ctx, { hubUrl: 'http://127.0.0.1:9', localRoots: [], workDir: '/nonexistent', timeoutMs: 1000, attempts: 1, retryDelayMs: 0 }, owner);
+      new ModelImporter(
+        t.ctx,
+        {
+          hubUrl: 'http://127.0.0.1:9',
+          localRoots: [],
+          workDir: '/nonexistent',
+          timeoutMs: 1000,
+          attempts: 1,
+          retryDelayMs: 0,
+          dispatcher: guardedDispatcher(outboundPolicy([])),
+        },
+        owner,
+      );
     before(async () => {
       t = await startTestApp(engine, { wire: (ctx) => (ctx.clock = clock) });
       project = (await t.store.findActiveKeyByHash(hashKey(t.adminKey)))!.project_id;

@@ -115,7 +115,8 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}/files`;
     t = await startTestApp(sqlite, {
       wiring: {
-        endpoints: { ...DEFAULT_ENDPOINTS, hubUrl, localModelDirs: [local] },
+        // The Hub and file servers of this test listen on loopback, which only an allowlist opens.
+        endpoints: { ...DEFAULT_ENDPOINTS, hubUrl, localModelDirs: [local], fetchAllow: ['127.0.0.1'] },
         downloadsDir: downloads,
         downloads: { timeoutMs: 3000, attempts: 3, retryDelayMs: 10 },
       },
@@ -211,6 +212,14 @@ describe('model sources: resumable, checked Hub downloads and archives', () => {
     const resumed = hub.seen.slice(before).find((s) => s.path.endsWith('/resolve/main/model.safetensors'));
     assert.equal(resumed?.range, `bytes=${partial}-`, 'the second job starts where the first stopped');
     assert.ok((await stored(again.data.job_id, 'model.safetensors')).equals(flaky));
+  });
+
+  test('a source on a private address that is not allowed fails the job, and fetches nothing', async () => {
+    // 127.0.0.2 is loopback too, but only 127.0.0.1 is allowed here.
+    const up = await client.models.upload({ model_name: 'ssrf', model_source: filesUrl.replace('127.0.0.1', '127.0.0.2') + '/model.tar.gz' });
+    const job = await finished(up.data.job_id);
+    assert.equal(job.status, 'Failed');
+    assert.match(job.status_updates.at(-1)!.message, /127\.0\.0\.2 is a private address .* unless --fetch-allow names it/);
   });
 
   test('a tar.gz archive by URL or local path is unpacked into the model folder; a broken one fails', async () => {

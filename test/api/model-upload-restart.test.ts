@@ -46,7 +46,7 @@ describe('a model upload interrupted by SIGKILL', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/weights.bin`;
-    served = await serveWithClient('gantry-upload-kill-', (d) => ['--data-dir', d]);
+    served = await serveWithClient('gantry-upload-kill-', (d) => ['--data-dir', d, '--fetch-allow', '127.0.0.1']);
   });
   after(async () => {
     server.closeAllConnections();
@@ -61,7 +61,7 @@ describe('a model upload interrupted by SIGKILL', () => {
     served.g.proc.kill('SIGKILL');
     await new Promise((r) => served.g.proc.once('exit', r));
 
-    served.g = await startGantry(['--data-dir', served.dir]);
+    served.g = await startGantry(['--data-dir', served.dir, '--fetch-allow', '127.0.0.1']);
     const client = new Together({ apiKey: served.key, baseURL: `${served.g.url}/v1`, maxRetries: 0 });
     type Job = { status: string; status_updates: { message: string }[] };
     const job = await eventually(

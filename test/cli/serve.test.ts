@@ -73,6 +73,7 @@ describe('gantry serve', () => {
       [['serve', '--hold-timeout', '0'], {}, /--hold-timeout: must be a whole number, at least 1/],
       [['serve', '--idle-grace', 'soon'], {}, /--idle-grace: must be a whole number/],
       [['serve'], { GANTRY_RECONCILE_CONCURRENCY: '0' }, /GANTRY_RECONCILE_CONCURRENCY: must be a whole number, at least 1/],
+      [['serve', '--fetch-allow', '10.0.0.0/33'], {}, /--fetch-allow: '10\.0\.0\.0\/33' is not an IP address or a CIDR range/],
       [['serve'], { GANTRY_GPUS: 'h100' }, /GANTRY_GPUS: 'h100' is not TYPE:COUNT/],
       [['serve', '--gpus', 'h100:2'], {}, /--gpus: 'h100' is not a GPU type a deployment can ask for \(one of h100-80gb, /],
       [['serve'], { GANTRY_ADMIN_KEY: 'short' }, /GANTRY_ADMIN_KEY: an admin key must be at least 32 characters \(got 5\)/],
