@@ -46,6 +46,8 @@ export interface AppDeps {
   gatewayTimeouts?: Partial<GatewayTimeouts>;
   /** Serve HTTPS with this certificate and key. */
   https?: { cert: string; key: string };
+  /** This server as clients and replicas reach it: the base of signed URLs (known once listening). */
+  publicUrl: () => string;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -92,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs, deps.ctx.clock);
   app.addHook('onClose', () => importer.idle());
-  const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls')) };
+  const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls'), deps.ctx.clock), publicUrl: deps.publicUrl };
   await app.register(signedStorageRoutes, storage);
   await app.register(
     async (v1) => {

@@ -63,6 +63,27 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
   socket.destroy();
 }
 
+/** Deeper JSON than any request of the API needs; recursion over a body never goes past it. */
+const MAX_JSON_DEPTH = 64;
+
+/** Whether JSON text opens more than `max` arrays or objects inside each other (a linear scan, no recursion). */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 /**
  * JSON bodies with Fastify's own parser (which refuses __proto__ and constructor poisoning),
  * except that an empty body is no body: the Python SDK sends `Content-Type: application/json`
@@ -73,6 +94,10 @@ export function installJsonParser(app: FastifyInstance, bodyLimit: number) {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit }, (req, body, done) => {
     if (body === '') return done(null, undefined);
+    // Bounded before anything recurses over it (the parser, validation, serialisation).
+    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      return done(errors.invalid('body', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`, 'invalid_body'), undefined);
+    }
     return parse(req, body as string, done);
   });
 }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import { systemClock } from '../domain/clock.js';
@@ -14,7 +14,9 @@ import { Store } from '../store/store.js';
 
 /** Opens the real dependencies that `serve` and `keys` share: data dir, store, ids, clock. */
 export async function openStore(config: Config) {
-  mkdirSync(config.dataDir, { recursive: true });
+  // Keys, the database, logs and stored files live here: only Gantry's user may enter.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const store = new Store(await openDatabase(config.databaseUrl));
   return { store, ids: randomIds, clock: systemClock };
 }

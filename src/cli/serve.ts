@@ -53,6 +53,7 @@ export async function serve(config: Config) {
     downloadsDir: join(config.dataDir, 'downloads'),
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
     instanceId: loadInstanceId(config, deps.ids),
+    publicUrl: () => platform.apiBaseUrl,
     bodyLimit: config.bodyLimit,
     logger,
   });

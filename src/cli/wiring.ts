@@ -22,6 +22,8 @@ export interface WiringOptions {
   /** Download timeouts and retries (tests shorten them). */
   downloads?: Partial<Pick<ImportOptions, 'timeoutMs' | 'attempts' | 'retryDelayMs'>>;
   hold?: HoldLimits;
+  /** This server as clients and replicas reach it (signed URLs point there); read when needed, since the bound port is known only after listening. */
+  publicUrl: () => string;
   /** This Gantry instance, stable across restarts (its claims on background work carry it); one per process when not given. */
   instanceId?: string;
   bodyLimit?: number;
@@ -63,5 +65,6 @@ export function wireApp(o: WiringOptions): AppDeps {
     queue,
     endpoints,
     importer: new ModelImporter(ctx, endpoints.imports, o.instanceId ?? ctx.ids.id('instance')),
+    publicUrl: o.publicUrl,
   };
 }

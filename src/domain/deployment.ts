@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
 import type { CreateDeploymentBody, DeploymentView, ReplicaEventView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
@@ -98,7 +99,8 @@ export function checkDraft(d: SpecDraft): void {
   d.volumes.forEach((v, i) => {
     const param = `volumes[${i}].mount_path`;
     if (v.mount_path.split('/').includes('..')) throw errors.invalid(param, `${param} must not contain '..'`);
-    const normal = v.mount_path.replace(/\/+$/, '') || '/';
+    // Judged in normal form: `/.`, `//` and `/data/` are the paths they stand for.
+    const normal = posix.normalize(v.mount_path).replace(/\/+$/, '') || '/';
     if (normal === '/') throw errors.invalid(param, `${param} must not be the root directory`);
     if (paths.has(normal)) throw errors.invalid(param, `${param}: ${v.mount_path} is mounted more than once`);
     paths.add(normal);

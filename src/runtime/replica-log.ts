@@ -16,7 +16,7 @@ export class ReplicaLog {
     private readonly dir: string,
     private readonly capBytes: number,
   ) {
-    this.fd = openSync(this.path, 'a');
+    this.fd = openSync(this.path, 'a', 0o600);
     this.size = statSync(this.path).size;
   }
 
@@ -29,7 +29,7 @@ export class ReplicaLog {
     if (this.size + chunk.length > this.capBytes && this.size > 0) {
       closeSync(this.fd);
       renameSync(this.path, `${this.path}.1`);
-      this.fd = openSync(this.path, 'a');
+      this.fd = openSync(this.path, 'a', 0o600);
       this.size = 0;
     }
     writeSync(this.fd, chunk);

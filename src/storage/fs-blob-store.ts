@@ -92,7 +92,7 @@ export class FsBlobStore implements BlobStore {
       md5s.push(Buffer.from(stored, 'hex'));
     }
     const joined = join(this.tmp, this.ids.uuidv7());
-    const out = createWriteStream(joined, { flags: 'wx' });
+    const out = createWriteStream(joined, { flags: 'wx', mode: 0o600 });
     for (const p of parts) await pipeline(createReadStream(join(dir, `part-${p.partNumber}`)), out, { end: false });
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
     await syncFile(joined);
@@ -125,7 +125,7 @@ export class FsBlobStore implements BlobStore {
             yield c;
           }
         },
-        createWriteStream(path, { flags: 'wx' }),
+        createWriteStream(path, { flags: 'wx', mode: 0o600 }),
       );
       await syncFile(path);
     } catch (err) {

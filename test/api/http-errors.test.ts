@@ -75,4 +75,32 @@ describe('errors below the routes', () => {
     assert.equal(missing.status, 404);
     assert.ok(!JSON.stringify(missing.body).includes('proj_'), JSON.stringify(missing.body));
   });
+
+  test('hostile bodies are 4xx, never 5xx: deep nesting, lone surrogates, overlong names, a root mount in disguise', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    for (const path of ['/v1/queue/submit', '/v1/deployments', '/internal/v1/videos/status']) {
+      const r = await t.call('POST', path, { raw: `{"model":"m","payload":${deep}}`, headers: { 'content-type': 'application/json' } });
+      assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+      assert.match(JSON.stringify(r.body), /nests deeper than 64 levels/);
+    }
+    const filename = async (name: string) => (await t.call('POST', '/v1/storage/upload-request', { body: { filename: name } })).status;
+    assert.equal(await filename('x/\ud800'), 400, 'a lone surrogate');
+    assert.equal(await filename(`dir/${'a'.repeat(256)}`), 400, 'a segment over 255 bytes');
+    assert.equal(await filename(`dir/${'a'.repeat(255)}`), 200, 'a segment of 255 bytes is fine');
+    const mount = await t.call('POST', '/v1/deployments', {
+      body: { name: 'rootish', image: 'i', gpu_type: 'none', volumes: [{ name: 'v', mount_path: '/.' }] },
+    });
+    assert.equal(mount.status, 400);
+    assert.match(mount.body.error.message, /must not be the root directory/);
+  });
+
+  test("signed URLs are built on the server's configured address, never on the request's Host", async () => {
+    const r = await t.call('POST', '/v1/storage/upload-request', { body: { filename: 'a.bin' }, headers: { host: 'attacker.example' } });
+    assert.equal(r.status, 200);
+    assert.ok(r.body.upload_url.url.startsWith(`${t.url}/storage/objects/`), r.body.upload_url.url);
+    assert.equal((await fetch(r.body.upload_url.url, { method: 'PUT', body: 'x' })).status, 200);
+    const download = await t.call('GET', '/v1/storage/a.bin', { headers: { host: 'attacker.example' } });
+    assert.equal(download.status, 307);
+    assert.ok(download.headers.get('location')!.startsWith(`${t.url}/storage/objects/`), download.headers.get('location')!);
+  });
 });

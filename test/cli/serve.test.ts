@@ -1,6 +1,6 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ describe('gantry serve', () => {
     const keyPath = join(dir, 'admin.key');
     assert.equal(statSync(keyPath).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'secret.key')).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700, "only Gantry's user enters the data dir");
+    for (const f of ['gantry.db', 'gantry.db-wal']) if (existsSync(join(dir, f))) assert.equal(statSync(join(dir, f)).mode & 0o777, 0o600, f);
     const key = readFileSync(keyPath, 'utf8').trim();
     assert.ok(first.output().includes(key), 'the new admin key is printed');
     assert.equal((await get(`${first.url}/v1/deployments`, key)).status, 200);

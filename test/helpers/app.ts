@@ -51,7 +51,7 @@ export async function startTestApp(
     /** Replaces parts of the context before the app is wired, e.g. a real runtime or a stepped clock. */
     wire?: (ctx: CommandContext) => void;
     /** What `gantry serve` takes from its settings: GPUs, endpoint settings, hold limits, body limit, downloads. */
-    wiring?: Omit<WiringOptions, 'ctx'>;
+    wiring?: Omit<WiringOptions, 'ctx' | 'publicUrl'>;
     gatewayTimeouts?: AppDeps['gatewayTimeouts'];
   } = {},
 ): Promise<TestApp> {
@@ -67,9 +67,10 @@ export async function startTestApp(
     blobs: new FsBlobStore(blobDir),
   };
   options.wire?.(ctx);
-  const parts = wireApp({ ctx, ...options.wiring });
+  let url = '';
+  const parts = wireApp({ ctx, publicUrl: () => url, ...options.wiring });
   const app = await buildApp({ ...parts, keyCacheMs: 100, ...(options.gatewayTimeouts ? { gatewayTimeouts: options.gatewayTimeouts } : {}) });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  url = await app.listen({ host: '127.0.0.1', port: 0 });
   const keyFor = (project: string) => createApiKey(ctx, project);
   const adminKey = (await keyFor('default')).key;
   return {
@@ -96,11 +97,10 @@ export async function startTestApp(
         const res = await fetch(url + path, { method, headers, body });
         [status, text, resHeaders] = [res.status, await res.text(), res.headers];
       } else {
-        // The Host a client of this server sends: signed URLs are built from it.
         const res = await app.inject({
           method: method as 'GET',
           url: path,
-          headers: { host: new URL(url).host, ...headers },
+          headers,
           ...(body !== undefined ? { payload: body } : {}),
         });
         [status, text] = [res.statusCode, res.payload];

@@ -24,6 +24,8 @@ import { errorResponses } from '../../contract/schemas/common.js';
 export interface StorageDeps {
   blobs: BlobStore;
   signer: UrlSigner;
+  /** This server's URL as clients and replicas reach it (`--public-url`, else the bound address). */
+  publicUrl: () => string;
 }
 
 /** How long a signed URL stays valid. */
@@ -32,12 +34,14 @@ const tags = ['Storage'];
 /** Workers upload their outputs and read their inputs with their deployment's key. */
 const config = { workerRoute: true };
 
-/** Signed URLs point back at the address the caller used, so they work wherever the caller is. */
-const origin = (req: FastifyRequest) => `${req.protocol}://${req.host}`;
 const encodePath = (key: string) => key.split('/').map(encodeURIComponent).join('/');
 
-function signedUrl(req: FastifyRequest, signer: UrlSigner, method: string, path: string) {
-  return { url: `${origin(req)}${encodePath(path)}?${signer.sign(method, path, URL_TTL_SECONDS)}`, method, headers: {} };
+/**
+ * A signed URL on this server's configured address, never on the request's Host header: a
+ * forged Host must not send an upload (or a download link) elsewhere.
+ */
+function signedUrl(deps: StorageDeps, method: string, path: string) {
+  return { url: `${deps.publicUrl()}${encodePath(path)}?${deps.signer.sign(method, path, URL_TTL_SECONDS)}`, method, headers: {} };
 }
 
 const objectPath = (key: string) => `/storage/objects/${key}`;
@@ -51,7 +55,8 @@ function blobError(err: unknown): never {
 }
 
 /** `/v1/storage/*` and `/v1/deployments/storage/{filename}`: Together's storage API (authenticated). */
-export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDeps) {
+export function storageRoutes(app: FastifyInstance, deps: StorageDeps) {
+  const { blobs } = deps;
   app.post<{ Body: UploadRequestBody }>(
     '/storage/upload-request',
     {
@@ -60,7 +65,7 @@ export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDe
     },
     async (req) => {
       checkFilename(req.body.filename, 'filename');
-      return { upload_url: signedUrl(req, signer, 'PUT', objectPath(objectKey(callerOf(req).projectId, req.body.filename))) };
+      return { upload_url: signedUrl(deps, 'PUT', objectPath(objectKey(callerOf(req).projectId, req.body.filename))) };
     },
   );
 
@@ -75,7 +80,7 @@ export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDe
       const uploadId = await blobs.createMultipart(objectKey(callerOf(req).projectId, req.body.filename));
       const part_upload_urls = Array.from({ length: req.body.parts_count }, (_, i) => ({
         part_number: i + 1,
-        ...signedUrl(req, signer, 'PUT', partPath(uploadId, i + 1)),
+        ...signedUrl(deps, 'PUT', partPath(uploadId, i + 1)),
       }));
       return { upload_id: uploadId, part_upload_urls };
     },
@@ -131,7 +136,7 @@ export function storageRoutes(app: FastifyInstance, { blobs, signer }: StorageDe
     checkFilename(filename, 'filename');
     const key = objectKey(callerOf(req).projectId, filename);
     if (!(await blobs.stat(key))) throw errors.notFound('File', filename);
-    return reply.redirect(signedUrl(req, signer, 'GET', objectPath(key)).url, 307);
+    return reply.redirect(signedUrl(deps, 'GET', objectPath(key)).url, 307);
   };
   const downloadSchema = { tags, summary: 'Download a file (307 to a signed URL)', response: errorResponses };
   app.get('/storage/*', { config, schema: downloadSchema }, download);
