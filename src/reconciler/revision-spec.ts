@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../contract/records.js';
 import type { RevisionSpec } from '../contract/runtime.js';
+import { TerminalError } from './work-queue.js';
 
 export interface PlatformEnv {
   /** This server as replicas reach it, e.g. http://127.0.0.1:8080 */
@@ -41,7 +42,8 @@ export async function buildRevisionSpec(
     else {
       const value = await resolveSecret(v.value_from_secret!);
       // Deleting a referenced secret is refused, so this only happens on a broken store.
-      if (value === undefined) throw new Error(`secret referenced by ${v.name} is missing`);
+      // Retrying cannot bring it back; the next change to the deployment reconciles it again.
+      if (value === undefined) throw new TerminalError(`secret referenced by ${v.name} is missing`);
       env[v.name] = value;
     }
   }
