@@ -70,6 +70,28 @@ describe('gateway', () => {
     assert.match(res.headers.get('x-gantry-replica') ?? '', /^web-/);
   });
 
+  test('forwards the request target byte for byte: encodings, dot segments, trailing slash and query as sent', async () => {
+    // node:http, not fetch: a WHATWG URL would normalise the path before it left the client.
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const u = new URL(g.url);
+        const req = request({ host: u.hostname, port: u.port, path, headers: auth }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject).end();
+      });
+    for (const sent of ['/echo/a%3Fb=1/c%2Fd', '/echo/%2e%2e/%2e%2e/x', '/echo/hello%20world/', '/echo/%00?q=%20&r=a%2Fb', '/echo//double/']) {
+      const res = await raw(`/v1/deployment-request/web${sent}`);
+      assert.equal(res.status, 200, `${sent}: ${res.body}`);
+      assert.equal(JSON.parse(res.body).url, sent);
+    }
+    const undecodable = await raw('/v1/deployment-request/web/echo/%E0%A4%A');
+    assert.equal(undecodable.status, 400, undecodable.body);
+    assert.equal(JSON.parse(undecodable.body).error.code, 'bad_url');
+  });
+
   test('balances across ready replicas', async () => {
     const served = new Set<string>();
     for (let i = 0; i < 10; i++) {

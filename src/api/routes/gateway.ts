@@ -160,14 +160,23 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
 
   const handler = async (req: FastifyRequest<{ Params: { name: string; '*'?: string } }>, reply: FastifyReply) => {
     const target = await targetOf(callerOf(req).projectId, req.params.name);
-    const query = req.url.indexOf('?');
-    await proxy(req, reply, target, `/${req.params['*'] ?? ''}${query >= 0 ? req.url.slice(query) : ''}`);
+    await proxy(req, reply, target, forwardedTarget(req.raw.url ?? '/'));
   };
 
   const schema = { hide: true };
   app.all('/deployment-request/:name', { schema }, handler);
   app.all('/deployment-request/:name/*', { schema }, handler);
   if (deps.inference) inferenceRoutes(app, { ...deps.inference, targetOf, proxy });
+}
+
+/**
+ * The request target a replica gets: what the client sent after `/v1/deployment-request/<name>`,
+ * byte for byte (percent-encoding, `..`, a trailing slash and the query as received), so a
+ * replica sees exactly the path its client asked for and Gantry never decodes one into another.
+ */
+export function forwardedTarget(rawUrl: string): string {
+  const afterName = rawUrl.replace(/^\/v1\/deployment-request\/[^/?]*/, '');
+  return afterName.startsWith('/') ? afterName : `/${afterName}`;
 }
 
 function refused(err: unknown) {
