@@ -14,6 +14,8 @@ import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
 import { listModels } from './commands/models.js';
+import { checkStorageWrite } from './commands/worker-scope.js';
+import type { Caller } from './contract/ports.js';
 import type { ModelImporter } from './commands/model-import.js';
 import type { EndpointEnv } from './endpoints/endpoint-env.js';
 import type { JobQueue } from './queue/job-queue.js';
@@ -94,7 +96,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs, deps.ctx.clock);
   app.addHook('onClose', () => importer.idle());
-  const storage = { blobs: deps.ctx.blobs, signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls'), deps.ctx.clock), publicUrl: deps.publicUrl };
+  const storage = {
+    blobs: deps.ctx.blobs,
+    signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls'), deps.ctx.clock),
+    publicUrl: deps.publicUrl,
+    checkWrite: (caller: Caller, filename: string) => checkStorageWrite(deps.ctx, caller, filename),
+  };
   await app.register(signedStorageRoutes, storage);
   await app.register(
     async (v1) => {

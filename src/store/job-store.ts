@@ -46,6 +46,11 @@ export class JobStore {
     );
   }
 
+  /** A job of the project by its request id, whichever queue it is in. */
+  findById(projectId: string, id: string): Promise<JobRecord | undefined> {
+    return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2', [id, projectId]);
+  }
+
   get(projectId: string, model: string, id: string): Promise<JobRecord | undefined> {
     return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2 AND model = $3', [id, projectId, model]);
   }

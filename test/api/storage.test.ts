@@ -138,8 +138,35 @@ describe('storage', () => {
     assert.equal(d.status, 200);
     const worker = await t.ctx.store.findWorkerKey(d.body.id);
     const workerKey = t.ctx.secretBox.open(worker!.ciphertext, d.body.id);
-    await put('job-1-result.txt', Buffer.from('done'), workerKey);
-    assert.equal(await (await download('/v1/storage/job-1-result.txt', workerKey)).text(), 'done');
+    // Outputs are named as sprocket names them: <request id>-<file name>.
+    const requestId = '01a233b3-8437-7094-ae8c-740e0c99ae60';
+    await put(`${requestId}-result.txt`, Buffer.from('done'), workerKey);
+    assert.equal(await (await download(`/v1/storage/${requestId}-result.txt`, workerKey)).text(), 'done');
     assert.equal((await t.call('GET', '/v1/deployments/storage/volumes', { key: workerKey })).status, 403);
+  });
+
+  test("a worker key writes only its own jobs' outputs: not other files of the project, nor another deployment's job", async () => {
+    const mine = await t.call('POST', '/v1/deployments', { body: { name: 'mine', image: 'img:1', gpu_type: 'h100-80gb' } });
+    await t.call('POST', '/v1/deployments', { body: { name: 'theirs', image: 'img:1', gpu_type: 'h100-80gb' } });
+    const workerKey = t.ctx.secretBox.open((await t.ctx.store.findWorkerKey(mine.body.id))!.ciphertext, mine.body.id);
+    const write = (filename: string) => t.call('POST', '/v1/storage/upload-request', { body: { filename }, key: workerKey });
+    for (const filename of ['weights/0/model.bin', 'result.txt', '01a233b3-8437-7094-ae8c-740e0c99ae60-x/nested.bin']) {
+      const r = await write(filename);
+      assert.equal(r.status, 403, filename);
+      assert.equal(r.body.error.type, 'permission_error');
+    }
+    const submit = async (model: string) => (await t.call('POST', '/v1/queue/submit', { body: { model, payload: {} } })).body.requestId as string;
+    const theirs = await submit('theirs');
+    assert.equal((await write(`${theirs}-out.png`)).status, 403, "another deployment's job");
+    const own = await submit('mine');
+    assert.equal((await write(`${own}-out.png`)).status, 403, 'a job not running yet');
+    const claimed = await t.call('GET', '/internal/v1/queue/retrieve?model=mine&timeout=1s', { key: workerKey });
+    assert.equal(claimed.body.data.request_id, own);
+    assert.equal((await write(`${own}-out.png`)).status, 200, 'its running job');
+    assert.equal(
+      (await t.call('POST', '/v1/storage/upload-request', { body: { filename: 'weights/0/model.bin' } })).status,
+      200,
+      'an admin key writes anywhere',
+    );
   });
 });

@@ -20,12 +20,15 @@ import {
   type UploadRequestBody,
 } from '../../contract/schemas/storage.js';
 import { errorResponses } from '../../contract/schemas/common.js';
+import type { Caller } from '../../contract/ports.js';
 
 export interface StorageDeps {
   blobs: BlobStore;
   signer: UrlSigner;
   /** This server's URL as clients and replicas reach it (`--public-url`, else the bound address). */
   publicUrl: () => string;
+  /** Refuses a write the caller may not make (a worker key writes only its jobs' outputs). */
+  checkWrite: (caller: Caller, filename: string) => Promise<void>;
 }
 
 /** How long a signed URL stays valid. */
@@ -65,6 +68,7 @@ export function storageRoutes(app: FastifyInstance, deps: StorageDeps) {
     },
     async (req) => {
       checkFilename(req.body.filename, 'filename');
+      await deps.checkWrite(callerOf(req), req.body.filename);
       return { upload_url: signedUrl(deps, 'PUT', objectPath(objectKey(callerOf(req).projectId, req.body.filename))) };
     },
   );
@@ -77,6 +81,7 @@ export function storageRoutes(app: FastifyInstance, deps: StorageDeps) {
     },
     async (req) => {
       checkFilename(req.body.filename, 'filename');
+      await deps.checkWrite(callerOf(req), req.body.filename);
       const uploadId = await blobs.createMultipart(objectKey(callerOf(req).projectId, req.body.filename));
       const part_upload_urls = Array.from({ length: req.body.parts_count }, (_, i) => ({
         part_number: i + 1,
@@ -95,6 +100,7 @@ export function storageRoutes(app: FastifyInstance, deps: StorageDeps) {
     async (req) => {
       const { filename, upload_id, parts } = req.body;
       checkFilename(filename, 'filename');
+      await deps.checkWrite(callerOf(req), filename);
       if (parts.some((p, i) => i > 0 && p.part_number <= parts[i - 1]!.part_number)) {
         throw errors.invalid('parts', 'parts: part numbers must be in ascending order, each once');
       }
