@@ -51,7 +51,7 @@ export function loadSecretBox(config: Config): SecretBox {
 /** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */
 export async function openDriver(config: Config, gpus: GpuInventory): Promise<RuntimeDriver> {
   const dir = join(config.dataDir, 'replicas');
-  if (config.runtime === 'process') return new ProcessDriver({ dir, baseEnv: config.baseEnv, gpus });
+  if (config.runtime === 'process') return new ProcessDriver({ dir, baseEnv: config.baseEnv, gpus, log: (msg) => process.stdout.write(`${msg}\n`) });
   let registryAuths;
   if (config.registryAuth) {
     try {

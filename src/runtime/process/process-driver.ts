@@ -1,10 +1,12 @@
 import { ReplicaDriver, type ReplicaDriverOptions } from '../replica-driver.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
+import { killLeftoverGroups } from './process-group.js';
 import { ProcessWorkload } from './process-workload.js';
 
 export type ProcessDriverOptions = ReplicaDriverOptions & {
   /** Variables every replica inherits (PATH and the like), below the deployment's own. */
   baseEnv?: Record<string, string>;
+  log?: (msg: string) => void;
 };
 
 /**
@@ -19,6 +21,10 @@ export class ProcessDriver extends ReplicaDriver {
 
   constructor(private readonly processOptions: ProcessDriverOptions) {
     super(processOptions);
+    // A Gantry killed outright (SIGKILL, OOM) left its replicas running: stop them before
+    // anything starts, so no GPU is counted free while an orphan holds it.
+    const killed = killLeftoverGroups(processOptions.dir);
+    if (killed > 0) processOptions.log?.(`stopped ${killed} replica process group(s) a previous gantry serve left running`);
   }
 
   protected workload(_id: string, spec: RevisionSpec, dir: string) {

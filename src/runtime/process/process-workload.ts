@@ -7,6 +7,7 @@ import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
+import { forgetGroup, recordGroup, signalGroup } from './process-group.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,8 +49,19 @@ export class ProcessWorkload implements Workload {
     this.linkVolumes();
     const [cmd, ...args] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
     if (!cmd) throw new StartError('InvalidCommand', 'the process runtime needs a command');
-    const child = spawn(cmd, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ChildProcess;
+    try {
+      // Its own process group (detached), so stop() and a crash reach everything it started.
+      child = spawn(cmd, args, { cwd: this.dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    } catch (err) {
+      // Node's message would quote the offending argument or variable, which may be a secret.
+      throw new StartError(
+        'InvalidSpec',
+        `cannot start ${cmd}: its arguments or environment are not valid (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
     this.child = child;
+    if (child.pid !== undefined) recordGroup(this.dir, child.pid);
     child.stdout!.on('data', (d: Buffer) => log.write(d));
     child.stderr!.on('data', (d: Buffer) => log.write(d));
     let ended = false;
@@ -57,6 +69,9 @@ export class ProcessWorkload implements Workload {
       if (ended) return;
       ended = true;
       this.child = null;
+      // What it left running (a wrapper's children) goes with it.
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      forgetGroup(this.dir);
       onExit(how);
     };
     child.on('error', (err) => end(`cannot start ${cmd}: ${err.message}`));
@@ -82,9 +97,12 @@ export class ProcessWorkload implements Workload {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
-    child.kill('SIGTERM');
-    const kill = this.clock.setTimeout(() => child.kill('SIGKILL'), graceSeconds * 1000);
+    const pgid = child.pid!;
+    signalGroup(pgid, 'SIGTERM');
+    const kill = this.clock.setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceSeconds * 1000);
     await gone;
     kill.cancel();
+    // The leader is gone; anything of its group still there is killed with it.
+    signalGroup(pgid, 'SIGKILL');
   }
 }

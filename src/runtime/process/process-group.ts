@@ -1,0 +1,65 @@
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * A replica runs as the leader of its own process group, so a signal reaches everything it
+ * started (a `sh -c` wrapper's children, an engine's workers), not only the direct child. The
+ * group is recorded in the replica's directory (pid and the kernel's start time, which tells a
+ * reused pid apart), so a Gantry that was killed outright can stop what it left behind before
+ * it starts anything on the same GPUs.
+ */
+const PID_FILE = 'replica.pid';
+
+/** Signals the whole group; a group that is already gone is no error. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null where there is no such process. */
+function startTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function recordGroup(dir: string, pid: number) {
+  writeFileSync(join(dir, PID_FILE), JSON.stringify({ pid, start: startTime(pid) }), { mode: 0o600 });
+}
+
+export function forgetGroup(dir: string) {
+  rmSync(join(dir, PID_FILE), { force: true });
+}
+
+/**
+ * Kills the groups replicas left under `root` (`<deployment>/<replica>/replica.pid`) when their
+ * Gantry died without stopping them, and answers how many there were. A pid whose process
+ * started at another time is someone else's now and is left alone.
+ */
+export function killLeftoverGroups(root: string): number {
+  if (!existsSync(root)) return 0;
+  let killed = 0;
+  for (const deployment of readdirSync(root, { withFileTypes: true })) {
+    if (!deployment.isDirectory()) continue;
+    for (const replica of readdirSync(join(root, deployment.name), { withFileTypes: true })) {
+      const file = join(root, deployment.name, replica.name, PID_FILE);
+      if (!replica.isDirectory() || !existsSync(file)) continue;
+      try {
+        const { pid, start } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; start: string | null };
+        if (start !== null && startTime(pid) === start && signalGroup(pid, 'SIGKILL')) killed++;
+      } catch {
+        // A torn or foreign file: nothing to stop.
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  return killed;
+}

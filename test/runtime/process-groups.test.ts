@@ -1,0 +1,88 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
+import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
+import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+
+/** Pids of `sleep <marker>` processes (a unique duration marks a test's own). */
+function running(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const [cmd, arg] = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (cmd?.endsWith('sleep') && arg === marker) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function until(ok: () => boolean, what: string, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Process replicas leave nothing behind: a wrapper's children stop with it (scale-down, delete,
+ * shutdown, a crash), and a gantry serve killed outright has its replicas' groups stopped by the
+ * next one before it starts anything.
+ */
+describe('process replicas as process groups', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  test("a wrapper's children stop with the replica", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-'));
+    dirs.push(dir);
+    const marker = '4321.25';
+    const driver = new ProcessDriver({ dir, ...FAST_REPLICAS, baseEnv: { PATH: process.env.PATH ?? '' } });
+    try {
+      const spec = revisionSpec({ revisionId: 'rev-a', image: 'local/sh', command: ['sh', '-c', `sleep ${marker} & wait`], args: [], healthCheckPath: '' });
+      await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: spec, replicas: 1 }]);
+      await untilReplicas(driver, (rs) => rs[0]?.status === 'Running', 'a running replica');
+      await until(() => running(marker).length === 1, 'the wrapped sleep');
+      await driver.apply('dep_1', []);
+      await until(() => running(marker).length === 0, 'the wrapped sleep to stop with its replica');
+    } finally {
+      await driver.close();
+    }
+  });
+
+  test('a gantry serve started after a SIGKILL stops the replicas the last one left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-serve-'));
+    dirs.push(dir);
+    const key = 'process-groups-key-0123456789abcdef0123456789';
+    const marker = '4322.25';
+    let g: GantryProcess = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
+    const call = apiCaller(() => g.url, key);
+    const created = await call('POST', '/v1/deployments', {
+      name: 'wrapped',
+      image: 'local/sh',
+      gpu_type: 'none',
+      command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await until(() => running(marker).length === 2, 'both sleeps of the replica');
+    const orphans = running(marker);
+    g.proc.kill('SIGKILL');
+    await new Promise((r) => g.proc.once('exit', r));
+    assert.deepEqual(running(marker).sort(), orphans.sort(), 'killed outright, Gantry left them running');
+
+    g = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
+    try {
+      assert.match(g.output(), /stopped 1 replica process group\(s\) a previous gantry serve left running/);
+      await until(() => running(marker).length === 2 && running(marker).every((p) => !orphans.includes(p)), 'one new replica, none of the old processes');
+    } finally {
+      await g.stop();
+    }
+    await until(() => running(marker).length === 0, 'nothing left after a clean shutdown');
+  });
+});
