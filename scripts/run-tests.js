@@ -2,7 +2,8 @@
 // API test runs on PostgreSQL as well as SQLite) and Podman's API service (for the docker
 // runtime), runs Node's test runner over test/, stops them.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { buildWorkerImage, findPodman, startPodmanService } from './podman-service.js';
 import { findPostgresBin, startPostgres } from './postgres-server.js';
@@ -38,6 +39,11 @@ if (findPodman()) {
 } else {
   env.GANTRY_TEST_DOCKER_SKIP = "podman not found (install Debian's podman and runc; .ci/run does)";
 }
+
+// Together's Python SDK, in the virtual environment .ci/run makes (see PYTHON_SDK_VENV there).
+const pythonSdk = join(process.env.GANTRY_TEST_VENV ?? join(homedir(), '.cache', 'gantry-test-venv'), 'bin', 'python');
+if (existsSync(pythonSdk)) env.GANTRY_TEST_PYTHON_SDK = pythonSdk;
+else env.GANTRY_TEST_PYTHON_SDK_SKIP = `no virtual environment with Together's Python SDK at ${pythonSdk} (.ci/run makes it: python3 -m venv, pip install together)`;
 
 // Every test has a deadline, so a wait that never ends fails that test instead of hanging the run.
 const TEST_TIMEOUT_MS = 5 * 60_000;
