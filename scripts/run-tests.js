@@ -43,7 +43,8 @@ if (findPodman()) {
 // Together's Python SDK, in the virtual environment .ci/run makes (see PYTHON_SDK_VENV there).
 const pythonSdk = join(process.env.GANTRY_TEST_VENV ?? join(homedir(), '.cache', 'gantry-test-venv'), 'bin', 'python');
 if (existsSync(pythonSdk)) env.GANTRY_TEST_PYTHON_SDK = pythonSdk;
-else env.GANTRY_TEST_PYTHON_SDK_SKIP = `no virtual environment with Together's Python SDK at ${pythonSdk} (.ci/run makes it: python3 -m venv, pip install together)`;
+else
+  env.GANTRY_TEST_PYTHON_SDK_SKIP = `no virtual environment with Together's Python SDK at ${pythonSdk} (.ci/run makes it: python3 -m venv, pip install together)`;
 
 // Every test has a deadline, so a wait that never ends fails that test instead of hanging the run.
 const TEST_TIMEOUT_MS = 5 * 60_000;
