@@ -24,6 +24,8 @@ import type { RoutingTable } from './gateway/routing-table.js';
 import type { Traffic } from './gateway/traffic.js';
 import { instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
+import { timingSafeEqual } from 'node:crypto';
+import { errors } from './contract/errors.js';
 
 /** Ids and names are at most 100 characters; a little room for ids with prefixes. */
 const MAX_PARAM_LENGTH = 200;
@@ -50,6 +52,8 @@ export interface AppDeps {
   https?: { cert: string; key: string };
   /** This server as clients and replicas reach it: the base of signed URLs (known once listening). */
   publicUrl: () => string;
+  /** When set, /metrics answers only requests bearing it (`--metrics-token`). */
+  metricsToken?: string;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -88,7 +92,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    // Series are labelled by project and deployment: with a token set, only the operator's scraper reads them.
+    if (deps.metricsToken !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${deps.metricsToken}`)) {
+      throw errors.unauthenticated('/metrics needs the operator\'s metrics token (--metrics-token) as "Authorization: Bearer <token>"');
+    }
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
@@ -141,4 +149,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: '/internal/v1' },
   );
   return app;
+}
+
+/** Compares a presented credential with the expected one in constant time. */
+function sameSecret(presented: string, expected: string): boolean {
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -54,6 +54,7 @@ export async function serve(config: Config) {
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
     instanceId: loadInstanceId(config, deps.ids),
     publicUrl: () => platform.apiBaseUrl,
+    ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     bodyLimit: config.bodyLimit,
     logger,
   });

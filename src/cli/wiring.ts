@@ -24,6 +24,8 @@ export interface WiringOptions {
   hold?: HoldLimits;
   /** This server as clients and replicas reach it (signed URLs point there); read when needed, since the bound port is known only after listening. */
   publicUrl: () => string;
+  /** The bearer token /metrics requires (`--metrics-token`); open when not given. */
+  metricsToken?: string;
   /** This Gantry instance, stable across restarts (its claims on background work carry it); one per process when not given. */
   instanceId?: string;
   bodyLimit?: number;
@@ -66,5 +68,6 @@ export function wireApp(o: WiringOptions): AppDeps {
     endpoints,
     importer: new ModelImporter(ctx, endpoints.imports, o.instanceId ?? ctx.ids.id('instance')),
     publicUrl: o.publicUrl,
+    ...(o.metricsToken !== undefined ? { metricsToken: o.metricsToken } : {}),
   };
 }

@@ -43,6 +43,8 @@ export interface Config {
   idleGraceSeconds: number;
   /** Deployments the controller reconciles at once. */
   reconcileConcurrency: number;
+  /** The bearer token /metrics requires; open when undefined. */
+  metricsToken: string | undefined;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
   /** HTTPS: off, a certificate and key from files, or a self-signed one made in the data dir. */
@@ -145,6 +147,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     scaleDownWindowSeconds,
     idleGraceSeconds,
     reconcileConcurrency,
+    metricsToken: pick('metricsToken').value,
     runtime,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),

@@ -159,6 +159,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'private addresses model sources may be fetched from (by default only public addresses are; loopback, private, link-local and metadata addresses are refused)',
   },
+  metricsToken: {
+    flag: '--metrics-token',
+    arg: 'token',
+    env: 'GANTRY_METRICS_TOKEN',
+    file: 'metrics_token',
+    scope: 'serve',
+    help: 'when set, GET /metrics needs "Authorization: Bearer <token>" (its series name every project and deployment); default: open',
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',

@@ -18,14 +18,14 @@ export function createMetrics() {
   });
   const gatewayRequests = new Counter({
     name: 'gantry_gateway_requests_total',
-    help: 'Requests forwarded to deployments, by deployment and status',
-    labelNames: ['deployment', 'status'] as const,
+    help: 'Requests forwarded to deployments, by project, deployment and status',
+    labelNames: ['project', 'deployment', 'status'] as const,
     registers: [registry],
   });
   const gatewayDuration = new Histogram({
     name: 'gantry_gateway_request_duration_seconds',
-    help: 'Time from a request reaching the gateway to the end of its response, by deployment',
-    labelNames: ['deployment'] as const,
+    help: 'Time from a request reaching the gateway to the end of its response, by project and deployment',
+    labelNames: ['project', 'deployment'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
     registers: [registry],
   });

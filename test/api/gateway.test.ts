@@ -211,7 +211,7 @@ describe('gateway', () => {
     assert.equal((await res.json()).url, '/echo/wake');
     const metrics = await (await fetch(`${g.url}/metrics`)).text();
     assert.match(metrics, /gantry_autoscaler_decisions_total\{direction="up"\} 1/);
-    assert.match(metrics, /gantry_gateway_requests_total\{deployment="lazy",status="200"\} 1/);
+    assert.match(metrics, /gantry_gateway_requests_total\{project="default",deployment="lazy",status="200"\} 1/);
     assert.match(metrics, /gantry_gateway_held_requests 0/);
     assert.match(metrics, /gantry_replicas\{state="ready"\} [1-9]/);
     assert.match(g.output(), /autoscaler decision/, 'each decision is logged with its inputs');

@@ -108,8 +108,10 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
     const gone = new AbortController();
     reply.raw.once('close', () => {
       if (!reply.raw.writableFinished) gone.abort();
-      deps.metrics.gatewayRequests.inc({ deployment: name, status: String(reply.statusCode) });
-      deps.metrics.gatewayDuration.observe({ deployment: name }, (performance.now() - started) / 1000);
+      // By project too: two projects' deployments of one name are two series.
+      const project = callerOf(req).projectName;
+      deps.metrics.gatewayRequests.inc({ project, deployment: name, status: String(reply.statusCode) });
+      deps.metrics.gatewayDuration.observe({ project, deployment: name }, (performance.now() - started) / 1000);
     });
 
     const finished = (u: Upstream) => {
