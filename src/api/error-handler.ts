@@ -67,7 +67,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
 const MAX_JSON_DEPTH = 64;
 
 /** Whether JSON text opens more than `max` arrays or objects inside each other (a linear scan, no recursion). */
-export function nestsDeeperThan(text: string, max: number): boolean {
+function nestsDeeperThan(text: string, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {

@@ -37,7 +37,7 @@ const EngineTemplate = Type.Partial(
   { additionalProperties: false },
 );
 
-export const ConfigFile = Type.Object(
+const ConfigFile = Type.Object(
   {
     ...Object.fromEntries(Object.values(SETTINGS).map((s) => [s.file, Type.Optional(scalar)])),
     models: Type.Optional(Type.Array(CatalogModel)),

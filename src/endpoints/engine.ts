@@ -47,7 +47,7 @@ export function engineTemplate(runtime: 'process' | 'docker' | 'kubernetes', ove
 }
 
 /** examples/tiny-engine: a CPU-only OpenAI-compatible engine that takes vLLM's arguments. */
-export const EXAMPLE_ENGINE_PATH = fileURLToPath(new URL('../../examples/tiny-engine/server.js', import.meta.url));
+const EXAMPLE_ENGINE_PATH = fileURLToPath(new URL('../../examples/tiny-engine/server.js', import.meta.url));
 
 /** The example engine run by this Node.js on the process runtime (`gantry serve --demo`, tests). */
 export function exampleEngine(): Partial<EngineTemplate> {

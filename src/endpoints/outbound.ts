@@ -30,7 +30,7 @@ const PRIVATE_V6 = [
   ['ff00::', 8],
 ] as const;
 
-export class OutboundRefused extends Error {}
+class OutboundRefused extends Error {}
 
 /** `allow`: addresses or CIDR ranges an operator lets fetches reach although they are private (`--fetch-allow`). */
 export function outboundPolicy(allow: readonly string[]): (address: string) => boolean {

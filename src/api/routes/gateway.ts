@@ -176,7 +176,7 @@ export async function gatewayRoutes(app: FastifyInstance, deps: GatewayDeps) {
  * byte for byte (percent-encoding, `..`, a trailing slash and the query as received), so a
  * replica sees exactly the path its client asked for and Gantry never decodes one into another.
  */
-export function forwardedTarget(rawUrl: string): string {
+function forwardedTarget(rawUrl: string): string {
   const afterName = rawUrl.replace(/^\/v1\/deployment-request\/[^/?]*/, '');
   return afterName.startsWith('/') ? afterName : `/${afterName}`;
 }
