@@ -8,6 +8,7 @@ import { openDatabase } from '../store/database.js';
 import { DockerDriver } from '../runtime/docker/docker-driver.js';
 import { loadRegistryAuths } from '../runtime/docker/image-puller.js';
 import type { GpuInventory } from '../runtime/gpus.js';
+import type { ReplicaOptions } from '../runtime/replica.js';
 import { ProcessDriver } from '../runtime/process/process-driver.js';
 import type { RuntimeDriver } from '../contract/runtime.js';
 import { Store } from '../store/store.js';
@@ -49,9 +50,10 @@ export function loadSecretBox(config: Config): SecretBox {
 }
 
 /** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */
-export async function openDriver(config: Config, gpus: GpuInventory): Promise<RuntimeDriver> {
+export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?: ReplicaOptions['beforeStop']): Promise<RuntimeDriver> {
   const dir = join(config.dataDir, 'replicas');
-  if (config.runtime === 'process') return new ProcessDriver({ dir, baseEnv: config.baseEnv, gpus, log: (msg) => process.stdout.write(`${msg}\n`) });
+  const common = { dir, gpus, ...(beforeStop ? { beforeStop } : {}) };
+  if (config.runtime === 'process') return new ProcessDriver({ ...common, baseEnv: config.baseEnv, log: (msg) => process.stdout.write(`${msg}\n`) });
   let registryAuths;
   if (config.registryAuth) {
     try {
@@ -61,7 +63,7 @@ export async function openDriver(config: Config, gpus: GpuInventory): Promise<Ru
     }
   }
   try {
-    return await DockerDriver.open({ host: config.dockerHost, dir, gpus, ...(registryAuths ? { registryAuths } : {}) });
+    return await DockerDriver.open({ ...common, host: config.dockerHost, ...(registryAuths ? { registryAuths } : {}) });
   } catch (err) {
     throw new ConfigError(`the docker runtime needs the Docker Engine API (--docker-host / DOCKER_HOST): ${(err as Error).message}`);
   }

@@ -35,11 +35,10 @@ export async function serve(config: Config) {
 
   const tls = await loadTls(config, deps.clock);
   const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
-  const driver = await openDriver(config, gpus);
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform: PlatformEnv = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
   // Process replicas run on this machine, so they can be pointed at the self-signed certificate.
-  if (tls?.selfSignedFile && driver.kind === 'process') {
+  if (tls?.selfSignedFile && config.runtime === 'process') {
     platform.trustEnv = { SSL_CERT_FILE: tls.selfSignedFile, NODE_EXTRA_CA_CERTS: tls.selfSignedFile };
   }
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'), deps.ids);
@@ -48,7 +47,7 @@ export async function serve(config: Config) {
   const parts = wireApp({
     ctx,
     gpus,
-    runtime: driver.kind,
+    runtime: config.runtime,
     endpoints: config.endpoints,
     downloadsDir: join(config.dataDir, 'downloads'),
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
@@ -59,6 +58,9 @@ export async function serve(config: Config) {
     logger,
   });
   const { routes, traffic, metrics, queue, endpoints, importer } = parts;
+  // A ready replica about to stop leaves the routing table first and finishes what it serves
+  // (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
+  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
   const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
   const controller = new DeploymentController({
     clock: deps.clock,

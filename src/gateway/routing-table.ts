@@ -47,6 +47,8 @@ export class RoutingTable {
   private readonly byKey = new Map<string, Route>();
   private readonly byId = new Map<string, Route>();
   private readonly holdListeners: ((deploymentId: string) => void)[] = [];
+  /** Replicas leaving: taken out of their routes, with what to call once their last request ends. */
+  private readonly draining = new Map<string, () => void>();
 
   constructor(
     private readonly limits: HoldLimits,
@@ -56,7 +58,9 @@ export class RoutingTable {
   /** Records what the controller observed of a deployment; wakes held requests. */
   update(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) {
     const route = this.ensure(projectId, name, deploymentId);
-    const ready = replicas.filter((r) => r.readySince && r.address);
+    // A replica drained for stopping stays out; once it is no longer observed it is forgotten.
+    for (const id of this.draining.keys()) if (!replicas.some((r) => r.id === id && r.status !== 'Terminated')) this.draining.delete(id);
+    const ready = replicas.filter((r) => r.readySince && r.address && !this.draining.has(r.id));
     // Counters of replicas that stay are kept, so balancing survives updates.
     route.upstreams = ready.map(
       (r) => route.upstreams.find((u) => u.replicaId === r.id && u.address === r.address) ?? { replicaId: r.id, address: r.address!, inFlight: 0 },
@@ -147,6 +151,29 @@ export class RoutingTable {
 
   release(u: Upstream) {
     u.inFlight--;
+    if (u.inFlight === 0) this.draining.get(u.replicaId)?.();
+  }
+
+  /**
+   * Takes a replica out of its deployment's route before it is stopped (no new request goes to
+   * it) and resolves once the requests it is serving have ended, or after `maxMs`: the replica
+   * then gets SIGTERM with nothing in flight through this gateway.
+   */
+  drain(deploymentId: string, replicaId: string, maxMs: number): Promise<void> {
+    const route = this.byId.get(deploymentId);
+    const upstream = route?.upstreams.find((u) => u.replicaId === replicaId);
+    if (route) route.upstreams = route.upstreams.filter((u) => u.replicaId !== replicaId);
+    return new Promise<void>((resolve) => {
+      const timer = this.clock.setTimeout(() => done(), maxMs);
+      const done = () => {
+        timer.cancel();
+        // Kept out of the route until the replica is gone from what the controller observes.
+        this.draining.set(replicaId, () => {});
+        resolve();
+      };
+      this.draining.set(replicaId, done);
+      if (!upstream || upstream.inFlight === 0) done();
+    });
   }
 
   private wake(route: Route) {

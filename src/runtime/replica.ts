@@ -45,6 +45,8 @@ export interface ReplicaOptions {
   gpus: GpuInventory;
   clock: Clock;
   ids: IdSource;
+  /** Called before a ready replica is stopped: the gateway takes it out and lets its requests end. */
+  beforeStop?: (deploymentId: string, replicaId: string, graceMs: number) => Promise<void>;
 }
 
 /**
@@ -209,6 +211,7 @@ export class Replica {
   async stop() {
     this.stopping = true;
     this.timer?.cancel();
+    if (this.readySince) await this.opts.beforeStop?.(this.spec.deploymentId, this.id, this.spec.terminationGracePeriodSeconds * 1000);
     await this.workload.stop(this.spec.terminationGracePeriodSeconds);
     this.running = false;
     this.status = 'Terminated';
