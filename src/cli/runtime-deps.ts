@@ -27,9 +27,13 @@ export async function openStore(config: Config) {
  * claimed (model uploads) is its own to resume as soon as it starts again.
  */
 export function loadInstanceId(config: Config, ids: IdSource): string {
-  const path = join(config.dataDir, 'instance.id');
-  if (!existsSync(path)) writeFileSync(path, ids.id('instance') + '\n', { mode: 0o600, flag: 'wx' });
-  return readFileSync(path, 'utf8').trim();
+  return readOrCreate(join(config.dataDir, 'instance.id'), () => ids.id('instance')).trim();
+}
+
+/** A file of the data dir made once (mode 0600; `wx`, so a racing second start never overwrites it) and read after. */
+function readOrCreate(path: string, make: () => string): string {
+  if (!existsSync(path)) writeFileSync(path, make() + '\n', { mode: 0o600, flag: 'wx' });
+  return readFileSync(path, 'utf8');
 }
 
 /**
@@ -43,8 +47,7 @@ export function loadSecretBox(config: Config): SecretBox {
     return new SecretBox(key);
   }
   const path = join(config.dataDir, 'secret.key');
-  if (!existsSync(path)) writeFileSync(path, SecretBox.newKey() + '\n', { mode: 0o600, flag: 'wx' });
-  const key = parseSecretKey(readFileSync(path, 'utf8'));
+  const key = parseSecretKey(readOrCreate(path, SecretBox.newKey));
   if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
   return new SecretBox(key);
 }
