@@ -47,8 +47,10 @@ export class RoutingTable {
   private readonly byKey = new Map<string, Route>();
   private readonly byId = new Map<string, Route>();
   private readonly holdListeners: ((deploymentId: string) => void)[] = [];
-  /** Replicas leaving: taken out of their routes, with what to call once their last request ends. */
-  private readonly draining = new Map<string, () => void>();
+  /** Replicas being stopped: kept out of their routes until the controller no longer observes them. */
+  private readonly leaving = new Set<string>();
+  /** What to call when a leaving replica's last request through this gateway ends. */
+  private readonly drained = new Map<string, () => void>();
 
   constructor(
     private readonly limits: HoldLimits,
@@ -58,9 +60,8 @@ export class RoutingTable {
   /** Records what the controller observed of a deployment; wakes held requests. */
   update(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) {
     const route = this.ensure(projectId, name, deploymentId);
-    // A replica drained for stopping stays out; once it is no longer observed it is forgotten.
-    for (const id of this.draining.keys()) if (!replicas.some((r) => r.id === id && r.status !== 'Terminated')) this.draining.delete(id);
-    const ready = replicas.filter((r) => r.readySince && r.address && !this.draining.has(r.id));
+    for (const id of this.leaving) if (!replicas.some((r) => r.id === id && r.status !== 'Terminated')) this.leaving.delete(id);
+    const ready = replicas.filter((r) => r.readySince && r.address && !this.leaving.has(r.id));
     // Counters of replicas that stay are kept, so balancing survives updates.
     route.upstreams = ready.map(
       (r) => route.upstreams.find((u) => u.replicaId === r.id && u.address === r.address) ?? { replicaId: r.id, address: r.address!, inFlight: 0 },
@@ -151,7 +152,7 @@ export class RoutingTable {
 
   release(u: Upstream) {
     u.inFlight--;
-    if (u.inFlight === 0) this.draining.get(u.replicaId)?.();
+    if (u.inFlight === 0) this.drained.get(u.replicaId)?.();
   }
 
   /**
@@ -163,16 +164,16 @@ export class RoutingTable {
     const route = this.byId.get(deploymentId);
     const upstream = route?.upstreams.find((u) => u.replicaId === replicaId);
     if (route) route.upstreams = route.upstreams.filter((u) => u.replicaId !== replicaId);
+    this.leaving.add(replicaId);
+    if (!upstream || upstream.inFlight === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = this.clock.setTimeout(() => done(), maxMs);
       const done = () => {
         timer.cancel();
-        // Kept out of the route until the replica is gone from what the controller observes.
-        this.draining.set(replicaId, () => {});
+        this.drained.delete(replicaId);
         resolve();
       };
-      this.draining.set(replicaId, done);
-      if (!upstream || upstream.inFlight === 0) done();
+      const timer = this.clock.setTimeout(done, maxMs);
+      this.drained.set(replicaId, done);
     });
   }
 
