@@ -15,7 +15,7 @@ import { keyOf } from '../queue/job-queue.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { VolumePreloader } from '../reconciler/volume-preload.js';
-import { detectGpus, GpuInventory, parseGpuDeclaration } from '../runtime/gpus.js';
+import { detectGpus, GpuInventory } from '../runtime/gpus.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
@@ -34,7 +34,7 @@ export async function serve(config: Config) {
   }
 
   const tls = await loadTls(config, deps.clock);
-  const gpus = new GpuInventory(config.gpus !== undefined ? parseGpuDeclaration(config.gpus) : detectGpus());
+  const gpus = new GpuInventory(config.gpus ?? detectGpus());
   // TOGETHER_API_BASE_URL: the public URL, else the address bound below (known after listen).
   const platform: PlatformEnv = { apiBaseUrl: config.publicUrl ?? '', volumesDir: join(config.dataDir, 'volumes') };
   // Process replicas run on this machine, so they can be pointed at the self-signed certificate.

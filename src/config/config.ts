@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
-import { GPU_TYPES } from '../contract/schemas/deployment.js';
+import { parseGpuDeclaration, type Gpu } from '../runtime/gpus.js';
 import type { CatalogModel } from '../endpoints/catalog.js';
 import { exampleEngine, type EngineTemplate } from '../endpoints/engine.js';
+import { outboundPolicy } from '../endpoints/outbound.js';
 import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
 import { DEFAULT_HOLD } from '../gateway/routing-table.js';
 import { checkConfigFile } from './config-file.js';
@@ -27,8 +27,8 @@ export interface Config {
   dockerHost: string;
   /** A Docker-style config.json with registry credentials (docker runtime). */
   registryAuth: string | undefined;
-  /** Declared GPUs (`h100-80gb:2,…`); undefined means detect with nvidia-smi. */
-  gpus: string | undefined;
+  /** Declared GPUs (`--gpus h100-80gb:2,…`, parsed); undefined means detect with nvidia-smi. */
+  gpus: Gpu[] | undefined;
   /** Try endpoints without a GPU: simulated GPUs and the example engine (`--demo`). */
   demo: boolean;
   /** This server's URL as replicas reach it (TOGETHER_API_BASE_URL). */
@@ -115,8 +115,13 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const authIn = pick('registryAuth');
   const demo = onOff(pick('demo'));
   const gpusIn = pick('gpus');
-  const gpus = gpusIn.value ?? (demo ? DEMO_GPUS : undefined);
-  if (gpus !== undefined) checkGpus(gpus, gpusIn.from);
+  const declared = gpusIn.value ?? (demo ? DEMO_GPUS : undefined);
+  let gpus: Gpu[] | undefined;
+  try {
+    gpus = declared === undefined ? undefined : parseGpuDeclaration(declared);
+  } catch (err) {
+    throw new ConfigError(`${gpusIn.from}: ${(err as Error).message}`);
+  }
   const urlIn = pick('publicUrl');
   if (urlIn.value !== undefined && !/^https?:\/\/[^\s/]+\/?$/.test(urlIn.value)) {
     throw new ConfigError(`${urlIn.from}: '${urlIn.value}' is not a base URL such as http://10.0.0.5:8080`);
@@ -126,8 +131,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
-  const endpoints = parseEndpoints(file, env.HF_ENDPOINT, cwd);
-  endpoints.fetchAllow = addressList(pick('fetchAllow'));
+  const endpoints = parseEndpoints(file, env.HF_ENDPOINT, addressList(pick('fetchAllow')), cwd);
   // The example engine stands in for vLLM unless the config file names an engine of its own.
   if (demo && runtime !== 'process')
     throw new ConfigError(`--demo (GANTRY_DEMO): runs the example engine as a process; use it with --runtime process, not ${runtime}`);
@@ -168,7 +172,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
 }
 
 /** The endpoints' settings from the (schema-checked) config file, paths made absolute. */
-function parseEndpoints(file: Record<string, unknown>, hubUrl: string | undefined, cwd: string): EndpointsConfig {
+function parseEndpoints(file: Record<string, unknown>, hubUrl: string | undefined, fetchAllow: string[], cwd: string): EndpointsConfig {
   const d = DEFAULT_ENDPOINTS;
   return {
     catalog: file.models as CatalogModel[] | undefined,
@@ -177,7 +181,7 @@ function parseEndpoints(file: Record<string, unknown>, hubUrl: string | undefine
     availabilityZones: (file.availability_zones as string[] | undefined) ?? d.availabilityZones,
     localModelDirs: ((file.local_model_dirs as string[] | undefined) ?? d.localModelDirs).map((dir) => resolve(cwd, dir)),
     hubUrl: (hubUrl || d.hubUrl).replace(/\/$/, ''),
-    fetchAllow: d.fetchAllow,
+    fetchAllow,
   };
 }
 
@@ -196,32 +200,18 @@ function parseTls(mode: Picked, cert: Picked, key: Picked, cwd: string): Config[
   return mode.value === 'self-signed' ? { mode: 'self-signed' } : { mode: 'off' };
 }
 
-/** A comma-separated list of IP addresses and CIDR ranges. */
+/** A comma-separated list of IP addresses and CIDR ranges, checked by the policy that will use it. */
 function addressList(input: Picked): string[] {
-  if (input.value === undefined) return [];
-  const entries = input.value
+  const entries = (input.value ?? '')
     .split(',')
     .map((e) => e.trim())
     .filter(Boolean);
-  for (const e of entries) {
-    const [ip, bits, extra] = e.split('/');
-    const family = isIP(ip!);
-    const max = family === 6 ? 128 : 32;
-    if (!family || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
-      throw new ConfigError(`${input.from}: '${e}' is not an IP address or a CIDR range (for example 10.0.0.0/8 or 127.0.0.1)`);
-    }
+  try {
+    outboundPolicy(entries);
+  } catch (err) {
+    throw new ConfigError(`${input.from}: ${(err as Error).message}`);
   }
   return entries;
-}
-
-/** `TYPE:COUNT,…` of the GPU types a deployment can ask for. */
-function checkGpus(text: string, from: string) {
-  const known: readonly string[] = GPU_TYPES.filter((t) => t !== 'none');
-  for (const part of text.split(',').map((p) => p.trim())) {
-    const m = /^([a-z0-9-]+):(\d+)$/.exec(part);
-    if (!m) throw new ConfigError(`${from}: '${part}' is not TYPE:COUNT (for example h100-80gb:2)`);
-    if (!known.includes(m[1]!)) throw new ConfigError(`${from}: '${m[1]}' is not a GPU type a deployment can ask for (one of ${known.join(', ')})`);
-  }
 }
 
 function onOff(input: Picked): boolean {

@@ -32,15 +32,22 @@ const PRIVATE_V6 = [
 
 class OutboundRefused extends Error {}
 
-/** `allow`: addresses or CIDR ranges an operator lets fetches reach although they are private (`--fetch-allow`). */
+/**
+ * `allow`: addresses or CIDR ranges an operator lets fetches reach although they are private
+ * (`--fetch-allow`); an entry that is neither is refused here, where the list is read.
+ */
 export function outboundPolicy(allow: readonly string[]): (address: string) => boolean {
   const blocked = new BlockList();
   for (const [net, bits] of PRIVATE_V4) blocked.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of PRIVATE_V6) blocked.addSubnet(net, bits, 'ipv6');
   const allowed = new BlockList();
   for (const entry of allow) {
-    const [net, bits] = entry.split('/');
-    const family = isIP(net!) === 6 ? 'ipv6' : 'ipv4';
+    const [net, bits, extra] = entry.split('/');
+    const version = isIP(net!);
+    if (!version || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= (version === 6 ? 128 : 32)))) {
+      throw new Error(`'${entry}' is not an IP address or a CIDR range (for example 10.0.0.0/8 or 127.0.0.1)`);
+    }
+    const family = version === 6 ? 'ipv6' : 'ipv4';
     if (bits === undefined) allowed.addAddress(net!, family);
     else allowed.addSubnet(net!, Number(bits), family);
   }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { GPU_TYPES } from '../contract/schemas/deployment.js';
 
 /** One GPU of this machine, by index as CUDA numbers them. */
 export interface Gpu {
@@ -45,15 +46,16 @@ export class GpuInventory {
   }
 }
 
-/** `--gpus h100-80gb:2,b200-192gb:1`: declared GPUs for development machines without them. */
+/** GPU types a deployment can ask for, so the only ones worth declaring. */
+const DECLARABLE: readonly string[] = GPU_TYPES.filter((t) => t !== 'none');
+
+/** `--gpus h100-80gb:2,b200-192gb:1`: declared GPUs for development machines without them; a type no deployment can ask for is refused. */
 export function parseGpuDeclaration(text: string): Gpu[] {
   const gpus: Gpu[] = [];
-  for (const part of text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
+  for (const part of text.split(',').map((p) => p.trim())) {
     const m = /^([a-z0-9-]+):(\d+)$/.exec(part);
     if (!m) throw new Error(`'${part}' is not TYPE:COUNT (for example h100-80gb:2)`);
+    if (!DECLARABLE.includes(m[1]!)) throw new Error(`'${m[1]}' is not a GPU type a deployment can ask for (one of ${DECLARABLE.join(', ')})`);
     const memory = Number(/-(\d+)gb/.exec(m[1]!)?.[1] ?? 0);
     for (let i = 0; i < Number(m[2]); i++) gpus.push({ index: gpus.length, type: m[1]!, memoryGb: memory });
   }
