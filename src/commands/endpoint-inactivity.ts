@@ -39,7 +39,7 @@ export class InactivityWatcher {
 
   /** Stops every endpoint idle past its timeout; answers their ids. */
   async sweep(): Promise<string[]> {
-    const now = this.o.clock.now().getTime();
+    const now = this.o.clock.nowMs();
     const stopped: string[] = [];
     for (const e of await this.o.ctx.store.endpoints.all()) {
       const minutes = e.settings.inactive_timeout;

@@ -100,16 +100,16 @@ export class ModelImporter {
 
   /** Claims one job (this one, or any) and starts it; false when there was none to claim. */
   private async claimAndRun(o: { id?: string; mine: boolean }): Promise<boolean> {
-    const now = this.ctx.clock.nowMs();
-    const job = await this.ctx.store.endpoints.claimJob({
-      ...o,
-      owner: this.owner,
-      nowIso: new Date(now).toISOString(),
-      leaseUntilIso: new Date(now + LEASE_MS).toISOString(),
-    });
+    const job = await this.ctx.store.endpoints.claimJob({ ...o, owner: this.owner, ...this.lease() });
     if (!job) return false;
     this.track(this.run(job));
     return true;
+  }
+
+  /** Now, and when a claim made now lapses. */
+  private lease() {
+    const now = this.ctx.clock.nowMs();
+    return { nowIso: new Date(now).toISOString(), leaseUntilIso: new Date(now + LEASE_MS).toISOString() };
   }
 
   private track(p: Promise<void>) {
@@ -130,7 +130,10 @@ export class ModelImporter {
     const stopBeat = every(
       this.ctx.clock,
       HEARTBEAT_MS,
-      () => this.ctx.store.endpoints.renewJob(job.id, claim, this.ctx.clock.now().toISOString(), new Date(this.ctx.clock.nowMs() + LEASE_MS).toISOString()),
+      () => {
+        const { nowIso, leaseUntilIso } = this.lease();
+        return this.ctx.store.endpoints.renewJob(job.id, claim, nowIso, leaseUntilIso);
+      },
       () => undefined,
     );
     try {
