@@ -53,3 +53,22 @@ export async function withConstraints<T>(work: () => Promise<T>, meaning: Constr
     throw mapped ? await mapped() : errors.constraint(err.kind);
   }
 }
+
+/**
+ * Deletes a resource deployments may refer to (a secret, a volume): refused with `inUse` while
+ * any does, also when one starts referring to it while the delete runs (its reference row wins).
+ */
+export async function deleteUnlessUsed(
+  ctx: CommandContext,
+  o: { usersOf: (s: Store) => Promise<string[]>; remove: (s: Store) => Promise<boolean>; inUse: (names: string[]) => GantryError; notFound: () => GantryError },
+): Promise<void> {
+  await withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        const users = await o.usersOf(s);
+        if (users.length > 0) throw o.inUse(users);
+        if (!(await o.remove(s))) throw o.notFound();
+      }),
+    { foreignKey: async () => o.inUse(await o.usersOf(ctx.store)) },
+  );
+}

@@ -1,7 +1,7 @@
 import type { CreateSecretBody, SecretView, UpdateSecretBody } from '../contract/schemas/secret.js';
 import { errors } from '../contract/errors.js';
 import type { SecretRecord } from '../contract/records.js';
-import { retryOnConflict, STALE, type CommandContext, withConstraints } from './context.js';
+import { retryOnConflict, STALE, type CommandContext, withConstraints, deleteUnlessUsed } from './context.js';
 import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Secret';
@@ -71,15 +71,11 @@ export async function deleteSecret(ctx: CommandContext, caller: Caller, idOrName
   const secret = await getSecret(ctx, caller, idOrName);
   const inUse = (names: string[]) =>
     errors.conflict(`Secret '${secret.name}' is used by deployment(s) ${names.join(', ')}; remove the reference first`, 'secret_in_use');
-  await withConstraints(
-    () =>
-      ctx.store.transaction(async (s) => {
-        const users = await s.deploymentNamesUsingSecret(secret.id);
-        if (users.length > 0) throw inUse(users);
-        if (!(await s.deleteSecret(secret.id))) throw errors.notFound(KIND, idOrName);
-      }),
-    // A deployment that started using the secret while we deleted it: its reference row wins.
-    { foreignKey: async () => inUse(await ctx.store.deploymentNamesUsingSecret(secret.id)) },
-  );
+  await deleteUnlessUsed(ctx, {
+    usersOf: (s) => s.deploymentNamesUsingSecret(secret.id),
+    remove: (s) => s.deleteSecret(secret.id),
+    inUse,
+    notFound: () => errors.notFound(KIND, idOrName),
+  });
   return { id: secret.id, object: 'secret', deleted: true };
 }

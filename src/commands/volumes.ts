@@ -2,7 +2,7 @@ import type { CreateVolumeBody, UpdateVolumeBody, VolumeView } from '../contract
 import { errors } from '../contract/errors.js';
 import type { VolumeRecord } from '../contract/records.js';
 import { listFolder } from '../storage/files.js';
-import { retryOnConflict, STALE, type CommandContext, withConstraints } from './context.js';
+import { retryOnConflict, STALE, type CommandContext, withConstraints, deleteUnlessUsed } from './context.js';
 import type { Caller } from '../contract/ports.js';
 
 const KIND = 'Volume';
@@ -125,14 +125,11 @@ export async function deleteVolume(ctx: CommandContext, caller: Caller, idOrName
   const volume = await findVolume(ctx, caller, idOrName);
   const inUse = (names: string[]) =>
     errors.conflict(`Volume '${volume.name}' is mounted by deployment(s) ${names.join(', ')}; unmount it first`, 'volume_in_use');
-  await withConstraints(
-    () =>
-      ctx.store.transaction(async (s) => {
-        const users = await s.deploymentNamesUsingVolume(volume.id);
-        if (users.length > 0) throw inUse(users);
-        if (!(await s.deleteVolume(volume.id))) throw errors.notFound(KIND, idOrName);
-      }),
-    { foreignKey: async () => inUse(await ctx.store.deploymentNamesUsingVolume(volume.id)) },
-  );
+  await deleteUnlessUsed(ctx, {
+    usersOf: (s) => s.deploymentNamesUsingVolume(volume.id),
+    remove: (s) => s.deleteVolume(volume.id),
+    inUse,
+    notFound: () => errors.notFound(KIND, idOrName),
+  });
   return { id: volume.id, object: 'volume', deleted: true };
 }

@@ -190,6 +190,22 @@ for (const engine of engines) {
       assert.equal((await t.call('DELETE', '/v1/deployments/secrets/db-pass')).status, 200);
     });
 
+    test('a mounted volume cannot be deleted, with a 409 naming the deployment; unmounted it can; an unknown one is a 404', async () => {
+      const v = await t.call('POST', '/v1/deployments/storage/volumes', {
+        body: { name: 'weights', type: 'readOnly', content: { type: 'files', source_prefix: 'weights/0' } },
+      });
+      assert.equal(v.status, 200, JSON.stringify(v.body));
+      const d = await t.call('POST', '/v1/deployments', { body: { ...base, name: 'mounts-weights', volumes: [{ name: 'weights', mount_path: '/weights' }] } });
+      assert.equal(d.status, 200, JSON.stringify(d.body));
+      const refused = await t.call('DELETE', '/v1/deployments/storage/volumes/weights');
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.error.code, 'volume_in_use');
+      assert.match(refused.body.error.message, /mounts-weights/);
+      await t.call('DELETE', '/v1/deployments/mounts-weights');
+      assert.equal((await t.call('DELETE', '/v1/deployments/storage/volumes/weights')).status, 200);
+      assert.equal((await t.call('DELETE', '/v1/deployments/storage/volumes/weights')).status, 404);
+    });
+
     test('a secret with a NUL byte is refused at write time, naming the field and not the value', async () => {
       const r = await t.call('POST', '/v1/deployments/secrets', { body: { name: 'nul', value: 'TOPSECRET\u0000x' } });
       assert.equal(r.status, 400);

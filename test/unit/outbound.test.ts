@@ -32,7 +32,8 @@ describe('outbound fetches reach public addresses only', () => {
     assert.equal(open('127.0.0.2'), false, 'only the address named');
     assert.equal(open('10.200.0.1'), true);
     assert.equal(open('192.168.1.1'), false);
-    for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '1.2.3.4/8/9']) assert.throws(() => outboundPolicy([bad]), /is not an IP address or a CIDR range/, bad);
+    for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '1.2.3.4/8/9'])
+      assert.throws(() => outboundPolicy([bad]), /is not an IP address or a CIDR range/, bad);
   });
 
   describe('through the guarded dispatcher (real connections on loopback)', () => {
