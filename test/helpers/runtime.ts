@@ -45,6 +45,15 @@ export async function untilReplicas(
   }
 }
 
+/** Waits until `ok` holds (a process to appear or go, output to reach a log); fails naming `what`. */
+export async function untilTrue(ok: () => boolean, what: string, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** A maker of temporary directories named `prefix…`, all removed when the calling test file ends. */
 export function tempDirs(prefix: string): () => string {
   const dirs: string[] = [];

@@ -8,7 +8,7 @@ import { DockerDriver } from '../../src/runtime/docker/docker-driver.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
-import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
+import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas, untilTrue } from '../helpers/runtime.js';
 
 /**
  * The contract every runtime driver passes, run against real workloads: child processes, and
@@ -76,15 +76,6 @@ async function withDriver(made: Promise<RuntimeDriver>, fn: (driver: RuntimeDriv
   } finally {
     for (const id of driver.deployments()) await driver.apply(id, []);
     await driver.close();
-  }
-}
-
-/** Waits until `ok` holds (output reaches the log a moment after it is written). */
-async function eventually(ok: () => boolean, what: string, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
@@ -174,21 +165,21 @@ for (const d of drivers) {
       withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision(d, 'rev-log'), replicas: 1 }]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
-        await eventually(() => driver.logs('dep_1', {}).some((l) => /worker listening on \d+/.test(l)), 'the first line in the log');
+        await untilTrue(() => driver.logs('dep_1', {}).some((l) => /worker listening on \d+/.test(l)), 'the first line in the log');
         assert.deepEqual(driver.logs('dep_1', { revisionId: 'other' }), []);
         assert.equal(driver.logs('dep_1', { replicaId: r!.id }).length, 1);
 
         const seen: string[] = [];
         const stop = driver.followLogs('dep_1', {}, (lines) => seen.push(...lines));
         await fetch(`http://${r!.address}/env`);
-        await eventually(() => seen.includes('served /env'), 'the followed line');
+        await untilTrue(() => seen.includes('served /env'), 'the followed line');
         assert.ok(!seen.some((l) => /worker listening/.test(l)), 'following starts at the end of the log');
         await driver.apply('dep_1', [
           { revisionId: 'rev-log', replicas: 1 },
           { revisionId: 'rev-crash', revision: revision(d, 'rev-crash', { env: { CRASH_AFTER_MS: '50' } }), replicas: 1 },
         ]);
         const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
-        await eventually(() => driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output");
+        await untilTrue(() => driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output");
         stop();
       }));
 
@@ -250,7 +241,7 @@ for (const d of drivers) {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', replicas: 3 }]);
         assert.equal(driver.observe('dep_1').length, 1);
         assert.deepEqual(driver.deployments(), ['dep_1']);
-        await eventually(() => driver.logs('dep_1', {}).length > 0, 'output in the log');
+        await untilTrue(() => driver.logs('dep_1', {}).length > 0, 'output in the log');
         await driver.apply('dep_1', []);
         assert.deepEqual(driver.deployments(), []);
         assert.deepEqual(driver.logs('dep_1', {}), [], 'a deleted deployment leaves no logs behind');

@@ -1,10 +1,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
-import { FAST_REPLICAS, revisionSpec, untilReplicas } from '../helpers/runtime.js';
+import { killLeftoverGroups, recordGroup } from '../../src/runtime/process/process-group.js';
+import { FAST_REPLICAS, revisionSpec, untilReplicas, untilTrue } from '../helpers/runtime.js';
 import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /** Pids of `sleep <marker>` processes (a unique duration marks a test's own). */
@@ -20,14 +22,6 @@ function running(marker: string): number[] {
     }
   }
   return pids;
-}
-
-async function until(ok: () => boolean, what: string, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /**
@@ -48,12 +42,29 @@ describe('process replicas as process groups', () => {
       const spec = revisionSpec({ revisionId: 'rev-a', image: 'local/sh', command: ['sh', '-c', `sleep ${marker} & wait`], args: [], healthCheckPath: '' });
       await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: spec, replicas: 1 }]);
       await untilReplicas(driver, (rs) => rs[0]?.status === 'Running', 'a running replica');
-      await until(() => running(marker).length === 1, 'the wrapped sleep');
+      await untilTrue(() => running(marker).length === 1, 'the wrapped sleep');
       await driver.apply('dep_1', []);
-      await until(() => running(marker).length === 0, 'the wrapped sleep to stop with its replica');
+      await untilTrue(() => running(marker).length === 0, 'the wrapped sleep to stop with its replica');
     } finally {
       await driver.close();
     }
+  });
+
+  test('a recorded group is stopped only while its pid is the same process (same start time), never a reused pid', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'gantry-pg-rec-'));
+    dirs.push(root);
+    const marker = '4323.25';
+    const child = spawn('sleep', [marker], { detached: true, stdio: 'ignore' });
+    await untilTrue(() => running(marker).length === 1, 'the sleep');
+    const dir = join(root, 'dep_1', 'rep_1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'replica.pid'), JSON.stringify({ pid: child.pid, start: '1' }));
+    assert.equal(killLeftoverGroups(root), 0, 'another start time: another process now');
+    assert.deepEqual(running(marker), [child.pid]);
+    recordGroup(dir, child.pid!);
+    assert.equal(killLeftoverGroups(root), 1);
+    await untilTrue(() => running(marker).length === 0, 'the recorded group to be killed');
+    assert.equal(existsSync(join(dir, 'replica.pid')), false, 'the record is gone');
   });
 
   test('a gantry serve started after a SIGKILL stops the replicas the last one left', async () => {
@@ -70,7 +81,7 @@ describe('process replicas as process groups', () => {
       command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
     });
     assert.equal(created.status, 200, JSON.stringify(created.body));
-    await until(() => running(marker).length === 2, 'both sleeps of the replica');
+    await untilTrue(() => running(marker).length === 2, 'both sleeps of the replica');
     const orphans = running(marker);
     g.proc.kill('SIGKILL');
     await new Promise((r) => g.proc.once('exit', r));
@@ -79,10 +90,10 @@ describe('process replicas as process groups', () => {
     g = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
     try {
       assert.match(g.output(), /stopped 1 replica process group\(s\) a previous gantry serve left running/);
-      await until(() => running(marker).length === 2 && running(marker).every((p) => !orphans.includes(p)), 'one new replica, none of the old processes');
+      await untilTrue(() => running(marker).length === 2 && running(marker).every((p) => !orphans.includes(p)), 'one new replica, none of the old processes');
     } finally {
       await g.stop();
     }
-    await until(() => running(marker).length === 0, 'nothing left after a clean shutdown');
+    await untilTrue(() => running(marker).length === 0, 'nothing left after a clean shutdown');
   });
 });
