@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { DockerApi } from '../runtime/docker/docker-api.js';
 import { detectGpus } from '../runtime/gpus.js';
-import { openDatabase } from '../store/database.js';
+import pg from 'pg';
 
 /**
  * `gantry doctor`: what this machine has for each runtime and feature, and what to install
@@ -72,16 +72,17 @@ export async function doctor(o: { dockerHost: string | undefined; databaseUrl: s
 
   print('\nPostgreSQL (several instances, --database postgres://…):');
   if (o.databaseUrl?.startsWith('postgres')) {
+    const shown = o.databaseUrl.replace(/\/\/[^@]*@/, '//…@');
+    // Only asked whether it answers: no schema is made in a database doctor is pointed at.
+    const client = new pg.Client({ connectionString: o.databaseUrl, connectionTimeoutMillis: 5000 });
     try {
-      const db = await openDatabase(o.databaseUrl);
-      await db.close();
-      ok(`${o.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} reachable`);
+      await client.connect();
+      await client.query('SELECT 1');
+      ok(`${shown} reachable`);
     } catch (err) {
-      missing(
-        `cannot open ${o.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}: ${(err as Error).message}`,
-        'check the URL, that the server runs and accepts this user',
-        true,
-      );
+      missing(`cannot open ${shown}: ${(err as Error).message}`, 'check the URL, that the server runs and accepts this user', true);
+    } finally {
+      await client.end().catch(() => undefined);
     }
   } else if (existsSync('/usr/lib/postgresql')) ok("Debian's postgresql is installed (give --database postgres://USER@HOST/DB to check a server)");
   else missing('PostgreSQL not checked', 'SQLite is the default and needs nothing; for PostgreSQL give --database postgres://USER@HOST/DB here');

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
 import { runGantry, startGantry } from '../helpers/gantry-process.js';
@@ -152,6 +153,20 @@ describe('gantry serve', () => {
     const asked = runGantry(['doctor', '--docker-host', 'unix:///nonexistent.sock']);
     assert.equal(await asked.exited, 1, asked.output());
     assert.match(asked.output(), /FAIL {2}no Docker Engine API at unix:\/\/\/nonexistent\.sock/);
+    const unreachable = runGantry(['doctor', '--database', 'postgres://nobody@127.0.0.1:9/none']);
+    assert.equal(await unreachable.exited, 1, unreachable.output());
+    assert.match(unreachable.output(), /FAIL {2}cannot open postgres:\/\/…@127\.0\.0\.1:9\/none/, 'the user is not shown');
+    const pgUrl = process.env.GANTRY_TEST_POSTGRES_URL;
+    if (pgUrl) {
+      const reachable = runGantry(['doctor', '--database', pgUrl]);
+      assert.equal(await reachable.exited, 0, reachable.output());
+      assert.match(reachable.output(), /ok {4}postgres:\/\/…@.* reachable/);
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      const { rows } = await client.query("SELECT to_regclass('schema_migrations') AS t");
+      await client.end();
+      assert.equal(rows[0].t, null, 'doctor made no schema in the database it checked');
+    }
   });
 
   test('gantry keys create, list and revoke work on the same data dir as a running server', async () => {
