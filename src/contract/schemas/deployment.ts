@@ -99,29 +99,8 @@ export const CreateDeploymentRequest = Type.Object(
   { additionalProperties: false },
 );
 
-export const UpdateDeploymentRequest = Type.Object(
-  {
-    name: Type.Optional(fields.name),
-    image: Type.Optional(fields.image),
-    gpu_type: Type.Optional(fields.gpu_type),
-    description: Type.Optional(fields.description),
-    gpu_count: Type.Optional(fields.gpu_count),
-    cpu: Type.Optional(fields.cpu),
-    memory: Type.Optional(fields.memory),
-    storage: Type.Optional(fields.storage),
-    port: Type.Optional(fields.port),
-    min_replicas: Type.Optional(fields.min_replicas),
-    max_replicas: Type.Optional(fields.max_replicas),
-    command: Type.Optional(fields.command),
-    args: Type.Optional(fields.args),
-    environment_variables: Type.Optional(fields.environment_variables),
-    health_check_path: Type.Optional(fields.health_check_path),
-    termination_grace_period_seconds: Type.Optional(fields.termination_grace_period_seconds),
-    volumes: Type.Optional(fields.volumes),
-    autoscaling: Type.Optional(Type.Union([Autoscaling, Type.Null()])),
-  },
-  { additionalProperties: false },
-);
+/** A PATCH: any field of a create, none required. */
+export const UpdateDeploymentRequest = Type.Partial(CreateDeploymentRequest, { additionalProperties: false });
 
 export const ReplicaEvent = Type.Object({
   image: Type.Optional(Type.String()),
