@@ -19,6 +19,12 @@ const HISTORY = 20;
  * What the process and docker drivers share: converging a deployment's replicas to the
  * targets, observing them, and their logs on disk. Subclasses say how a workload runs.
  */
+interface LogFollower {
+  deploymentId: string;
+  filter: LogFilter;
+  follow(dir: string): void;
+}
+
 export abstract class ReplicaDriver implements RuntimeDriver {
   abstract readonly kind: RuntimeDriver['kind'];
   abstract readonly requiresCommand: boolean;
@@ -27,6 +33,8 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   protected closed = false;
   private readonly stopped = new Map<string, { id: string; revisionId: string; dir: string }[]>();
   private readonly listeners: ((deploymentId: string) => void)[] = [];
+  /** Open `followLogs` streams: a replica added later is followed by those it matches. */
+  private readonly followers = new Set<LogFollower>();
 
   constructor(protected readonly options: ReplicaDriverOptions) {
     this.opts = {
@@ -88,9 +96,19 @@ export abstract class ReplicaDriver implements RuntimeDriver {
     return this.logDirs(deploymentId, filter).flatMap((dir) => readReplicaLog(dir));
   }
 
+  /** Follows the output of the deployment's replicas, those that start later included (a rollout's new revision, a scale-up). */
   followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void {
+    const follower: LogFollower = {
+      deploymentId,
+      filter,
+      follow: (dir) => stops.push(followReplicaLog(dir, onLines, this.opts.clock)),
+    };
     const stops = this.logDirs(deploymentId, filter).map((dir) => followReplicaLog(dir, onLines, this.opts.clock));
-    return () => stops.forEach((s) => s());
+    this.followers.add(follower);
+    return () => {
+      this.followers.delete(follower);
+      stops.forEach((s) => s());
+    };
   }
 
   protected detachAll() {
@@ -128,6 +146,13 @@ export abstract class ReplicaDriver implements RuntimeDriver {
     const dir = join(this.options.dir, spec.deploymentId, id);
     const r = new Replica(id, spec, dir, workload ?? this.workload(id, spec, dir), this.opts, () => this.emit(spec.deploymentId), gpus);
     this.replicas.set(id, r);
+    for (const f of this.followers) {
+      const wanted =
+        f.deploymentId === spec.deploymentId &&
+        (!f.filter.replicaId || f.filter.replicaId === id) &&
+        (!f.filter.revisionId || f.filter.revisionId === spec.revisionId);
+      if (wanted) f.follow(dir);
+    }
     void r.run();
   }
 

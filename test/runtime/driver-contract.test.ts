@@ -161,7 +161,7 @@ for (const d of drivers) {
         await assert.rejects(fetch(`http://${address}/health`), 'the process is gone');
       }));
 
-    test('logs: by replica and revision, kept after a crash, and followed as they come', () =>
+    test('logs: by replica and revision, kept after a crash, and followed as they come (new replicas too)', () =>
       withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision(d, 'rev-log'), replicas: 1 }]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
@@ -180,6 +180,7 @@ for (const d of drivers) {
         ]);
         const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
         await untilTrue(() => driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output");
+        await untilTrue(() => seen.some((l) => /worker listening/.test(l)), 'a replica started after following began is followed too');
         stop();
       }));
 
