@@ -27,6 +27,8 @@ export interface AutoscalerOptions extends DecideOptions {
   clock: Clock;
   log?: (msg: string, fields: object) => void;
   decisions?: Counter<'direction'>;
+  /** Told each change of desired replicas, described ("1 → 3: …"); the metrics history marks it. */
+  decided?(deploymentId: string, text: string): void;
 }
 
 /**
@@ -115,6 +117,7 @@ export class Autoscaler {
     if (!(await this.o.store.setDesiredReplicas(id, d.version, decision.desired))) return;
     this.o.decisions?.inc({ direction: decision.desired > d.desired_replicas ? 'up' : 'down' });
     this.o.log?.('autoscaler decision', describe(d, decision.desired, decision.reason, signals));
+    this.o.decided?.(id, `${d.desired_replicas} → ${decision.desired}: ${decision.reason}`);
     this.o.changed(id);
   }
 }

@@ -11,6 +11,7 @@ import { ensureAdminKey } from '../commands/keys.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { NO_RUNTIME } from '../contract/ports.js';
 import { registerRuntimeGauges } from '../metrics/http-metrics.js';
+import { MetricsHistory } from '../metrics/history.js';
 import { keyOf } from '../queue/job-queue.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
@@ -75,6 +76,14 @@ export async function serve(config: Config) {
   });
   ctx.runtime = controller;
   registerRuntimeGauges(metrics, routes, driver);
+  const history = new MetricsHistory({
+    store: deps.store,
+    traffic,
+    observe: (id) => driver.observe(id),
+    clock: deps.clock,
+    log: (msg, fields) => logger.warn(fields, msg),
+  });
+  queue.onFinished((projectId, model, latencyMs) => history.jobFinished(projectId, model, latencyMs));
   const autoscaler = new Autoscaler({
     clock: deps.clock,
     store: deps.store,
@@ -90,6 +99,7 @@ export async function serve(config: Config) {
     stabilizationMs: config.scaleDownWindowSeconds * 1000,
     idleGraceMs: config.idleGraceSeconds * 1000,
     decisions: metrics.autoscalerDecisions,
+    decided: (id, text) => history.decided(id, text),
     log: (msg, fields) => logger.info(fields, msg),
   });
   // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
@@ -100,6 +110,7 @@ export async function serve(config: Config) {
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
   autoscaler.start();
+  history.start();
   const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: deps.clock, log: (msg, fields) => logger.info(fields, msg) });
   inactivity.start();
   const meter = new UsageMeter({
@@ -130,6 +141,7 @@ export async function serve(config: Config) {
     meter.stop();
     importer.stop();
     await autoscaler.stop();
+    await history.stop();
     await queue.stop();
     await app.close();
     await controller.stop();

@@ -1,4 +1,4 @@
-import type { CreateDeploymentBody, DeploymentView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
+import type { CreateDeploymentBody, DeploymentMetricsView, DeploymentView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
 import { checkDraft, clampDesired, draftFromCreate, draftFromPatch, renderDeployment, revisionHash } from '../domain/deployment.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { retryOnConflict, STALE, type CommandContext, withConstraints, type ConstraintMeaning } from './context.js';
 import { createWorkerKey } from './keys.js';
 import type { Caller, SpecDraft } from '../contract/ports.js';
+import { INTERVAL_MS } from '../metrics/history.js';
 
 const KIND = 'Deployment';
 
@@ -104,6 +105,31 @@ export async function findDeployment(ctx: CommandContext, caller: Caller, idOrNa
   return found;
 }
 
+/** The deployment's metrics history over the last `minutes` (metrics/history.ts records it). */
+export async function deploymentMetrics(ctx: CommandContext, caller: Caller, idOrName: string, minutes = 60): Promise<DeploymentMetricsView> {
+  const d = await findDeployment(ctx, caller, idOrName);
+  const points = await ctx.store.metrics.series(d.id, ctx.clock.nowMs() - minutes * 60_000);
+  return {
+    object: 'list',
+    deployment_id: d.id,
+    interval_seconds: INTERVAL_MS / 1000,
+    data: points.map((p) => ({
+      time: new Date(p.at).toISOString(),
+      requests: p.requests,
+      p50_ms: p.p50_ms,
+      p99_ms: p.p99_ms,
+      in_flight: p.in_flight,
+      ready_replicas: p.ready,
+      desired_replicas: p.desired,
+      queue_pending: p.queue_pending,
+      queue_running: p.queue_running,
+      jobs_done: p.jobs_done,
+      job_latency_ms: p.job_latency_ms,
+      decision: p.decision,
+    })),
+  };
+}
+
 export async function listDeployments(ctx: CommandContext, caller: Caller) {
   return (await ctx.store.listDeployments(caller.projectId)).map((d) => view(ctx, d));
 }
@@ -136,6 +162,20 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
         }),
       constraints(name),
     );
+  });
+  ctx.runtime.changed(record.id);
+  return view(ctx, record);
+}
+
+/**
+ * Replaces every replica with a new one of the same spec, rolling as an update does (like
+ * `kubectl rollout restart`): a new revision id, the spec unchanged.
+ */
+export async function restartDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {
+  const record = await retryOnConflict(async () => {
+    const current = await findDeployment(ctx, caller, idOrName);
+    const next: DeploymentRecord = { ...current, revision_id: ctx.ids.uuidv7(), updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
+    return (await ctx.store.updateDeployment(next, current.version)) ? next : STALE;
   });
   ctx.runtime.changed(record.id);
   return view(ctx, record);

@@ -110,13 +110,24 @@ export async function listEndpoints(ctx: CommandContext, caller: Caller, query: 
   const [all, deployments] = await Promise.all([ctx.store.endpoints.list(caller.projectId), ctx.store.listDeployments(caller.projectId)]);
   const engines = new Map(deployments.map((d) => [d.id, d]));
   return all.map((e) => {
-    const { id, name, model, owner, state, created_at } = endpointView(
+    const { id, name, model, hardware, owner, state, state_reason, created_at } = endpointView(
       e,
       caller.projectName,
       engines.get(e.deployment_id),
       ctx.runtime.observe(e.deployment_id),
     );
-    return { object: 'endpoint' as const, id, name, model, type: 'dedicated' as const, owner, state, created_at };
+    return {
+      object: 'endpoint' as const,
+      id,
+      name,
+      model,
+      hardware,
+      type: 'dedicated' as const,
+      owner,
+      state,
+      ...(state_reason ? { state_reason } : {}),
+      created_at,
+    };
   });
 }
 

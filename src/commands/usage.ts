@@ -1,6 +1,6 @@
 import { errors } from '../contract/errors.js';
 import type { UsageQueryParams, UsageReportView } from '../contract/schemas/usage.js';
-import type { UsageLine } from '../store/usage-store.js';
+import type { UsageBucketLine, UsageLine } from '../store/usage-store.js';
 import type { CommandContext } from './context.js';
 import type { Caller } from '../contract/ports.js';
 
@@ -37,8 +37,9 @@ export async function usageReport(ctx: CommandContext, caller: Caller, q: UsageQ
   if (start.getTime() >= end.getTime()) {
     throw errors.invalid('start_time', `start_time (${start.toISOString()}) must be before end_time (${end.toISOString()})`);
   }
-  const [lines, deployments, endpoints] = await Promise.all([
+  const [lines, buckets, deployments, endpoints] = await Promise.all([
     ctx.store.usage.lines(caller.projectId, start.toISOString(), end.toISOString()),
+    q.bucket ? ctx.store.usage.buckets(caller.projectId, start.toISOString(), end.toISOString(), q.bucket === 'day' ? 10 : 13) : undefined,
     ctx.store.listDeployments(caller.projectId),
     ctx.store.endpoints.list(caller.projectId),
   ]);
@@ -74,6 +75,7 @@ export async function usageReport(ctx: CommandContext, caller: Caller, q: UsageQ
     cost_cents: cents(lines.reduce((n, l) => n + l.cost_cents, 0)),
     endpoints: items.filter((i) => i.endpoint).map((i) => ({ object: 'usage.endpoint' as const, ...view(i) })),
     deployments: items.filter((i) => !i.endpoint).map((i) => ({ object: 'usage.deployment' as const, ...view(i) })),
+    ...(buckets ? { series: series(buckets) } : {}),
   };
 }
 
@@ -81,4 +83,18 @@ function nameOf(line: UsageLine, currentName: Map<string, string>): string {
   return line.endpoint_id !== null
     ? (currentName.get(line.endpoint_id) ?? line.endpoint_name ?? line.deployment_name)
     : (currentName.get(line.deployment_id) ?? line.deployment_name);
+}
+
+/** Bucket lines grouped into one entry per bucket, named by its start time. */
+function series(lines: readonly UsageBucketLine[]): NonNullable<UsageReportView['series']> {
+  const out: NonNullable<UsageReportView['series']> = [];
+  for (const l of lines) {
+    const start_time = l.bucket.length === 10 ? `${l.bucket}T00:00:00.000Z` : `${l.bucket}:00:00.000Z`;
+    let b = out.at(-1);
+    if (b?.start_time !== start_time) out.push((b = { start_time, replica_minutes: 0, cost_cents: 0, items: [] }));
+    b.replica_minutes += l.replica_minutes;
+    b.cost_cents = cents(b.cost_cents + l.cost_cents);
+    b.items.push({ id: l.id, replica_minutes: l.replica_minutes, cost_cents: cents(l.cost_cents) });
+  }
+  return out;
 }

@@ -1,6 +1,8 @@
 import { systemClock, type Clock } from '../domain/clock.js';
 /** Seconds of per-second history kept: the longest metric window (time_interval_minutes) is capped at this. */
 const HISTORY_SECONDS = 3600;
+/** Durations kept between two samples of the metrics history (for its percentiles); later ones overwrite the oldest. */
+const SAMPLE_CAP = 4096;
 
 class DeploymentTraffic {
   readonly counts = new Float64Array(HISTORY_SECONDS);
@@ -9,6 +11,10 @@ class DeploymentTraffic {
   readonly seconds = new Float64Array(HISTORY_SECONDS).fill(-1);
   inFlight = 0;
   lastActivityMs = 0;
+  /** Since the last `takeSample`: request durations (at most SAMPLE_CAP), how many there were, and the most in flight at once. */
+  sampled: number[] = [];
+  sampledCount = 0;
+  peakInFlight = 0;
 }
 
 /**
@@ -24,6 +30,7 @@ export class Traffic {
   started(deploymentId: string) {
     const t = this.of(deploymentId);
     t.inFlight++;
+    t.peakInFlight = Math.max(t.peakInFlight, t.inFlight);
     t.lastActivityMs = this.clock.nowMs();
   }
 
@@ -41,6 +48,20 @@ export class Traffic {
     }
     t.counts[slot]! += 1;
     t.durations[slot]! += durationMs;
+    if (t.sampled.length < SAMPLE_CAP) t.sampled.push(durationMs);
+    else t.sampled[t.sampledCount % SAMPLE_CAP] = durationMs;
+    t.sampledCount++;
+  }
+
+  /** What happened since the last call: the requests' durations and the most in flight at once; starts the next interval. */
+  takeSample(deploymentId: string): { count: number; durationsMs: number[]; peakInFlight: number } {
+    const t = this.byDeployment.get(deploymentId);
+    if (!t) return { count: 0, durationsMs: [], peakInFlight: 0 };
+    const sample = { count: t.sampledCount, durationsMs: t.sampled, peakInFlight: t.peakInFlight };
+    t.sampled = [];
+    t.sampledCount = 0;
+    t.peakInFlight = t.inFlight;
+    return sample;
   }
 
   /** Requests finished over the last `windowMs`, and their total duration. */

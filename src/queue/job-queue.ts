@@ -51,6 +51,7 @@ export interface JobQueueOptions {
 export class JobQueue {
   private readonly waiters: Waiters;
   private readonly submitListeners: ((deploymentId: string) => void)[] = [];
+  private readonly finishListeners: ((projectId: string, model: string, latencyMs: number) => void)[] = [];
   private stopTimer = () => {};
   private sweeping: Promise<void> | null = null;
 
@@ -73,6 +74,11 @@ export class JobQueue {
   /** Called with the deployment's id for each submitted job (the autoscaler wakes a deployment at zero). */
   onSubmit(listener: (deploymentId: string) => void) {
     this.submitListeners.push(listener);
+  }
+
+  /** Called when a worker ends a job (done or failed), with its time from submit to end (the metrics history charts it). */
+  onFinished(listener: (projectId: string, model: string, latencyMs: number) => void) {
+    this.finishListeners.push(listener);
   }
 
   async submit(caller: Caller, body: SubmitBody): Promise<{ requestId: string }> {
@@ -99,6 +105,12 @@ export class JobQueue {
     this.waiters.notify(keyOf(caller.projectId, body.model));
     for (const l of this.submitListeners) l(deploymentId);
     return { requestId: id };
+  }
+
+  /** A queue's latest jobs, newest first. */
+  async latest(caller: Caller, q: { model: string; status?: JobStatus; limit?: number }): Promise<JobView[]> {
+    await this.deployment(caller, q.model);
+    return (await this.o.store.jobs.latest(caller.projectId, q.model, q.status, q.limit ?? 50)).map(render);
   }
 
   async status(caller: Caller, model: string, requestId: string): Promise<JobView> {
@@ -182,7 +194,10 @@ export class JobQueue {
     } else {
       const outputs = r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null;
       const doneAt = now.toISOString();
-      if (await jobs.finish(job.id, r.status, info, outputs, doneAt)) return render({ ...job, status: r.status, info, outputs, done_at: doneAt });
+      if (await jobs.finish(job.id, r.status, info, outputs, doneAt)) {
+        for (const l of this.finishListeners) l(job.project_id, job.model, now.getTime() - Date.parse(job.created_at));
+        return render({ ...job, status: r.status, info, outputs, done_at: doneAt });
+      }
     }
     // Moved between the read and the write (the claim lapsed, or another report ended it).
     throw notRunning(await this.job(caller, r.model, r.request_id));

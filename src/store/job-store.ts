@@ -51,6 +51,15 @@ export class JobStore {
     return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2', [id, projectId]);
   }
 
+  /** A queue's latest jobs (of one status when given), newest first: ids are UUIDv7, so they sort by submit time. */
+  latest(projectId: string, model: string, status: JobStatus | undefined, limit: number): Promise<JobRecord[]> {
+    const byStatus = status ? ' AND status = $4' : '';
+    return this.ex.all<JobRecord>(
+      `SELECT * FROM jobs WHERE project_id = $1 AND model = $2${byStatus} ORDER BY id DESC LIMIT $3`,
+      status ? [projectId, model, limit, status] : [projectId, model, limit],
+    );
+  }
+
   get(projectId: string, model: string, id: string): Promise<JobRecord | undefined> {
     return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2 AND model = $3', [id, projectId, model]);
   }

@@ -184,6 +184,27 @@ const STEPS: string[][] = [
     // The Hub token of the upload, sealed like a secret; dropped when the job ends.
     'ALTER TABLE model_jobs ADD COLUMN sealed_token TEXT',
   ],
+  [
+    // A deployment's metrics every 10 s, for the console's charts and later analyses. Only
+    // deployments with something to show get a row; rows older than the retention are deleted.
+    // No foreign key: points of a deleted deployment age out with the rest.
+    `CREATE TABLE metric_points (
+       deployment_id TEXT NOT NULL,
+       at BIGINT NOT NULL,
+       requests INTEGER NOT NULL,
+       p50_ms DOUBLE PRECISION,
+       p99_ms DOUBLE PRECISION,
+       in_flight INTEGER NOT NULL,
+       ready INTEGER NOT NULL,
+       desired INTEGER NOT NULL,
+       queue_pending INTEGER NOT NULL,
+       queue_running INTEGER NOT NULL,
+       jobs_done INTEGER NOT NULL,
+       job_latency_ms DOUBLE PRECISION,
+       decision TEXT,
+       PRIMARY KEY (deployment_id, at))`,
+    'CREATE INDEX metric_points_by_time ON metric_points (at)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

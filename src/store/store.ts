@@ -2,6 +2,7 @@ import type { Database, Executor } from './executor.js';
 import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
 import { UsageStore } from './usage-store.js';
+import { MetricStore } from './metric-store.js';
 import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
 /**
@@ -16,6 +17,8 @@ export class Store {
   readonly endpoints: EndpointStore;
   /** Replicas' metered minutes. */
   readonly usage: UsageStore;
+  /** Deployments' metrics history (10 s points). */
+  readonly metrics: MetricStore;
 
   constructor(
     readonly db: Database,
@@ -24,6 +27,7 @@ export class Store {
     this.jobs = new JobStore(ex, db.dialect);
     this.endpoints = new EndpointStore(ex);
     this.usage = new UsageStore(ex);
+    this.metrics = new MetricStore(ex);
   }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -65,4 +65,30 @@ export class UsageStore {
     );
     return rows.map((r) => ({ ...r, replica_minutes: Number(r.replica_minutes), cost_cents: Number(r.cost_cents) }));
   }
+
+  /**
+   * A project's usage in [from, to) per time bucket and per endpoint (or deployment, when not an
+   * endpoint's): `prefix` is how many characters of the ISO minute name the bucket (13: an hour, 10: a day).
+   */
+  async buckets(projectId: string, fromIso: string, toIso: string, prefix: 10 | 13): Promise<UsageBucketLine[]> {
+    const rows = await this.ex.all<UsageBucketLine & { replica_minutes: number | string; cost_cents: number | string }>(
+      `SELECT SUBSTR(minute, 1, ${prefix}) AS bucket, COALESCE(endpoint_id, deployment_id) AS id,
+              COUNT(*) AS replica_minutes, SUM(cents_per_minute) AS cost_cents
+         FROM usage_minutes
+        WHERE project_id = $1 AND minute >= $2 AND minute < $3
+        GROUP BY SUBSTR(minute, 1, ${prefix}), COALESCE(endpoint_id, deployment_id)
+        ORDER BY bucket, id`,
+      [projectId, fromIso, toIso],
+    );
+    return rows.map((r) => ({ ...r, replica_minutes: Number(r.replica_minutes), cost_cents: Number(r.cost_cents) }));
+  }
+}
+
+/** Minutes and cost of one endpoint or deployment in one time bucket. */
+export interface UsageBucketLine {
+  /** The bucket's start as a prefix of an ISO time: 2026-11-22 (a day) or 2026-11-22T10 (an hour). */
+  bucket: string;
+  id: string;
+  replica_minutes: number;
+  cost_cents: number;
 }

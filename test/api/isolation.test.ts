@@ -45,6 +45,14 @@ for (const engine of engines) {
       }
     });
 
+    test("another project's key gets 404 from the console's routes of alpha's deployment", async () => {
+      for (const ref of [ids.deployment!, 'app']) {
+        assert.equal((await t.call('GET', `/v1/deployments/${ref}/metrics`, { key: b })).status, 404);
+        assert.equal((await t.call('POST', `/v1/deployments/${ref}/restart`, { key: b })).status, 404);
+      }
+      assert.equal((await t.call('GET', '/v1/queue/jobs?model=app', { key: b })).status, 404);
+    });
+
     test("another project can neither refer to nor be blocked by alpha's resources", async () => {
       const ref = await t.call('POST', '/v1/deployments', {
         key: b,

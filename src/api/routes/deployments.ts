@@ -9,7 +9,9 @@ import {
   DeploymentResponseItem,
   UpdateDeploymentRequest,
   DeploymentLogs,
+  DeploymentMetrics,
   LogsQuery,
+  MetricsQuery,
   type CreateDeploymentBody,
   type UpdateDeploymentBody,
 } from '../../contract/schemas/deployment.js';
@@ -80,6 +82,34 @@ export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
       const stop = ctx.runtime.followLogs(d.id, filter, (more) => res.write(JSON.stringify({ lines: more }) + '\n'));
       res.once('close', stop);
     },
+  );
+
+  app.post<Id>(
+    '/deployments/:id/restart',
+    {
+      schema: {
+        tags,
+        summary: "Replace every replica with a new one of the same spec, rolling as an update does (Gantry's; like kubectl rollout restart)",
+        params: IdParams,
+        response: { 200: DeploymentResponseItem, ...errorResponses },
+      },
+    },
+    async (req) => deployments.restartDeployment(ctx, callerOf(req), req.params.id),
+  );
+
+  app.get<Id & { Querystring: Static<typeof MetricsQuery> }>(
+    '/deployments/:id/metrics',
+    {
+      schema: {
+        tags,
+        summary:
+          "The deployment's metrics every 10 s over the last minutes (Gantry's, for the console): requests, latency, replicas, queue, autoscaler decisions",
+        params: IdParams,
+        querystring: MetricsQuery,
+        response: { 200: DeploymentMetrics, ...errorResponses },
+      },
+    },
+    async (req) => deployments.deploymentMetrics(ctx, callerOf(req), req.params.id, req.query.minutes),
   );
 
   app.delete<Id>(

@@ -4,6 +4,8 @@ import { callerOf } from '../auth.js';
 import {
   CancelResponse,
   ClearResponse,
+  JobList,
+  JobListQuery,
   JobRef,
   JobStatusResponse,
   MetricsResponse,
@@ -14,6 +16,7 @@ import {
   SubmitRequest,
   SubmitResponse,
   queueErrorResponses,
+  type JobListQueryParams,
   type JobRefBody,
   type ModelRefBody,
   type RetrieveQueryParams,
@@ -43,6 +46,21 @@ export function queueRoutes(app: FastifyInstance, queue: JobQueue) {
       schema: { tags, summary: "A job's status", querystring: JobRef, response: { 200: JobStatusResponse, ...queueErrorResponses } },
     },
     async (req) => queue.status(callerOf(req), req.query.model, req.query.request_id),
+  );
+
+  app.get<{ Querystring: JobListQueryParams }>(
+    '/queue/jobs',
+    {
+      // Not a worker route: a worker key reads the jobs it claimed, not the queue's history.
+      config: { flatErrors: true },
+      schema: {
+        tags,
+        summary: "A queue's latest jobs, newest first (Gantry's, for the console)",
+        querystring: JobListQuery,
+        response: { 200: JobList, ...queueErrorResponses },
+      },
+    },
+    async (req) => ({ object: 'list' as const, data: await queue.latest(callerOf(req), req.query) }),
   );
 
   app.post<{ Body: JobRefBody }>(

@@ -166,3 +166,32 @@ export const LogsQuery = Type.Object(
 );
 
 export const DeploymentLogs = Type.Object({ lines: Type.Array(Type.String()) });
+
+/** `GET /v1/deployments/{id}/metrics` (Gantry's, for the console): the deployment's metrics history. */
+export const MetricsQuery = Type.Object(
+  { minutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 1440, default: 60, description: 'How far back, in minutes (at most a day, what is kept)' })) },
+  { additionalProperties: false },
+);
+
+const Ms = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+export const MetricPoint = Type.Object({
+  time: Type.String({ format: 'date-time', description: 'Start of the 10-second interval' }),
+  requests: Type.Integer({ description: 'Requests the gateway finished in the interval' }),
+  p50_ms: Ms('Median request latency; null without requests'),
+  p99_ms: Ms('99th percentile request latency; null without requests'),
+  in_flight: Type.Integer({ description: 'The most requests in flight at once' }),
+  ready_replicas: Type.Integer(),
+  desired_replicas: Type.Integer(),
+  queue_pending: Type.Integer(),
+  queue_running: Type.Integer(),
+  jobs_done: Type.Integer({ description: 'Jobs that ended (done or failed) in the interval' }),
+  job_latency_ms: Ms('Mean time from submit to end of those jobs'),
+  decision: Type.Union([Type.String(), Type.Null()], { description: "The autoscaler's change of desired replicas in the interval" }),
+});
+export const DeploymentMetrics = Type.Object({
+  object: Type.Literal('list'),
+  deployment_id: Type.String(),
+  interval_seconds: Type.Integer(),
+  data: Type.Array(MetricPoint, { description: 'Intervals with activity, oldest first; an interval without a point had none' }),
+});
+export type DeploymentMetricsView = Static<typeof DeploymentMetrics>;

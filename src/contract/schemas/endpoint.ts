@@ -63,8 +63,8 @@ export const DedicatedEndpoint = Type.Object({
 });
 export type EndpointView = Static<typeof DedicatedEndpoint>;
 
-/** What a list shows of each endpoint (Gantry's are all dedicated). */
-export const ListEndpointItem = Type.Pick(DedicatedEndpoint, ['object', 'id', 'name', 'model', 'type', 'owner', 'state', 'created_at']);
+/** What a list shows of each endpoint (Gantry's are all dedicated); Together's fields, and the hardware and state reason the console shows. */
+export const ListEndpointItem = Type.Pick(DedicatedEndpoint, ['object', 'id', 'name', 'model', 'hardware', 'type', 'owner', 'state', 'state_reason', 'created_at']);
 
 export const ListEndpointsQuery = Type.Object({
   type: Type.Optional(StringEnum(['dedicated', 'serverless'] as const)),

@@ -44,6 +44,18 @@ export const JobStatusResponse = Type.Object({
 
 export type JobView = Static<typeof JobStatusResponse>;
 
+/** `GET /v1/queue/jobs` (Gantry's, for the console): a queue's latest jobs, newest first. */
+export const JobListQuery = Type.Object(
+  {
+    model: Model,
+    status: Type.Optional(JobStatusValue),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'How many, newest first' })),
+  },
+  { additionalProperties: false },
+);
+export type JobListQueryParams = Static<typeof JobListQuery>;
+export const JobList = Type.Object({ object: Type.Literal('list'), data: Type.Array(JobStatusResponse) });
+
 export const SubmitResponse = Type.Object({ requestId: Type.String({ description: 'A UUIDv7' }) });
 export const ClearResponse = Type.Object({ canceled_count: Type.Integer() });
 

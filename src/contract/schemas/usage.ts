@@ -5,6 +5,9 @@ const TIME = 'ISO 8601: a date (2026-11-01, midnight UTC) or a date-time with Z 
 export const UsageQuery = Type.Object({
   start_time: Type.Optional(Type.String({ maxLength: 40, description: `Start of the range, inclusive (${TIME}); default: the first of this month, UTC` })),
   end_time: Type.Optional(Type.String({ maxLength: 40, description: `End of the range, exclusive (${TIME}); default: now` })),
+  bucket: Type.Optional(
+    Type.Union([Type.Literal('hour'), Type.Literal('day')], { description: "Also answer `series`: the range's usage per hour or day (UTC), per endpoint and deployment" }),
+  ),
 });
 export type UsageQueryParams = Static<typeof UsageQuery>;
 
@@ -47,5 +50,15 @@ export const UsageReport = Type.Object({
   ...Metered,
   endpoints: Type.Array(EndpointUsage),
   deployments: Type.Array(DeploymentUsage, { description: 'Container deployments (an endpoint’s engine is counted under the endpoint)' }),
+  series: Type.Optional(
+    Type.Array(
+      Type.Object({
+        start_time: Type.String({ description: 'Start of the hour or day (UTC)' }),
+        ...Metered,
+        items: Type.Array(Type.Object({ id: Type.String({ description: 'An id of `endpoints` or `deployments` above' }), ...Metered })),
+      }),
+      { description: 'With `bucket`: buckets with usage, oldest first' },
+    ),
+  ),
 });
 export type UsageReportView = Static<typeof UsageReport>;
