@@ -13,6 +13,7 @@ import { UrlSigner } from './storage/url-signer.js';
 import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
+import { consoleRoutes } from './api/routes/console.js';
 import { listModels } from './commands/models.js';
 import { checkStorageWrite } from './commands/worker-scope.js';
 import type { Caller } from './contract/ports.js';
@@ -54,6 +55,8 @@ export interface AppDeps {
   publicUrl: () => string;
   /** When set, /metrics answers only requests bearing it (`--metrics-token`). */
   metricsToken?: string;
+  /** The built web console, served at /console/. */
+  consoleDir: string;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -101,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return metrics.registry.metrics();
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (c) => consoleRoutes(c, deps.consoleDir));
 
   const keys = new KeyResolver(deps.ctx.store, deps.keyCacheMs, deps.ctx.clock);
   app.addHook('onClose', () => importer.idle());

@@ -10,6 +10,10 @@ import { Traffic } from '../gateway/traffic.js';
 import { createMetrics } from '../metrics/http-metrics.js';
 import { JobQueue } from '../queue/job-queue.js';
 import { GpuInventory } from '../runtime/gpus.js';
+import { fileURLToPath } from 'node:url';
+
+/** Where `npm run build` puts the console: dist/console, from src/cli as from dist/cli. */
+const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console', import.meta.url));
 
 export interface WiringOptions {
   ctx: CommandContext;
@@ -68,6 +72,7 @@ export function wireApp(o: WiringOptions): AppDeps {
     endpoints,
     importer: new ModelImporter(ctx, endpoints.imports, o.instanceId ?? ctx.ids.id('instance')),
     publicUrl: o.publicUrl,
+    consoleDir: CONSOLE_DIR,
     ...(o.metricsToken !== undefined ? { metricsToken: o.metricsToken } : {}),
   };
 }
