@@ -19,6 +19,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(root, 'test-output', 'console');
 const skip = existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (install Debian's chromium; .ci/run does)`;
 const UI_WAIT = { timeout: 30_000 };
+const AXE = readFileSync(join(root, 'node_modules/axe-core/axe.min.js'), 'utf8');
 
 describe('web console', { skip }, () => {
   let g: GantryProcess;
@@ -32,7 +33,20 @@ describe('web console', { skip }, () => {
     ((await call('GET', '/v1/deployments/hello')).body.environment_variables as { name: string; value: string }[]).find(
       (v) => v.name === 'TOGETHER_DEPLOYMENT_REVISION_ID',
     )!.value;
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  /** Saves a screenshot, and checks the page with axe-core: no serious or critical accessibility violation. */
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    // Evaluated through the DevTools protocol, so the console's CSP (scripts from its own origin only) stays on.
+    await page.evaluate(AXE);
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const result = await axe.run();
+      return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    assert.deepEqual(violations, [], `accessibility of the ${name} page`);
+  };
 
   before(async () => {
     // The console as `npm run build` makes it (the server serves dist/console).
@@ -67,8 +81,10 @@ describe('web console', { skip }, () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('Invalid or revoked API key').waitFor(UI_WAIT);
     await shot('sign-in-refused');
-    await page.getByLabel('API key').fill(key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    // By keyboard: the key field has the focus, Enter submits.
+    await page.getByLabel('API key').fill('');
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
     await page.getByRole('table', { name: 'Deployments' }).waitFor(UI_WAIT);
   });
 
@@ -80,7 +96,8 @@ describe('web console', { skip }, () => {
   });
 
   test('its page shows replicas, follows its logs live and restarts it', async () => {
-    await page.getByRole('link', { name: 'hello' }).click();
+    await page.getByRole('link', { name: 'hello' }).focus();
+    await page.keyboard.press('Enter');
     await page.getByRole('table', { name: 'Replica events' }).getByText('Running').waitFor(UI_WAIT);
     const logs = page.getByLabel('Log lines');
     await logs.getByText(/hello \(.*\) listening on \d+/).waitFor(UI_WAIT);

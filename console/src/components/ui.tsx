@@ -74,7 +74,8 @@ export function ConfirmButton({ label, confirm, onConfirm, busy }: { label: stri
 /** A table that scrolls sideways on a narrow screen instead of squeezing. */
 export function Table({ head, children, label }: { head: string[]; children: ComponentChildren; label: string }) {
   return (
-    <div class="table-wrap">
+    // Focusable, so a keyboard user can scroll a wide table sideways.
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={`${label} (scrolls)`}>
       <table aria-label={label}>
         <thead>
           <tr>

@@ -57,7 +57,9 @@ export function DeploymentPage({ id }: { id: string }) {
       <Logs id={d.id} replicas={replicas.map(([rid]) => rid)} />
       <QueuePanel name={d.name} id={d.id} />
       <Section title="Spec">
-        <pre class="spec">{JSON.stringify(specOf(d), null, 2)}</pre>
+        <pre class="spec" tabIndex={0} aria-label="Spec as JSON">
+          {JSON.stringify(specOf(d), null, 2)}
+        </pre>
       </Section>
     </>
   );

@@ -122,7 +122,7 @@ function JobDetail({ job }: { job: Job }) {
         ))}
       </ol>
       <h4>Info</h4>
-      <pre>{JSON.stringify(job.info, null, 2)}</pre>
+      <pre tabIndex={0}>{JSON.stringify(job.info, null, 2)}</pre>
       {job.outputs && (
         <>
           <h4>Outputs</h4>
@@ -149,7 +149,7 @@ function Outputs({ value }: { value: Record<string, unknown> }) {
           ))}
         </ul>
       )}
-      <pre>{JSON.stringify(value, null, 2)}</pre>
+      <pre tabIndex={0}>{JSON.stringify(value, null, 2)}</pre>
     </>
   );
 }
