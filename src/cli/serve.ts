@@ -131,6 +131,7 @@ export async function serve(config: Config) {
     );
   }
   process.stdout.write(`listening on ${address}\n`);
+  process.stdout.write(`web console: ${platform.apiBaseUrl}/console (sign in with an API key)\n`);
 
   let closing = false;
   const shutdown = async (signal: string) => {
