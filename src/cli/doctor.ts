@@ -1,3 +1,4 @@
+import { findBwrap, probeBwrap } from '../runtime/process/sandbox.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { DockerApi } from '../runtime/docker/docker-api.js';
@@ -24,11 +25,13 @@ export async function doctor(o: { dockerHost: string | undefined; databaseUrl: s
 
   print('\nprocess runtime (the default):');
   ok('replicas run as child processes of gantry serve; nothing to install');
-  if (has('bwrap')) ok('bubblewrap (bwrap) found');
+  const bwrap = findBwrap();
+  const why = bwrap ? probeBwrap(bwrap) : 'bubblewrap (bwrap) not found';
+  if (why === null) ok('bubblewrap works here: each replica is sandboxed (its own user, PID and mount namespaces; the data dir hidden)');
   else
     missing(
-      'bubblewrap (bwrap) not found',
-      'nothing uses it yet (process replicas are not sandboxed; use --runtime docker to isolate tenants); apt-get install bubblewrap for the sandbox when it lands',
+      `replicas cannot be sandboxed: ${why}`,
+      'apt-get install bubblewrap (and allow user namespaces); until then every replica can read the data dir and every other replica',
     );
 
   print('\nGPUs:');

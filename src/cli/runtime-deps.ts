@@ -10,6 +10,7 @@ import { loadRegistryAuths } from '../runtime/docker/image-puller.js';
 import type { GpuInventory } from '../runtime/gpus.js';
 import type { ReplicaOptions } from '../runtime/replica.js';
 import { ProcessDriver } from '../runtime/process/process-driver.js';
+import { BwrapSandbox, findBwrap, probeBwrap } from '../runtime/process/sandbox.js';
 import type { RuntimeDriver } from '../contract/runtime.js';
 import { Store } from '../store/store.js';
 
@@ -56,7 +57,10 @@ export function loadSecretBox(config: Config): SecretBox {
 export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?: ReplicaOptions['beforeStop']): Promise<RuntimeDriver> {
   const dir = join(config.dataDir, 'replicas');
   const common = { dir, gpus, ...(beforeStop ? { beforeStop } : {}) };
-  if (config.runtime === 'process') return new ProcessDriver({ ...common, baseEnv: config.baseEnv, log: (msg) => process.stdout.write(`${msg}\n`) });
+  if (config.runtime === 'process') {
+    const log = (msg: string) => process.stdout.write(`${msg}\n`);
+    return new ProcessDriver({ ...common, baseEnv: config.baseEnv, log, sandbox: openSandbox(config, log) });
+  }
   let registryAuths;
   if (config.registryAuth) {
     try {
@@ -70,4 +74,21 @@ export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?
   } catch (err) {
     throw new ConfigError(`the docker runtime needs the Docker Engine API (--docker-host / DOCKER_HOST): ${(err as Error).message}`);
   }
+}
+
+/**
+ * The process runtime's sandbox (`--sandbox`): bubblewrap hiding the data dir, or none. `auto`
+ * takes bubblewrap when it works here and otherwise says loudly that replicas are not shut in.
+ */
+function openSandbox(config: Config, log: (msg: string) => void): BwrapSandbox | null {
+  if (config.sandbox === 'none') {
+    log('process replicas are not sandboxed (--sandbox none): each can read the data dir, keys and database, and every other replica; see docs/security.md');
+    return null;
+  }
+  const bwrap = findBwrap();
+  const why = bwrap ? probeBwrap(bwrap) : "bwrap is not installed (Debian's bubblewrap package)";
+  if (why === null) return new BwrapSandbox(bwrap!, [config.dataDir], [join(config.dataDir, 'tls', 'localhost.crt')].filter(existsSync));
+  if (config.sandbox === 'bwrap') throw new ConfigError(`--sandbox bwrap (GANTRY_SANDBOX): cannot sandbox replicas here: ${why}`);
+  log(`WARNING: process replicas are not sandboxed (${why}): each can read the data dir, keys and database, and every other replica; see docs/security.md`);
+  return null;
 }

@@ -23,6 +23,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   bodyLimit: number;
   runtime: 'process' | 'docker';
+  /** How process replicas are shut in (runtime/process/sandbox.ts). */
+  sandbox: 'auto' | 'bwrap' | 'none';
   /** The Docker Engine API (docker runtime): unix:///path or tcp://host:port. */
   dockerHost: string;
   /** A Docker-style config.json with registry credentials (docker runtime). */
@@ -107,6 +109,11 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   if (runtime !== 'process' && runtime !== 'docker') {
     throw new ConfigError(`${runtimeIn.from}: runtime '${runtime}' is not one of process, docker`);
   }
+  const sandboxIn = pick('sandbox');
+  const sandbox = sandboxIn.value ?? 'auto';
+  if (sandbox !== 'auto' && sandbox !== 'bwrap' && sandbox !== 'none') {
+    throw new ConfigError(`${sandboxIn.from}: sandbox '${sandbox}' is not one of auto, bwrap, none`);
+  }
   const hostIn = pick('dockerHost');
   const dockerHost = hostIn.value ?? 'unix:///var/run/docker.sock';
   if (!/^(unix:\/\/\/.+|tcp:\/\/[^\s/]+\/?)$/.test(dockerHost)) {
@@ -153,6 +160,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     reconcileConcurrency,
     metricsToken: pick('metricsToken').value,
     runtime,
+    sandbox,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),
     gpus,

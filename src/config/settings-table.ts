@@ -79,6 +79,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'where replicas run: process or docker (default process)',
   },
+  sandbox: {
+    flag: '--sandbox',
+    arg: 'mode',
+    env: 'GANTRY_SANDBOX',
+    file: 'sandbox',
+    scope: 'serve',
+    help: 'process replicas shut in with bubblewrap: bwrap (required), none, or auto (bwrap when it works here, else none with a warning; default)',
+  },
   dockerHost: {
     flag: '--docker-host',
     arg: 'url',

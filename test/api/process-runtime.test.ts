@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
+import { groupAlive } from '../../src/runtime/process/process-group.js';
 import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /**
@@ -11,15 +12,6 @@ import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-pr
  * HTTP as a user would, with the fixture worker as the workload.
  */
 const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 describe('deployments on the process runtime', () => {
   let dir: string;
   let g: GantryProcess;
@@ -28,15 +20,24 @@ describe('deployments on the process runtime', () => {
   const call = apiCaller(() => g.url, key);
   const get = async (name: string) => (await call('GET', `/v1/deployments/${name}`)).body;
   const waitFor = (name: string, ok: (d: any) => boolean) => eventually(() => get(name), ok, 15000);
-  /** The env.json files the replicas of a deployment wrote, newest last. */
+  /**
+   * The env.json files the replicas of a deployment wrote, newest last, each with its process group
+   * as Gantry recorded it while it runs (a host pid: a sandboxed replica's own pid is its namespace's).
+   */
   const replicaFiles = (depId: string) => {
     const base = join(dir, 'replicas', depId);
     if (!existsSync(base)) return [];
     return readdirSync(base)
-      .map((id) => join(base, id, 'env.json'))
-      .filter(existsSync)
-      .map((p) => JSON.parse(readFileSync(p, 'utf8')) as { env: Record<string, string>; pid: number });
+      .filter((id) => existsSync(join(base, id, 'env.json')))
+      .map((id) => {
+        const group = join(base, id, 'replica.pid');
+        return {
+          ...(JSON.parse(readFileSync(join(base, id, 'env.json'), 'utf8')) as { env: Record<string, string> }),
+          group: existsSync(group) ? (JSON.parse(readFileSync(group, 'utf8')) as { pid: number }).pid : null,
+        };
+      });
   };
+  const replicaGroups = (depId: string) => replicaFiles(depId).flatMap((f) => (f.group ? [f.group] : []));
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gantry-proc-'));
@@ -184,7 +185,7 @@ describe('deployments on the process runtime', () => {
     const first = JSON.parse(new TextDecoder().decode((await reader.read()).value).split('\n')[0]!);
     assert.ok(Array.isArray(first.lines));
     // Make the replica print something: the fixture logs each /env request.
-    const replica = replicaFiles(d.id).find((f) => alive(f.pid))!;
+    const replica = replicaFiles(d.id).find((f) => f.group && groupAlive(f.group))!;
     await fetch(`http://127.0.0.1:${replica.env.PORT}/env`);
     let streamed = '';
     while (!streamed.includes('served /env')) {
@@ -242,30 +243,24 @@ describe('deployments on the process runtime', () => {
   test('delete stops every replica; shutdown leaves no orphan process, and a restart recreates replicas without duplicates', async () => {
     await call('POST', '/v1/deployments', base('gone'));
     const gone = await waitFor('gone', (d) => d.status === 'Ready');
-    const gonePid = replicaFiles(gone.id)[0]!.pid;
+    const [goneGroup] = replicaGroups(gone.id);
+    assert.ok(goneGroup && groupAlive(goneGroup));
     assert.equal((await call('DELETE', '/v1/deployments/gone')).status, 200);
     await eventually(
-      async () => alive(gonePid),
+      async () => groupAlive(goneGroup),
       (a) => !a,
     );
-    assert.equal(alive(gonePid), false);
+    assert.equal(groupAlive(goneGroup), false);
 
     const web = await waitFor('web', (d) => d.status === 'Ready');
-    const pids = replicaFiles(web.id)
-      .map((f) => f.pid)
-      .filter(alive);
-    assert.equal(pids.length, 1);
+    const groups = replicaGroups(web.id).filter(groupAlive);
+    assert.equal(groups.length, 1);
     assert.equal(await g.stop('SIGTERM'), 0);
-    assert.deepEqual(pids.filter(alive), [], 'no replica outlives gantry');
+    assert.deepEqual(groups.filter(groupAlive), [], 'no replica outlives gantry');
 
     g = await startGantry(['--data-dir', dir, '--gpus', 'h100-80gb:1'], { GANTRY_ADMIN_KEY: key });
     const again = await waitFor('web', (d) => d.status === 'Ready');
     assert.equal(Object.keys(again.replica_events).length, 1, 'one replica, not a duplicate');
-    assert.equal(
-      replicaFiles(web.id)
-        .map((f) => f.pid)
-        .filter(alive).length,
-      1,
-    );
+    assert.equal(replicaGroups(web.id).filter(groupAlive).length, 1);
   });
 });

@@ -1,3 +1,4 @@
+import { findBwrap, probeBwrap } from '../../src/runtime/process/sandbox.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,4 +64,12 @@ export function tempDirs(prefix: string): () => string {
     dirs.push(dir);
     return dir;
   };
+}
+
+/** Why process replicas cannot be sandboxed here (bwrap missing or refused its namespaces), or false when they can. */
+export function bwrapSkip(): string | false {
+  const bwrap = findBwrap();
+  if (!bwrap) return "bwrap is not installed (Debian's bubblewrap; .ci/run installs it)";
+  const why = probeBwrap(bwrap);
+  return why === null ? false : `bubblewrap cannot make its namespaces here: ${why}`;
 }

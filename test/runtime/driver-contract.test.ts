@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { DockerDriver } from '../../src/runtime/docker/docker-driver.js';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
+import { BwrapSandbox, findBwrap } from '../../src/runtime/process/sandbox.js';
 import { GpuInventory, parseGpuDeclaration } from '../../src/runtime/gpus.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
-import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas, untilTrue } from '../helpers/runtime.js';
+import { bwrapSkip, FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas, untilTrue } from '../helpers/runtime.js';
 
 /**
  * The contract every runtime driver passes, run against real workloads: child processes, and
@@ -16,6 +17,7 @@ import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas, untilTrue } from 
  */
 const worker = fileURLToPath(new URL('../fixtures/worker.js', import.meta.url));
 const tempDir = tempDirs('gantry-rt-');
+const bwrapWhy = bwrapSkip();
 
 interface DriverCase {
   name: string;
@@ -40,6 +42,19 @@ const drivers: DriverCase[] = [
     portInside: (address) => address.split(':')[1]!,
     gpuEnv: 'CUDA_VISIBLE_DEVICES',
     // No mount namespace: relative to the working directory.
+    volumePath: (p) => `.${p}`,
+  },
+  {
+    name: 'process in bubblewrap',
+    ...(bwrapWhy ? { skip: bwrapWhy } : {}),
+    make: async (gpus) => {
+      // The driver's folder stands for the data dir: hidden, but for each replica's own directory.
+      const dir = tempDir();
+      return new ProcessDriver({ dir, ...FAST_REPLICAS, ...(gpus ? { gpus } : {}), sandbox: new BwrapSandbox(findBwrap()!, [dir]) });
+    },
+    workload: { image: 'local/worker:1', command: [process.execPath], args: [worker] },
+    portInside: (address) => address.split(':')[1]!,
+    gpuEnv: 'CUDA_VISIBLE_DEVICES',
     volumePath: (p) => `.${p}`,
   },
   {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessDriver } from '../../src/runtime/process/process-driver.js';
 import { killLeftoverGroups, recordGroup } from '../../src/runtime/process/process-group.js';
-import { FAST_REPLICAS, revisionSpec, untilReplicas, untilTrue } from '../helpers/runtime.js';
+import { bwrapSkip, FAST_REPLICAS, revisionSpec, untilReplicas, untilTrue } from '../helpers/runtime.js';
 import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /** Pids of `sleep <marker>` processes (a unique duration marks a test's own). */
@@ -72,7 +72,8 @@ describe('process replicas as process groups', () => {
     dirs.push(dir);
     const key = 'process-groups-key-0123456789abcdef0123456789';
     const marker = '4322.25';
-    let g: GantryProcess = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
+    // Unsandboxed: a sandboxed replica dies with Gantry (below), an unsandboxed one is left behind.
+    let g: GantryProcess = await startGantry(['--data-dir', dir, '--sandbox', 'none'], { GANTRY_ADMIN_KEY: key });
     const call = apiCaller(() => g.url, key);
     const created = await call('POST', '/v1/deployments', {
       name: 'wrapped',
@@ -87,7 +88,7 @@ describe('process replicas as process groups', () => {
     await new Promise((r) => g.proc.once('exit', r));
     assert.deepEqual(running(marker).sort(), orphans.sort(), 'killed outright, Gantry left them running');
 
-    g = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
+    g = await startGantry(['--data-dir', dir, '--sandbox', 'none'], { GANTRY_ADMIN_KEY: key });
     try {
       assert.match(g.output(), /stopped 1 replica process group\(s\) a previous gantry serve left running/);
       await untilTrue(() => running(marker).length === 2 && running(marker).every((p) => !orphans.includes(p)), 'one new replica, none of the old processes');
@@ -95,5 +96,24 @@ describe('process replicas as process groups', () => {
       await g.stop();
     }
     await untilTrue(() => running(marker).length === 0, 'nothing left after a clean shutdown');
+  });
+
+  test('a sandboxed replica dies with a SIGKILLed gantry serve', { skip: bwrapSkip() }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gantry-pg-sandbox-'));
+    dirs.push(dir);
+    const key = 'process-groups-key-0123456789abcdef0123456789';
+    const marker = '4323.25';
+    const g = await startGantry(['--data-dir', dir, '--sandbox', 'bwrap'], { GANTRY_ADMIN_KEY: key });
+    const created = await apiCaller(() => g.url, key)('POST', '/v1/deployments', {
+      name: 'wrapped',
+      image: 'local/sh',
+      gpu_type: 'none',
+      command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
+    });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    await untilTrue(() => running(marker).length === 2, 'both sleeps of the replica');
+    g.proc.kill('SIGKILL');
+    await new Promise((r) => g.proc.once('exit', r));
+    await untilTrue(() => running(marker).length === 0, 'the sandbox went with Gantry: nothing left running');
   });
 });

@@ -2,11 +2,14 @@ import { ReplicaDriver, type ReplicaDriverOptions } from '../replica-driver.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
 import { killLeftoverGroups } from './process-group.js';
 import { ProcessWorkload } from './process-workload.js';
+import type { BwrapSandbox } from './sandbox.js';
 
 export type ProcessDriverOptions = ReplicaDriverOptions & {
   /** Variables every replica inherits (PATH and the like), below the deployment's own. */
   baseEnv?: Record<string, string>;
   log?: (msg: string) => void;
+  /** Shuts each replica in (bubblewrap); without it replicas run as plain children of Gantry. */
+  sandbox?: BwrapSandbox | null;
 };
 
 /**
@@ -28,7 +31,7 @@ export class ProcessDriver extends ReplicaDriver {
   }
 
   protected workload(_id: string, spec: RevisionSpec, dir: string) {
-    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {}, this.opts.clock);
+    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {}, this.opts.clock, this.processOptions.sandbox ?? null);
   }
 
   /** Replicas are Gantry's children: they stop with it, gracefully. */

@@ -20,15 +20,35 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null where there is no such process. */
-function startTime(pid: number): string | null {
+/**
+ * Whether any process of the group still runs. A zombie does not count: it holds no memory or
+ * GPU, only a pid until its parent reaps it (a sandbox's inner bwrap, reparented to the
+ * machine's init when the outer one exits first, is reaped by that init).
+ */
+export function groupAlive(pgid: number): boolean {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const fields = statFields(Number(pid));
+    // After the command name: [0] state, [2] process group.
+    if (fields && fields[2] === String(pgid) && fields[0] !== 'Z') return true;
+  }
+  return false;
+}
+
+/** The fields of /proc/<pid>/stat after the command name (field 3 on), or null where there is no such process. */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return null;
   }
+}
+
+/** The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), or null where there is no such process. */
+function startTime(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
 }
 
 export function recordGroup(dir: string, pid: number) {

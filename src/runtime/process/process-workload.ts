@@ -7,7 +7,8 @@ import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
-import { forgetGroup, recordGroup, signalGroup } from './process-group.js';
+import { forgetGroup, groupAlive, recordGroup, signalGroup } from './process-group.js';
+import type { BwrapSandbox } from './sandbox.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -34,6 +35,8 @@ export class ProcessWorkload implements Workload {
     /** Variables every replica inherits (PATH and the like), below the deployment's own. */
     private readonly baseEnv: Record<string, string>,
     private readonly clock: Clock,
+    /** Where the replica runs shut in; null: as a plain child of Gantry (`--sandbox none`). */
+    private readonly sandbox: BwrapSandbox | null,
   ) {}
 
   async start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
@@ -47,8 +50,11 @@ export class ProcessWorkload implements Workload {
       CUDA_VISIBLE_DEVICES: gpus.join(','),
     };
     this.linkVolumes();
-    const [cmd, ...args] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
-    if (!cmd) throw new StartError('InvalidCommand', 'the process runtime needs a command');
+    const [command, ...commandArgs] = [...this.spec.command, ...this.spec.args].map((a) => expandVars(a, env));
+    if (!command) throw new StartError('InvalidCommand', 'the process runtime needs a command');
+    const { cmd, args } = this.sandbox
+      ? this.sandbox.wrap(command, commandArgs, { dir: this.dir, readOnly: this.spec.volumes.map((v) => v.hostPath) })
+      : { cmd: command, args: commandArgs };
     let child: ChildProcess;
     try {
       // Its own process group (detached), so stop() and a crash reach everything it started.
@@ -57,7 +63,7 @@ export class ProcessWorkload implements Workload {
       // Node's message would quote the offending argument or variable, which may be a secret.
       throw new StartError(
         'InvalidSpec',
-        `cannot start ${cmd}: its arguments or environment are not valid (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        `cannot start ${command}: its arguments or environment are not valid (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       );
     }
     this.child = child;
@@ -74,7 +80,7 @@ export class ProcessWorkload implements Workload {
       forgetGroup(this.dir);
       onExit(how);
     };
-    child.on('error', (err) => end(`cannot start ${cmd}: ${err.message}`));
+    child.on('error', (err) => end(`cannot start ${command}: ${err.message}`));
     child.on('exit', (code, signal) => end(signal ? `killed by ${signal}` : `exited with code ${code}`));
     return `127.0.0.1:${port}`;
   }
@@ -102,7 +108,9 @@ export class ProcessWorkload implements Workload {
     const kill = this.clock.setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceSeconds * 1000);
     await gone;
     kill.cancel();
-    // The leader is gone; anything of its group still there is killed with it.
+    // The leader is gone; anything of its group still there is killed with it, and waited for
+    // (a sandbox's inner processes go a moment after its outer bwrap): stopped means gone.
     signalGroup(pgid, 'SIGKILL');
+    for (let i = 0; i < 50 && groupAlive(pgid); i++) await this.clock.sleep(20);
   }
 }
