@@ -176,6 +176,19 @@ for (const d of drivers) {
         await assert.rejects(fetch(`http://${address}/health`), 'the process is gone');
       }));
 
+    test('a replica stopped the moment it started still gets SIGTERM, not its whole grace period', () =>
+      withDriver(d.make(), async (driver) => {
+        // Stopped while its process is still coming up (in a sandbox: before bwrap has started it).
+        for (let i = 0; i < 5; i++) {
+          await driver.apply('dep_1', [{ revisionId: 'rev-a', revision: revision(d, 'rev-a', { terminationGracePeriodSeconds: 300 }), replicas: 1 }]);
+          await until(driver, (rs) => rs[0]?.status === 'Running', 'its process spawned');
+          const stopped = driver.apply('dep_1', [{ revisionId: 'rev-a', replicas: 0 }]);
+          const outcome = await Promise.race([stopped.then(() => 'stopped'), new Promise((r) => setTimeout(r, 30_000, 'still waiting'))]);
+          assert.equal(outcome, 'stopped', 'SIGTERM reached the workload: it did not wait out the 300 s grace period');
+          assert.deepEqual(driver.observe('dep_1'), []);
+        }
+      }));
+
     test('logs: by replica and revision, kept after a crash, and followed as they come (new replicas too)', () =>
       withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision(d, 'rev-log'), replicas: 1 }]);

@@ -15,6 +15,7 @@ export interface CreateBody {
     Memory: number;
     Binds: string[];
     DeviceRequests: { Driver: string; DeviceIDs: string[]; Capabilities: string[][] }[];
+    Init: boolean;
   };
 }
 
@@ -69,6 +70,10 @@ export function containerBody(spec: RevisionSpec, replicaId: string, owner: stri
       Memory: Math.round(spec.memoryGiB * 2 ** 30),
       Binds: spec.volumes.map((v) => `${v.hostPath}:${v.mountPath}:ro`),
       DeviceRequests: [],
+      // A small init as PID 1 (docker run --init: tini, or Podman's catatonit) passes SIGTERM on
+      // and reaps zombies: a workload that is PID 1 itself ignores SIGTERM until it installs a
+      // handler, so a replica stopped as it starts would wait out its whole grace period.
+      Init: true,
     },
   };
 }
@@ -119,6 +124,7 @@ export function bodyFromInspect(info: ContainerInfo): CreateBody {
       Memory: info.HostConfig.Memory ?? 0,
       Binds: info.HostConfig.Binds ?? [],
       DeviceRequests: info.HostConfig.DeviceRequests ?? [],
+      Init: true,
     },
   };
 }

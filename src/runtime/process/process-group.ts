@@ -10,14 +10,19 @@ import { join } from 'node:path';
  */
 const PID_FILE = 'replica.pid';
 
-/** Signals the whole group; a group that is already gone is no error. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+/** Signals one process; one that is already gone is no error. */
+export function signalPid(pid: number, signal: NodeJS.Signals): boolean {
   try {
-    process.kill(-pgid, signal);
+    process.kill(pid, signal);
     return true;
   } catch {
     return false;
   }
+}
+
+/** Signals the whole group; a group that is already gone is no error. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  return signalPid(-pgid, signal);
 }
 
 /**
@@ -26,13 +31,19 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
  * machine's init when the outer one exits first, is reaped by that init).
  */
 export function groupAlive(pgid: number): boolean {
+  return groupMembers(pgid).length > 0;
+}
+
+/** The running (not zombie) processes of the group. */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const fields = statFields(Number(pid));
     // After the command name: [0] state, [2] process group.
-    if (fields && fields[2] === String(pgid) && fields[0] !== 'Z') return true;
+    if (fields && fields[2] === String(pgid) && fields[0] !== 'Z') members.push(Number(pid));
   }
-  return false;
+  return members;
 }
 
 /** The fields of /proc/<pid>/stat after the command name (field 3 on), or null where there is no such process. */

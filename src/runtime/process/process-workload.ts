@@ -7,7 +7,7 @@ import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
-import { forgetGroup, groupAlive, recordGroup, signalGroup } from './process-group.js';
+import { forgetGroup, groupAlive, groupMembers, recordGroup, signalGroup, signalPid } from './process-group.js';
 import type { BwrapSandbox } from './sandbox.js';
 
 async function freePort(): Promise<number> {
@@ -104,9 +104,16 @@ export class ProcessWorkload implements Workload {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     const pgid = child.pid!;
+    const signaled = new Set(groupMembers(pgid));
     signalGroup(pgid, 'SIGTERM');
+    // A process that joins the group after the signal (a sandbox's workload, started a moment
+    // after bwrap, which ignores SIGTERM itself) gets it too, once.
+    const late = this.clock.setInterval(() => {
+      for (const pid of groupMembers(pgid)) if (!signaled.has(pid) && signaled.add(pid)) signalPid(pid, 'SIGTERM');
+    }, 100);
     const kill = this.clock.setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceSeconds * 1000);
     await gone;
+    late.cancel();
     kill.cancel();
     // The leader is gone; anything of its group still there is killed with it, and waited for
     // (a sandbox's inner processes go a moment after its outer bwrap): stopped means gone.
