@@ -4,6 +4,7 @@ import type { CommandContext } from './commands/context.js';
 import { KeyResolver, callerOf, requireApiKey } from './api/auth.js';
 import { clientErrorHandler, frameworkErrors, installErrorHandling, installJsonParser } from './api/error-handler.js';
 import { validatorCompiler } from './api/validation.js';
+import { installClientDeadlines } from './api/client-deadlines.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // The API takes JSON only; any other body is a 415, not a string to be misread.
   app.removeContentTypeParser('text/plain');
   installJsonParser(app, bodyLimit);
+  installClientDeadlines(app, deps.ctx.clock);
   installErrorHandling(app, bodyLimit);
 
   instrumentHttp(app, metrics);

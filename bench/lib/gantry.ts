@@ -16,5 +16,5 @@ export async function startGantry(dataDir: string, key: string, extraArgs: strin
     });
     proc.on('exit', (c) => reject(new Error(`gantry exited with ${c}`)));
   });
-  return { url, stop: () => new Promise<void>((r) => (proc.kill('SIGTERM'), proc.on('exit', () => r()))) };
+  return { url, pid: proc.pid!, stop: () => new Promise<void>((r) => (proc.kill('SIGTERM'), proc.on('exit', () => r()))) };
 }

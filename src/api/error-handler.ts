@@ -54,6 +54,11 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? errors.headersTooLarge()
         : errors.malformedRequest();
+  writeRawError(socket, e);
+}
+
+/** Answers an error straight on the socket (there is no request to reply to, or it is mid-body) and closes it. */
+export function writeRawError(socket: Socket, e: GantryError) {
   const body = JSON.stringify(e.toBody());
   if (socket.writable) {
     socket.write(

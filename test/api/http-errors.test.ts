@@ -33,6 +33,47 @@ describe('errors below the routes', () => {
     assert.deepEqual(errorOf(res), { message: 'The request is not valid HTTP/1.1', type: 'invalid_request_error', param: null, code: 'malformed_request' });
   });
 
+  test('a client trickling its body is cut with a 408 in the API shape; a slow but steady upload is not', async () => {
+    const { hostname, port } = new URL(t.url);
+    /** Sends headers announcing `length` bytes, then `chunk` bytes every `everyMs`; answers what the server wrote back and when it closed. */
+    const send = (length: number, chunk: number, everyMs: number) =>
+      new Promise<{ response: string; sentBytes: number }>((resolve, reject) => {
+        let sent = 0;
+        let response = '';
+        const socket = connect({ host: hostname, port: Number(port) }, () => {
+          socket.write(`POST /nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`);
+          const tick = setInterval(() => {
+            const n = Math.min(chunk, length - sent);
+            if (n <= 0 || socket.destroyed) return clearInterval(tick);
+            socket.write(' '.repeat(n));
+            sent += n;
+          }, everyMs);
+          socket.on('close', () => clearInterval(tick));
+        });
+        socket.on('data', (d) => (response += d));
+        socket.on('close', () => resolve({ response, sentBytes: sent }));
+        socket.on('error', reject);
+      });
+    const [trickle, steady] = await Promise.all([send(1000, 1, 1000), send(60 * 1024, 3 * 1024, 1000)]);
+    assert.match(trickle.response, /^HTTP\/1\.1 408 /, trickle.response);
+    assert.equal(errorOf(trickle.response).code, 'request_timeout');
+    assert.ok(trickle.sentBytes < 1000, 'cut before the body arrived');
+    // Sent whole at 3 KiB/s (above the 1 KiB/s floor): it reaches the router, which answers 404.
+    assert.equal(steady.sentBytes, 60 * 1024);
+    assert.doesNotMatch(steady.response, /^HTTP\/1\.1 408 /, steady.response);
+  });
+
+  test('a connection that never sends a request is closed, not held for good', async () => {
+    const { hostname, port } = new URL(t.url);
+    const closed = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: hostname, port: Number(port) });
+      socket.on('close', () => resolve(true));
+      socket.on('error', () => {});
+      setTimeout(() => (socket.destroy(), resolve(false)), 40_000);
+    });
+    assert.ok(closed, 'the server closed the silent connection');
+  });
+
   test('headers over the limit are a 431 in the API shape', async () => {
     const res = await raw(t.url, `GET /v1/deployments HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assert.match(res, /^HTTP\/1\.1 431 /);
