@@ -3,6 +3,7 @@ import type { RevisionSpec } from '../../contract/runtime.js';
 import { killLeftoverGroups } from './process-group.js';
 import { ProcessWorkload } from './process-workload.js';
 import type { BwrapSandbox } from './sandbox.js';
+import { REPLICA_PORTS } from './ports.js';
 
 export type ProcessDriverOptions = ReplicaDriverOptions & {
   /** Variables every replica inherits (PATH and the like), below the deployment's own. */
@@ -31,7 +32,7 @@ export class ProcessDriver extends ReplicaDriver {
   }
 
   protected workload(_id: string, spec: RevisionSpec, dir: string) {
-    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {}, this.opts.clock, this.processOptions.sandbox ?? null);
+    return new ProcessWorkload(spec, dir, this.processOptions.baseEnv ?? {}, this.opts.clock, this.processOptions.sandbox ?? null, REPLICA_PORTS);
   }
 
   /** Replicas are Gantry's children: they stop with it, gracefully. */

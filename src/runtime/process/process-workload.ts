@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createServer } from 'node:net';
 import { expandVars } from '../expand-vars.js';
 import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
@@ -9,17 +8,7 @@ import type { RevisionSpec } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
 import { forgetGroup, groupAlive, groupMembers, recordGroup, signalGroup, signalPid } from './process-group.js';
 import type { BwrapSandbox } from './sandbox.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import type { PortRange } from './ports.js';
 
 /**
  * A replica as a child process: `command` + `args` with `$(VAR)` expanded, in the replica's
@@ -37,10 +26,23 @@ export class ProcessWorkload implements Workload {
     private readonly clock: Clock,
     /** Where the replica runs shut in; null: as a plain child of Gantry (`--sandbox none`). */
     private readonly sandbox: BwrapSandbox | null,
+    private readonly ports: PortRange,
   ) {}
 
   async start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
-    const port = await freePort();
+    const port = await this.ports.take();
+    try {
+      return this.spawn(port, gpus, log, (how) => {
+        this.ports.release(port);
+        onExit(how);
+      });
+    } catch (err) {
+      this.ports.release(port);
+      throw err;
+    }
+  }
+
+  private spawn(port: number, gpus: number[], log: ReplicaLog, onExit: (how: string) => void): string {
     if (this.stopped) throw new StartError('Stopped', 'the replica was stopped while starting');
     const env: Record<string, string> = {
       ...this.baseEnv,
