@@ -41,7 +41,7 @@ export interface RuntimePort {
   changed(deploymentId: string): void;
   /** Refuses (with a 400) a deployment this runtime cannot run, e.g. no command on the process runtime. */
   checkRunnable(draft: SpecDraft): void;
-  logs(deploymentId: string, filter: LogFilter): string[];
+  logs(deploymentId: string, filter: LogFilter): Promise<string[]>;
   followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void;
 }
 
@@ -50,6 +50,6 @@ export const NO_RUNTIME: RuntimePort = {
   observe: () => ({ replicas: [] }),
   changed: () => {},
   checkRunnable: () => {},
-  logs: () => [],
+  logs: async () => [],
   followLogs: () => () => {},
 };

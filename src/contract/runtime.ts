@@ -69,7 +69,7 @@ export interface RuntimeDriver {
   apply(deploymentId: string, targets: RevisionTarget[]): Promise<void>;
   observe(deploymentId: string): ReplicaState[];
   /** Output lines of the deployment's replicas, past ones included while the driver keeps them. */
-  logs(deploymentId: string, filter: LogFilter): string[];
+  logs(deploymentId: string, filter: LogFilter): Promise<string[]>;
   /** Streams new output lines as they come; answers a function that stops. */
   followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void;
   /** Deployments the driver has replicas of, so deleted deployments can be cleaned up. */

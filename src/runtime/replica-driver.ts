@@ -92,8 +92,8 @@ export abstract class ReplicaDriver implements RuntimeDriver {
     }
   }
 
-  logs(deploymentId: string, filter: LogFilter): string[] {
-    return this.logDirs(deploymentId, filter).flatMap((dir) => readReplicaLog(dir));
+  async logs(deploymentId: string, filter: LogFilter): Promise<string[]> {
+    return (await Promise.all(this.logDirs(deploymentId, filter).map((dir) => readReplicaLog(dir)))).flat();
   }
 
   /** Follows the output of the deployment's replicas, those that start later included (a rollout's new revision, a scale-up). */

@@ -47,9 +47,9 @@ export async function untilReplicas(
 }
 
 /** Waits until `ok` holds (a process to appear or go, output to reach a log); fails naming `what`. */
-export async function untilTrue(ok: () => boolean, what: string, ms = 10_000) {
+export async function untilTrue(ok: () => boolean | Promise<boolean>, what: string, ms = 10_000) {
   const end = Date.now() + ms;
-  while (!ok()) {
+  while (!(await ok())) {
     if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -193,9 +193,9 @@ for (const d of drivers) {
       withDriver(d.make(), async (driver) => {
         await driver.apply('dep_1', [{ revisionId: 'rev-log', revision: revision(d, 'rev-log'), replicas: 1 }]);
         const [r] = await until(driver, (rs) => ready(rs, 1), 'ready');
-        await untilTrue(() => driver.logs('dep_1', {}).some((l) => /worker listening on \d+/.test(l)), 'the first line in the log');
-        assert.deepEqual(driver.logs('dep_1', { revisionId: 'other' }), []);
-        assert.equal(driver.logs('dep_1', { replicaId: r!.id }).length, 1);
+        await untilTrue(async () => (await driver.logs('dep_1', {})).some((l) => /worker listening on \d+/.test(l)), 'the first line in the log');
+        assert.deepEqual(await driver.logs('dep_1', { revisionId: 'other' }), []);
+        assert.equal((await driver.logs('dep_1', { replicaId: r!.id })).length, 1);
 
         const seen: string[] = [];
         const stop = driver.followLogs('dep_1', {}, (lines) => seen.push(...lines));
@@ -207,7 +207,10 @@ for (const d of drivers) {
           { revisionId: 'rev-crash', revision: revision(d, 'rev-crash', { env: { CRASH_AFTER_MS: '50' } }), replicas: 1 },
         ]);
         const crashed = (await until(driver, (rs) => rs.some((x) => x.reason === 'CrashLoopBackOff'), 'a crash')).find((x) => x.reason === 'CrashLoopBackOff')!;
-        await untilTrue(() => driver.logs('dep_1', { replicaId: crashed.id }).some((l) => /worker listening/.test(l)), "a crashed replica's output");
+        await untilTrue(
+          async () => (await driver.logs('dep_1', { replicaId: crashed.id })).some((l) => /worker listening/.test(l)),
+          "a crashed replica's output",
+        );
         await untilTrue(() => seen.some((l) => /worker listening/.test(l)), 'a replica started after following began is followed too');
         stop();
       }));
@@ -270,10 +273,10 @@ for (const d of drivers) {
         await driver.apply('dep_1', [{ revisionId: 'rev-a', replicas: 3 }]);
         assert.equal(driver.observe('dep_1').length, 1);
         assert.deepEqual(driver.deployments(), ['dep_1']);
-        await untilTrue(() => driver.logs('dep_1', {}).length > 0, 'output in the log');
+        await untilTrue(async () => (await driver.logs('dep_1', {})).length > 0, 'output in the log');
         await driver.apply('dep_1', []);
         assert.deepEqual(driver.deployments(), []);
-        assert.deepEqual(driver.logs('dep_1', {}), [], 'a deleted deployment leaves no logs behind');
+        assert.deepEqual(await driver.logs('dep_1', {}), [], 'a deleted deployment leaves no logs behind');
       }));
   });
 }

@@ -72,7 +72,7 @@ export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
     async (req, reply) => {
       const d = await deployments.findDeployment(ctx, callerOf(req), req.params.id);
       const filter = { replicaId: req.query.replica_id, revisionId: req.query.revision };
-      const lines = ctx.runtime.logs(d.id, filter);
+      const lines = await ctx.runtime.logs(d.id, filter);
       if (!req.query.follow) return { lines };
       // Streamed by hand: the serialiser's schema describes one {"lines"} object, this is many.
       reply.hijack();

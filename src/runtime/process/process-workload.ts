@@ -70,8 +70,15 @@ export class ProcessWorkload implements Workload {
     }
     this.child = child;
     if (child.pid !== undefined) recordGroup(this.dir, child.pid);
-    child.stdout!.on('data', (d: Buffer) => log.write(d));
-    child.stderr!.on('data', (d: Buffer) => log.write(d));
+    // Output goes to the log as fast as the disk takes it: a full write buffer pauses the pipe.
+    for (const out of [child.stdout!, child.stderr!]) {
+      out.on('data', (d: Buffer) => {
+        if (!log.write(d)) {
+          out.pause();
+          log.onDrain(() => out.resume());
+        }
+      });
+    }
     let ended = false;
     const end = (how: string) => {
       if (ended) return;
