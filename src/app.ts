@@ -14,6 +14,7 @@ import { UrlSigner } from './storage/url-signer.js';
 import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
+import { metricsRoute } from './api/metrics-endpoint.js';
 import { consoleRoutes } from './api/routes/console.js';
 import { listModels } from './commands/models.js';
 import { checkStorageWrite } from './commands/worker-scope.js';
@@ -26,8 +27,6 @@ import type { RoutingTable } from './gateway/routing-table.js';
 import type { Traffic } from './gateway/traffic.js';
 import { instrumentHttp, type Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
-import { timingSafeEqual } from 'node:crypto';
-import { errors } from './contract/errors.js';
 
 /** Ids and names are at most 100 characters; a little room for ids with prefixes. */
 const MAX_PARAM_LENGTH = 200;
@@ -56,6 +55,8 @@ export interface AppDeps {
   publicUrl: () => string;
   /** When set, /metrics answers only requests bearing it (`--metrics-token`). */
   metricsToken?: string;
+  /** /metrics is served on an address of its own (`--metrics-listen`), not by this app. */
+  metricsElsewhere?: boolean;
   /** The built web console, served at /console/. */
   consoleDir: string;
 }
@@ -97,14 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
-    // Series are labelled by project and deployment: with a token set, only the operator's scraper reads them.
-    if (deps.metricsToken !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${deps.metricsToken}`)) {
-      throw errors.unauthenticated('/metrics needs the operator\'s metrics token (--metrics-token) as "Authorization: Bearer <token>"');
-    }
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  if (!deps.metricsElsewhere) metricsRoute(app, metrics, deps.metricsToken);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (c) => consoleRoutes(c, deps.consoleDir));
 
@@ -155,11 +149,4 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: '/internal/v1' },
   );
   return app;
-}
-
-/** Compares a presented credential with the expected one in constant time. */
-function sameSecret(presented: string, expected: string): boolean {
-  const a = Buffer.from(presented);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -12,6 +12,7 @@ import { ConfigError, type Config } from '../config/config.js';
 import { NO_RUNTIME } from '../contract/ports.js';
 import { registerRuntimeGauges } from '../metrics/http-metrics.js';
 import { MetricsHistory } from '../metrics/history.js';
+import { listenForMetrics } from '../api/metrics-endpoint.js';
 import { keyOf } from '../queue/job-queue.js';
 import { DeploymentController } from '../reconciler/deployment-controller.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
@@ -104,7 +105,9 @@ export async function serve(config: Config) {
   });
   // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
   await importer.start();
-  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}) });
+  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}), metricsElsewhere: config.metricsListen !== undefined });
+  const metricsServer = config.metricsListen ? await listenForMetrics(metrics, config.metricsToken, config.metricsListen) : null;
+  if (metricsServer) process.stdout.write(`metrics on ${metricsServer.url}/metrics\n`);
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
@@ -145,6 +148,7 @@ export async function serve(config: Config) {
     await history.stop();
     await queue.stop();
     await app.close();
+    metricsServer?.server.close();
     await controller.stop();
     // Process replicas are Gantry's children and stop with it; containers keep running and
     // are adopted on the next start.

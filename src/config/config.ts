@@ -47,6 +47,8 @@ export interface Config {
   reconcileConcurrency: number;
   /** The bearer token /metrics requires; open when undefined. */
   metricsToken: string | undefined;
+  /** Where /metrics is served instead of the API's address (`--metrics-listen`). */
+  metricsListen: { host: string; port: number } | undefined;
   /** What every process replica inherits from Gantry's environment (PATH and the like). */
   baseEnv: Record<string, string>;
   /** HTTPS: off, a certificate and key from files, or a self-signed one made in the data dir. */
@@ -88,6 +90,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
 
   const listenIn = pick('listen');
   const listen = parseListen(listenIn.value ?? '127.0.0.1:8080', listenIn.from);
+  const metricsListenIn = pick('metricsListen');
   const dataDir = resolve(cwd, pick('dataDir').value ?? '.gantry');
   const dbIn = pick('databaseUrl');
   const databaseUrl = dbIn.value ?? `sqlite:${join(dataDir, 'gantry.db')}`;
@@ -159,6 +162,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     idleGraceSeconds,
     reconcileConcurrency,
     metricsToken: pick('metricsToken').value,
+    metricsListen: metricsListenIn.value === undefined ? undefined : parseListen(metricsListenIn.value, metricsListenIn.from),
     runtime,
     sandbox,
     dockerHost,

@@ -175,6 +175,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'when set, GET /metrics needs "Authorization: Bearer <token>" (its series name every project and deployment); default: open',
   },
+  metricsListen: {
+    flag: '--metrics-listen',
+    arg: 'HOST:PORT',
+    env: 'GANTRY_METRICS_LISTEN',
+    file: 'metrics_listen',
+    scope: 'serve',
+    help: "serve GET /metrics on this address only (e.g. the scraper's private network), not on --listen; default: on --listen",
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',
