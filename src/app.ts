@@ -17,7 +17,7 @@ import { usageRoutes } from './api/routes/usage.js';
 import { metricsRoute } from './api/metrics-endpoint.js';
 import { consoleRoutes } from './api/routes/console.js';
 import { listModels } from './commands/models.js';
-import { checkStorageWrite } from './commands/worker-scope.js';
+import { checkStorageRead, checkStorageWrite } from './commands/worker-scope.js';
 import type { Caller } from './contract/ports.js';
 import type { ModelImporter } from './commands/model-import.js';
 import type { EndpointEnv } from './endpoints/endpoint-env.js';
@@ -109,6 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     signer: new UrlSigner(deps.ctx.secretBox.deriveKey('storage-urls'), deps.ctx.clock),
     publicUrl: deps.publicUrl,
     checkWrite: (caller: Caller, filename: string) => checkStorageWrite(deps.ctx, caller, filename),
+    checkRead: (caller: Caller, filename: string) => checkStorageRead(deps.ctx, caller, filename),
   };
   await app.register(signedStorageRoutes, storage);
   await app.register(

@@ -23,3 +23,28 @@ export async function checkStorageWrite(ctx: CommandContext, caller: Caller, fil
     throw errors.forbidden(`A worker key may only write outputs of its own deployment's running jobs; request ${m[1]} is not one`);
   }
 }
+
+/**
+ * What a deployment's worker key may read from storage: the volume versions its deployment
+ * mounts, and outputs of its own deployment's jobs (or of requests no job has, as it may write
+ * them). Another model's weights, another deployment's outputs or any other file is a 403.
+ * Other keys read anything in their project.
+ */
+export async function checkStorageRead(ctx: CommandContext, caller: Caller, filename: string): Promise<void> {
+  if (!caller.deploymentId) return;
+  const deployment = await ctx.store.findDeploymentById(caller.deploymentId);
+  const m = OUTPUT_NAME.exec(filename);
+  if (deployment && m) {
+    const job = await ctx.store.jobs.findById(caller.projectId, m[1]!);
+    if (!job || job.model === deployment.name) return;
+  }
+  if (deployment) {
+    const volumes = (await Promise.all(deployment.spec.volumes.map((v) => ctx.store.findVolume(caller.projectId, v.name)))).flatMap((v) => (v ? [v] : []));
+    const mounted = new Set(deployment.spec.volumes.map((m) => `${volumes.find((v) => v.name === m.name)?.id}/${m.version}`));
+    const prefixes = (await ctx.store.volumeVersions(volumes.map((v) => v.id)))
+      .filter((v) => mounted.has(`${v.volume_id}/${v.version}`))
+      .map((v) => v.source_prefix.replace(/\/*$/, '/'));
+    if (prefixes.some((p) => filename.startsWith(p))) return;
+  }
+  throw errors.forbidden(`A worker key may only read its deployment's volumes and its own jobs' outputs; '${filename}' is neither`);
+}

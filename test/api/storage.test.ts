@@ -169,4 +169,31 @@ describe('storage', () => {
       'an admin key writes anywhere',
     );
   });
+
+  test("a worker key reads only its deployment's mounted volume version and its own jobs' outputs", async () => {
+    await t.call('POST', '/v1/deployments/storage/volumes', { body: { name: 'rvol', type: 'readOnly', content: { type: 'files', source_prefix: 'rvol/0' } } });
+    await put('rvol/0/config.json', Buffer.from('{"a":1}'));
+    await put('rvol/1/newer.json', Buffer.from('{}'));
+    await put('private/notes.txt', Buffer.from('admin only'));
+    const reader = await t.call('POST', '/v1/deployments', {
+      body: { name: 'reader', image: 'img:1', gpu_type: 'h100-80gb', volumes: [{ name: 'rvol', mount_path: '/models' }] },
+    });
+    assert.equal(reader.status, 200, JSON.stringify(reader.body));
+    await t.call('POST', '/v1/deployments', { body: { name: 'other-reader', image: 'img:1', gpu_type: 'h100-80gb' } });
+    const workerKey = t.ctx.secretBox.open((await t.ctx.store.findWorkerKey(reader.body.id))!.ciphertext, reader.body.id);
+    const submit = async (model: string) => (await t.call('POST', '/v1/queue/submit', { body: { model, payload: {} } })).body.requestId as string;
+    const theirs = await submit('other-reader');
+    await put(`${theirs}-out.txt`, Buffer.from('theirs'));
+    const own = await submit('reader');
+    await put(`${own}-out.txt`, Buffer.from('mine'));
+
+    assert.equal(await (await download('/v1/storage/rvol/0/config.json', workerKey)).text(), '{"a":1}', 'its mounted volume version');
+    assert.equal(await (await download(`/v1/storage/${own}-out.txt`, workerKey)).text(), 'mine', "its own job's output");
+    for (const filename of ['private/notes.txt', 'rvol/1/newer.json', `${theirs}-out.txt`, 'weights/0/config.json']) {
+      const r = await t.call('GET', `/v1/storage/${filename}`, { key: workerKey });
+      assert.equal(r.status, 403, filename);
+      assert.equal(r.body.error.type, 'permission_error');
+    }
+    assert.equal((await download('/v1/storage/private/notes.txt')).status, 200, 'an admin key reads anything of its project');
+  });
 });

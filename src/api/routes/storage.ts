@@ -29,6 +29,8 @@ export interface StorageDeps {
   publicUrl: () => string;
   /** Refuses a write the caller may not make (a worker key writes only its jobs' outputs). */
   checkWrite: (caller: Caller, filename: string) => Promise<void>;
+  /** Refuses a read the caller's key may not make (a worker key outside its volumes and outputs). */
+  checkRead: (caller: Caller, filename: string) => Promise<void>;
 }
 
 /** How long a signed URL stays valid. */
@@ -140,6 +142,7 @@ export function storageRoutes(app: FastifyInstance, deps: StorageDeps) {
   const download = async (req: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) => {
     const filename = req.params['*'];
     checkFilename(filename, 'filename');
+    await deps.checkRead(callerOf(req), filename);
     const key = objectKey(callerOf(req).projectId, filename);
     if (!(await blobs.stat(key))) throw errors.notFound('File', filename);
     return reply.redirect(signedUrl(deps, 'GET', objectPath(key)).url, 307);
