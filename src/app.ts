@@ -15,6 +15,7 @@ import { endpointRoutes } from './api/routes/endpoints.js';
 import { modelRoutes } from './api/routes/models.js';
 import { usageRoutes } from './api/routes/usage.js';
 import { metricsRoute } from './api/metrics-endpoint.js';
+import { ConcurrencyLimit, limitRequestRate, type RateLimits } from './api/rate-limits.js';
 import { consoleRoutes } from './api/routes/console.js';
 import { listModels } from './commands/models.js';
 import { checkStorageRead, checkStorageWrite } from './commands/worker-scope.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** /metrics is served on an address of its own (`--metrics-listen`), not by this app. */
   metricsElsewhere?: boolean;
+  /** Per-key limits (`--rate-limit`, `--max-long-polls`); none when not given. */
+  rateLimits?: RateLimits;
   /** The built web console, served at /console/. */
   consoleDir: string;
 }
@@ -115,6 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       requireApiKey(v1, keys);
+      await limitRequestRate(v1, deps.rateLimits ?? { requestsPerSecond: 0, longPolls: 0 });
       deploymentRoutes(v1, deps.ctx);
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);
@@ -145,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (internal) => {
       requireApiKey(internal, keys);
-      workerRoutes(internal, queue);
+      workerRoutes(internal, queue, new ConcurrencyLimit(deps.rateLimits?.longPolls ?? 0));
     },
     { prefix: '/internal/v1' },
   );

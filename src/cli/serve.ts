@@ -105,7 +105,7 @@ export async function serve(config: Config) {
   });
   // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
   await importer.start();
-  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}), metricsElsewhere: config.metricsListen !== undefined });
+  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}), metricsElsewhere: config.metricsListen !== undefined, rateLimits: config.rateLimits });
   const metricsServer = config.metricsListen ? await listenForMetrics(metrics, config.metricsToken, config.metricsListen) : null;
   if (metricsServer) process.stdout.write(`metrics on ${metricsServer.url}/metrics\n`);
   const address = await listenOn(app, config);

@@ -45,6 +45,8 @@ export interface Config {
   idleGraceSeconds: number;
   /** Deployments the controller reconciles at once. */
   reconcileConcurrency: number;
+  /** Per-key limits: API requests per second, queue long polls held at once (0: none). */
+  rateLimits: { requestsPerSecond: number; longPolls: number };
   /** The bearer token /metrics requires; open when undefined. */
   metricsToken: string | undefined;
   /** Where /metrics is served instead of the API's address (`--metrics-listen`). */
@@ -141,6 +143,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
+  const rateLimits = { requestsPerSecond: wholeNumber(pick('rateLimit'), 1000, 0), longPolls: wholeNumber(pick('maxLongPolls'), 100, 0) };
   const endpoints = parseEndpoints(file, env.HF_ENDPOINT, addressList(pick('fetchAllow')), cwd);
   // The example engine stands in for vLLM unless the config file names an engine of its own.
   if (demo && runtime !== 'process')
@@ -161,6 +164,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     scaleDownWindowSeconds,
     idleGraceSeconds,
     reconcileConcurrency,
+    rateLimits,
     metricsToken: pick('metricsToken').value,
     metricsListen: metricsListenIn.value === undefined ? undefined : parseListen(metricsListenIn.value, metricsListenIn.from),
     runtime,

@@ -183,6 +183,22 @@ export const SETTINGS = {
     scope: 'serve',
     help: "serve GET /metrics on this address only (e.g. the scraper's private network), not on --listen; default: on --listen",
   },
+  rateLimit: {
+    flag: '--rate-limit',
+    arg: 'n',
+    env: 'GANTRY_RATE_LIMIT',
+    file: 'rate_limit',
+    scope: 'serve',
+    help: 'API requests per second per key, then 429 with Retry-After (deployment traffic and inference are not counted); 0: none (default 1000)',
+  },
+  maxLongPolls: {
+    flag: '--max-long-polls',
+    arg: 'n',
+    env: 'GANTRY_MAX_LONG_POLLS',
+    file: 'max_long_polls',
+    scope: 'serve',
+    help: 'queue long polls one key may hold open at once, then 429; 0: none (default 100)',
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   uri_too_long: { status: 414, type: 'uri_too_long' },
   unsupported_media_type: { status: 415, type: 'unsupported_media_type' },
   headers_too_large: { status: 431, type: 'request_header_fields_too_large' },
+  rate_limited: { status: 429, type: 'rate_limit_exceeded' },
   internal_error: { status: 500, type: 'internal_error' },
   // 502–504: the replicas', not Gantry's, trouble.
   bad_gateway: { status: 502, type: 'bad_gateway' },
@@ -108,4 +109,6 @@ export const errors = {
   /** No replica could take the request in time; `retryAfterSeconds` goes into Retry-After. */
   unavailable: (message: string, retryAfterSeconds: number) => Object.assign(new GantryError('no_ready_replica', message), { retryAfterSeconds }),
   gatewayTimeout: (message: string) => new GantryError('upstream_timeout', message),
+  /** A key over its rate or concurrency limit; `retryAfterSeconds` goes into Retry-After. */
+  rateLimited: (message: string, retryAfterSeconds: number) => Object.assign(new GantryError('rate_limited', message), { retryAfterSeconds }),
 };

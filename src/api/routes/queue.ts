@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JobQueue } from '../../queue/job-queue.js';
 import { callerOf } from '../auth.js';
+import type { ConcurrencyLimit } from '../rate-limits.js';
 import {
   CancelResponse,
   ClearResponse,
@@ -100,17 +101,22 @@ export function queueRoutes(app: FastifyInstance, queue: JobQueue) {
 }
 
 /** `/internal/v1/*`: the worker protocol (Together's sprocket library speaks it). */
-export function workerRoutes(app: FastifyInstance, queue: JobQueue) {
+export function workerRoutes(app: FastifyInstance, queue: JobQueue, longPolls: ConcurrencyLimit) {
   const retrieve = async (req: FastifyRequest<{ Querystring: RetrieveQueryParams }>, reply: FastifyReply) => {
     const { model, timeout, hostname, claim_timeout } = req.query;
+    const release = longPolls.take(callerOf(req).keyId, 'queue long polls');
     const gone = new AbortController();
     reply.raw.once('close', () => gone.abort());
-    const job = await queue.retrieve(
-      callerOf(req),
-      { model, waitMs: durationMs(timeout ?? '5s'), hostname: hostname ?? 'unknown', claimTimeoutS: claim_timeout ?? null },
-      gone.signal,
-    );
-    return { data: job };
+    try {
+      const job = await queue.retrieve(
+        callerOf(req),
+        { model, waitMs: durationMs(timeout ?? '5s'), hostname: hostname ?? 'unknown', claimTimeoutS: claim_timeout ?? null },
+        gone.signal,
+      );
+      return { data: job };
+    } finally {
+      release();
+    }
   };
   const schema = {
     tags: ['Worker protocol'],
