@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig, type Flags } from '../config/config.js';
 import { SETTINGS, type SettingName } from '../config/settings-table.js';
 import { createApiKey, PROJECT_NAME_RULE, validProjectName } from '../commands/keys.js';
 import { VERSION } from '../version.js';
 import { doctor } from './doctor.js';
-import { openStore } from './runtime-deps.js';
+import { openStore, rotateSecretKey } from './runtime-deps.js';
 import { serve } from './serve.js';
 
 /** The `gantry` command. Its options are generated from the settings table in config/config.ts. */
@@ -93,6 +94,18 @@ withSettings(keys.command('revoke').description('revoke an API key').argument('<
     process.stderr.write(`no active key with id ${id}\n`);
     process.exitCode = 1;
   } else process.stdout.write(`revoked ${id}\n`);
+});
+
+const secrets = program.command('secrets').description('manage the key that seals secrets at rest');
+withSettings(secrets.command('rotate-key').description('seal every secret, worker key and upload token under a new key (servers keep running)'), [
+  'store',
+]).action(async (_opts, cmd: Command) => {
+  const config = loadConfig(flagsOf(cmd), process.env);
+  const { resealed, current } = await rotateSecretKey(config);
+  process.stdout.write(
+    `new key in ${join(config.dataDir, 'secret.key')}; ${resealed} value(s) re-sealed, ${current} already under it; ` +
+      `the old key stays in secret.key.previous for values a running server seals before it sees the new key\n`,
+  );
 });
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import { systemClock } from '../domain/clock.js';
@@ -13,6 +13,7 @@ import { ProcessDriver } from '../runtime/process/process-driver.js';
 import { BwrapSandbox, findBwrap, probeBwrap } from '../runtime/process/sandbox.js';
 import type { RuntimeDriver } from '../contract/runtime.js';
 import { Store } from '../store/store.js';
+import { resealAll } from '../commands/secrets.js';
 
 /** Opens the real dependencies that `serve` and `keys` share: data dir, store, ids, clock. */
 export async function openStore(config: Config) {
@@ -48,9 +49,66 @@ export function loadSecretBox(config: Config): SecretBox {
     return new SecretBox(key);
   }
   const path = join(config.dataDir, 'secret.key');
-  const key = parseSecretKey(readOrCreate(path, SecretBox.newKey));
-  if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
-  return new SecretBox(key);
+  readOrCreate(path, SecretBox.newKey);
+  const keys = readKeyring(config.dataDir);
+  return new SecretBox(keys.key, keys.previous, () => {
+    try {
+      return readKeyring(config.dataDir);
+    } catch {
+      return null; // mid-rotation: keep the keys in hand
+    }
+  });
+}
+
+/** The data dir's keys: `secret.key` seals, `secret.key.previous` (one per line) still opens. */
+export function readKeyring(dataDir: string): { key: Buffer; previous: Buffer[] } {
+  const parse = (path: string, text: string) => {
+    const key = parseSecretKey(text);
+    if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);
+    return key;
+  };
+  const path = join(dataDir, 'secret.key');
+  const previousPath = `${path}.previous`;
+  const previous = existsSync(previousPath)
+    ? readFileSync(previousPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => parse(previousPath, l))
+    : [];
+  return { key: parse(path, readFileSync(path, 'utf8')), previous };
+}
+
+/**
+ * `gantry secrets rotate-key`: a new key in `secret.key`, the old ones kept in
+ * `secret.key.previous` (written first, so every reader can open old and new values at each
+ * step), then every sealed value re-sealed under the new key. Running servers open values under
+ * either key, and take the new key for sealing when they next read one they cannot open or when
+ * they see the file change.
+ */
+export async function rotateSecretKey(config: Config): Promise<{ resealed: number; current: number }> {
+  if (config.secretKey !== undefined) {
+    throw new ConfigError(
+      "the secret key comes from GANTRY_SECRET_KEY (--secret-key): this command rotates the data dir's secret.key only; see docs/security.md for rotating a shared key",
+    );
+  }
+  const path = join(config.dataDir, 'secret.key');
+  if (!existsSync(path)) throw new ConfigError(`no secret key at ${path}: run gantry serve once with this --data-dir first`);
+  const old = readKeyring(config.dataDir);
+  const fresh = SecretBox.newKey();
+  const hex = (keys: Buffer[]) => keys.map((k) => k.toString('hex') + '\n').join('');
+  writeAtomically(`${path}.previous`, hex([old.key, ...old.previous]));
+  writeAtomically(path, fresh + '\n');
+  const deps = await openStore(config);
+  try {
+    return await resealAll(deps.store, new SecretBox(Buffer.from(fresh, 'hex'), [old.key, ...old.previous]));
+  } finally {
+    await deps.store.close();
+  }
+}
+
+function writeAtomically(path: string, text: string) {
+  writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
 }
 
 /** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { unwatchFile, watchFile, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -28,6 +28,9 @@ export async function serve(config: Config) {
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
   const deps = await openStore(config);
   const secretBox = loadSecretBox(config);
+  // A rotation (`gantry secrets rotate-key`) replaces secret.key: new values are sealed under the new key from then on.
+  const keyFile = join(config.dataDir, 'secret.key');
+  if (config.secretKey === undefined) watchFile(keyFile, { interval: 2000, persistent: false }, () => secretBox.refresh());
   const admin = await ensureAdminKey(deps, config.adminKey);
   if (admin.created && !config.adminKey) {
     const path = join(config.dataDir, 'admin.key');
@@ -141,6 +144,7 @@ export async function serve(config: Config) {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
+    unwatchFile(keyFile);
     inactivity.stop();
     meter.stop();
     importer.stop();

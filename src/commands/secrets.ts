@@ -3,6 +3,8 @@ import { errors } from '../contract/errors.js';
 import type { SecretRecord } from '../contract/records.js';
 import { retryOnConflict, STALE, type CommandContext, withConstraints, deleteUnlessUsed } from './context.js';
 import type { Caller } from '../contract/ports.js';
+import type { Store } from '../store/store.js';
+import type { SecretBox } from '../domain/secret-box.js';
 
 const KIND = 'Secret';
 
@@ -78,4 +80,19 @@ export async function deleteSecret(ctx: CommandContext, caller: Caller, idOrName
     notFound: () => errors.notFound(KIND, idOrName),
   });
   return { id: secret.id, object: 'secret', deleted: true };
+}
+
+/**
+ * Re-seals every sealed value (secrets, worker keys, upload tokens) under the box's primary key,
+ * row by row, each only if it is still what was read (a value written meanwhile is already under
+ * a key the box opens). Answers how many were re-sealed and how many already were current.
+ */
+export async function resealAll(store: Store, box: SecretBox): Promise<{ resealed: number; current: number }> {
+  let resealed = 0;
+  let current = 0;
+  for (const v of await store.sealedValues()) {
+    if (box.isCurrent(v.sealed, v.id)) current++;
+    else if (await store.replaceSealed(v, box.seal(box.open(v.sealed, v.id), v.id))) resealed++;
+  }
+  return { resealed, current };
 }

@@ -4,6 +4,10 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
  * Encrypts secret values at rest with AES-256-GCM. The row id is bound as additional
  * data, so a ciphertext copied onto another secret's row does not decrypt.
  * Format: "v1:" + base64(iv[12] | tag[16] | ciphertext).
+ *
+ * A box seals with its primary key and opens with the primary or any previous one (a key being
+ * rotated out: `gantry secrets rotate-key`). When nothing opens a value, `reload` is asked once
+ * for the keys now on disk, so a running server follows a rotation made by another process.
  */
 export class SecretBox {
   /** A new random key, as 64 hex characters (what `--secret-key` and `<data-dir>/secret.key` hold). */
@@ -11,8 +15,17 @@ export class SecretBox {
     return randomBytes(32).toString('hex');
   }
 
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('the secret key must be 32 bytes');
+  private key: Buffer;
+  private previous: Buffer[];
+
+  constructor(
+    key: Buffer,
+    previous: Buffer[] = [],
+    private readonly reload?: () => { key: Buffer; previous: Buffer[] } | null,
+  ) {
+    this.key = key;
+    this.previous = previous;
+    for (const k of [key, ...previous]) if (k.length !== 32) throw new Error('the secret key must be 32 bytes');
   }
 
   seal(plaintext: string, boundTo: string): string {
@@ -31,10 +44,49 @@ export class SecretBox {
   open(sealed: string, boundTo: string): string {
     if (!sealed.startsWith('v1:')) throw new Error('unknown secret format');
     const raw = Buffer.from(sealed.slice(3), 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
+    const opened = this.tryOpen(raw, boundTo);
+    if (opened !== null) return opened;
+    const keys = this.reload?.();
+    if (keys) {
+      this.key = keys.key;
+      this.previous = keys.previous;
+      const again = this.tryOpen(raw, boundTo);
+      if (again !== null) return again;
+    }
+    throw new Error('the value does not open with the secret key (was it sealed under another key?)');
+  }
+
+  /** Takes the keys now on disk (a rotation by another process), so new values are sealed under the new key. */
+  refresh() {
+    const keys = this.reload?.();
+    if (keys) {
+      this.key = keys.key;
+      this.previous = keys.previous;
+    }
+  }
+
+  /** Whether the value is sealed under the primary key (a rotation has nothing to redo for it). */
+  isCurrent(sealed: string, boundTo: string): boolean {
+    return sealed.startsWith('v1:') && openWith(this.key, Buffer.from(sealed.slice(3), 'base64'), boundTo) !== null;
+  }
+
+  private tryOpen(raw: Buffer, boundTo: string): string | null {
+    for (const key of [this.key, ...this.previous]) {
+      const text = openWith(key, raw, boundTo);
+      if (text !== null) return text;
+    }
+    return null;
+  }
+}
+
+function openWith(key: Buffer, raw: Buffer, boundTo: string): string | null {
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(boundTo));
     decipher.setAuthTag(raw.subarray(12, 28));
     return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
   }
 }
 

@@ -5,6 +5,20 @@ import { UsageStore } from './usage-store.js';
 import { MetricStore } from './metric-store.js';
 import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
+/** The columns that hold sealed values, each bound to its row's id (SecretBox's additional data). */
+const SEALED = [
+  { table: 'secrets', id: 'id', column: 'ciphertext' },
+  { table: 'worker_keys', id: 'deployment_id', column: 'ciphertext' },
+  { table: 'model_jobs', id: 'id', column: 'sealed_token' },
+] as const;
+
+export interface SealedValue {
+  where: (typeof SEALED)[number];
+  /** The id it is bound to. */
+  id: string;
+  sealed: string;
+}
+
 /**
  * The store's named operations: all of Gantry's SQL lives here. A Store bound to a
  * transaction (see `transaction`) runs the same operations inside it. Updates take the
@@ -36,6 +50,28 @@ export class Store {
 
   close() {
     return this.db.close();
+  }
+
+  // Sealed values (secrets, worker keys, upload tokens), for re-sealing under a new key
+
+  /** Every sealed value: where it is, the id it is bound to, and the sealed text. */
+  async sealedValues(): Promise<SealedValue[]> {
+    const rows = await Promise.all(
+      SEALED.map(async (where) =>
+        (
+          await this.ex.all<{ id: string; sealed: string }>(
+            `SELECT ${where.id} AS id, ${where.column} AS sealed FROM ${where.table} WHERE ${where.column} IS NOT NULL`,
+          )
+        ).map((r) => ({ where, ...r })),
+      ),
+    );
+    return rows.flat();
+  }
+
+  /** Replaces a sealed value if it is still what was read (a concurrent write wins); answers whether it did. */
+  async replaceSealed(v: SealedValue, sealed: string): Promise<boolean> {
+    const { table, id, column } = v.where;
+    return (await this.ex.run(`UPDATE ${table} SET ${column} = $1 WHERE ${id} = $2 AND ${column} = $3`, [sealed, v.id, v.sealed])) > 0;
   }
 
   // Projects and keys
