@@ -11,7 +11,9 @@ import { join } from 'node:path';
  * a 5xx, and the server still up afterwards.
  */
 const st = process.env.GANTRY_SCHEMATHESIS ?? join(homedir(), '.cache', 'gantry-schemathesis-venv', 'bin', 'st');
-const skip = existsSync(st) ? false : `no schemathesis at ${st} (.ci/run installs it: python3 -m venv ~/.cache/gantry-schemathesis-venv, pip install schemathesis)`;
+const skip = existsSync(st)
+  ? false
+  : `no schemathesis at ${st} (.ci/run installs it: python3 -m venv ~/.cache/gantry-schemathesis-venv, pip install schemathesis)`;
 
 test('schemathesis finds no 5xx on any operation, and gantry stays up', { skip }, () => {
   const r = spawnSync(process.execPath, ['scripts/schemathesis.mjs', '3'], { encoding: 'utf8', timeout: 240_000 });

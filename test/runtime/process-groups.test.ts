@@ -29,6 +29,20 @@ function running(marker: string): number[] {
  * shutdown, a crash), and a gantry serve killed outright has its replicas' groups stopped by the
  * next one before it starts anything.
  */
+/** `gantry serve` running one replica whose command is a wrapper: a shell with two `sleep <marker>` children. */
+async function serveWrapped(dir: string, key: string, marker: string, sandbox: 'none' | 'bwrap'): Promise<GantryProcess> {
+  const g = await startGantry(['--data-dir', dir, '--sandbox', sandbox], { GANTRY_ADMIN_KEY: key });
+  const created = await apiCaller(() => g.url, key)('POST', '/v1/deployments', {
+    name: 'wrapped',
+    image: 'local/sh',
+    gpu_type: 'none',
+    command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
+  });
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  await untilTrue(() => running(marker).length === 2, 'both sleeps of the replica');
+  return g;
+}
+
 describe('process replicas as process groups', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -73,16 +87,7 @@ describe('process replicas as process groups', () => {
     const key = 'process-groups-key-0123456789abcdef0123456789';
     const marker = '4322.25';
     // Unsandboxed: a sandboxed replica dies with Gantry (below), an unsandboxed one is left behind.
-    let g: GantryProcess = await startGantry(['--data-dir', dir, '--sandbox', 'none'], { GANTRY_ADMIN_KEY: key });
-    const call = apiCaller(() => g.url, key);
-    const created = await call('POST', '/v1/deployments', {
-      name: 'wrapped',
-      image: 'local/sh',
-      gpu_type: 'none',
-      command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    await untilTrue(() => running(marker).length === 2, 'both sleeps of the replica');
+    let g = await serveWrapped(dir, key, marker, 'none');
     const orphans = running(marker);
     g.proc.kill('SIGKILL');
     await new Promise((r) => g.proc.once('exit', r));
@@ -103,15 +108,7 @@ describe('process replicas as process groups', () => {
     dirs.push(dir);
     const key = 'process-groups-key-0123456789abcdef0123456789';
     const marker = '4323.25';
-    const g = await startGantry(['--data-dir', dir, '--sandbox', 'bwrap'], { GANTRY_ADMIN_KEY: key });
-    const created = await apiCaller(() => g.url, key)('POST', '/v1/deployments', {
-      name: 'wrapped',
-      image: 'local/sh',
-      gpu_type: 'none',
-      command: ['sh', '-c', `sleep ${marker} & sleep ${marker} & wait`],
-    });
-    assert.equal(created.status, 200, JSON.stringify(created.body));
-    await untilTrue(() => running(marker).length === 2, 'both sleeps of the replica');
+    const g = await serveWrapped(dir, key, marker, 'bwrap');
     g.proc.kill('SIGKILL');
     await new Promise((r) => g.proc.once('exit', r));
     await untilTrue(() => running(marker).length === 0, 'the sandbox went with Gantry: nothing left running');
