@@ -35,7 +35,7 @@ export const clockGuard = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'contract/'] },
+  { ignores: ['dist/', 'node_modules/', 'contract/', 'test-output/', '.hypothesis/', '.schemathesis/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
