@@ -34,6 +34,16 @@ export function groupAlive(pgid: number): boolean {
   return groupMembers(pgid).length > 0;
 }
 
+/** Whether the process ignores SIGTERM now (SIG_IGN: bwrap, or a child between fork and exec of a program that restores it). */
+export function ignoresSigterm(pid: number): boolean {
+  try {
+    const mask = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return mask !== undefined && (BigInt(`0x${mask}`) & (1n << 14n)) !== 0n; // SIGTERM is signal 15: bit 14
+  } catch {
+    return false;
+  }
+}
+
 /** The running (not zombie) processes of the group. */
 export function groupMembers(pgid: number): number[] {
   const members: number[] = [];

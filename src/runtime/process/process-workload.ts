@@ -6,7 +6,7 @@ import type { ReplicaLog } from '../replica-log.js';
 import { StartError, type Workload } from '../replica.js';
 import type { RevisionSpec } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
-import { forgetGroup, groupAlive, groupMembers, recordGroup, signalGroup, signalPid } from './process-group.js';
+import { forgetGroup, groupAlive, groupMembers, ignoresSigterm, recordGroup, signalGroup, signalPid } from './process-group.js';
 import type { BwrapSandbox } from './sandbox.js';
 import type { PortRange } from './ports.js';
 
@@ -113,13 +113,15 @@ export class ProcessWorkload implements Workload {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
     const pgid = child.pid!;
-    const signaled = new Set(groupMembers(pgid));
-    signalGroup(pgid, 'SIGTERM');
-    // A process that joins the group after the signal (a sandbox's workload, started a moment
-    // after bwrap, which ignores SIGTERM itself) gets it too, once.
-    const late = this.clock.setInterval(() => {
-      for (const pid of groupMembers(pgid)) if (!signaled.has(pid) && signaled.add(pid)) signalPid(pid, 'SIGTERM');
-    }, 100);
+    // SIGTERM once to each process of the group that would receive it, now and as processes join
+    // or take their final program: a sandbox's workload starts a moment after bwrap (which, like
+    // the workload until it execs, ignores SIGTERM; a signal then would be lost).
+    const signaled = new Set<number>();
+    const terminate = () => {
+      for (const pid of groupMembers(pgid)) if (!signaled.has(pid) && !ignoresSigterm(pid) && signalPid(pid, 'SIGTERM')) signaled.add(pid);
+    };
+    terminate();
+    const late = this.clock.setInterval(terminate, 100);
     const kill = this.clock.setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceSeconds * 1000);
     await gone;
     late.cancel();
