@@ -40,8 +40,8 @@ describe('README examples', () => {
     });
 
   before(async () => {
-    // Not under /tmp: a sandboxed replica has a private /tmp, and the README's commands name files
-    // under the folder it is run from, as a user's checkout would be.
+    // Beside the checkout, as a user's would be: the README's commands name files under the
+    // folder they are run from.
     mkdirSync(join(root, 'test-output'), { recursive: true });
     work = mkdtempSync(join(root, 'test-output', 'readme-'));
     for (const link of ['examples', 'node_modules']) symlinkSync(join(root, link), join(work, link));

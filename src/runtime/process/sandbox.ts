@@ -7,7 +7,7 @@ export const SANDBOX_ID = 65534;
 
 /** What a sandboxed replica may see besides the read-only system. */
 export interface SandboxMounts {
-  /** Its working directory: the only writable place besides a private /tmp. */
+  /** Its working directory: the only writable place (TMPDIR is `.tmp` in it). */
   dir: string;
   /** Directories shown read-only (its volumes' versions), even where they lie in a hidden folder. */
   readOnly: string[];
@@ -18,7 +18,8 @@ export interface SandboxMounts {
  * nobody, no capabilities), PID namespace (it sees only its own processes, so no other
  * replica's environment), IPC and UTS namespaces, and a mount namespace where the machine is
  * read-only and Gantry's data dir (keys, database, stored files, other replicas) is an empty
- * tmpfs; only its own directory is writable and its volumes are shown read-only. It shares the
+ * tmpfs; only its own directory is writable (TMPDIR is a folder in it) and its volumes are shown
+ * read-only. It shares the
  * host network (replicas listen on 127.0.0.1). It dies with Gantry (`--die-with-parent`), and
  * stays in the process group Gantry signals, so SIGTERM still reaches the workload. Needs
  * coreutils' `env` 8.31 or newer (`--ignore-signal`, `--default-signal`).
@@ -57,12 +58,17 @@ export class BwrapSandbox {
       ...nvidiaDevices().flatMap((d) => ['--dev-bind', d, d]),
       '--proc',
       '/proc',
-      '--tmpfs',
-      '/tmp',
       ...this.hidden.flatMap((h) => ['--tmpfs', h]),
       '--bind',
       m.dir,
       m.dir,
+      // The machine's /tmp stays visible (read-only, like the rest: a command may name files there);
+      // temporary files go to a folder of the replica's own.
+      '--dir',
+      join(m.dir, '.tmp'),
+      '--setenv',
+      'TMPDIR',
+      join(m.dir, '.tmp'),
       ...[...this.shown, ...m.readOnly].flatMap((p) => ['--ro-bind', p, p]),
       '--chdir',
       m.dir,
