@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SETTINGS } from '../../src/config/settings-table.js';
@@ -40,10 +41,7 @@ describe('README examples', () => {
     });
 
   before(async () => {
-    // Beside the checkout, as a user's would be: the README's commands name files under the
-    // folder they are run from.
-    mkdirSync(join(root, 'test-output'), { recursive: true });
-    work = mkdtempSync(join(root, 'test-output', 'readme-'));
+    work = mkdtempSync(join(tmpdir(), 'gantry-readme-'));
     for (const link of ['examples', 'node_modules']) symlinkSync(join(root, link), join(work, link));
     mkdirSync(join(work, '.gantry'));
     g = await startGantry(['--demo', '--data-dir', join(work, '.gantry')]);
