@@ -38,13 +38,7 @@ export async function checkStorageRead(ctx: CommandContext, caller: Caller, file
     const job = await ctx.store.jobs.findById(caller.projectId, m[1]!);
     if (!job || job.model === deployment.name) return;
   }
-  if (deployment) {
-    const volumes = (await Promise.all(deployment.spec.volumes.map((v) => ctx.store.findVolume(caller.projectId, v.name)))).flatMap((v) => (v ? [v] : []));
-    const mounted = new Set(deployment.spec.volumes.map((m) => `${volumes.find((v) => v.name === m.name)?.id}/${m.version}`));
-    const prefixes = (await ctx.store.volumeVersions(volumes.map((v) => v.id)))
-      .filter((v) => mounted.has(`${v.volume_id}/${v.version}`))
-      .map((v) => v.source_prefix.replace(/\/*$/, '/'));
-    if (prefixes.some((p) => filename.startsWith(p))) return;
-  }
+  const prefixes = deployment ? await ctx.store.mountedPrefixes(deployment.id) : [];
+  if (prefixes.some((p) => filename.startsWith(p.replace(/\/*$/, '/')))) return;
   throw errors.forbidden(`A worker key may only read its deployment's volumes and its own jobs' outputs; '${filename}' is neither`);
 }

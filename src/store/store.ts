@@ -223,6 +223,17 @@ export class Store {
     );
   }
 
+  /** The source prefixes of the volume versions a deployment mounts. */
+  async mountedPrefixes(deploymentId: string): Promise<string[]> {
+    const rows = await this.ex.all<{ source_prefix: string }>(
+      `SELECT vv.source_prefix FROM deployment_volume_refs r
+         JOIN volume_versions vv ON vv.volume_id = r.volume_id AND vv.version = r.version
+        WHERE r.deployment_id = $1`,
+      [deploymentId],
+    );
+    return rows.map((r) => r.source_prefix);
+  }
+
   async updateVolume(v: VolumeRecord, expectedVersion: number): Promise<boolean> {
     const n = await this.ex.run(
       `UPDATE volumes SET name = $3, type = $4, current_version = $5, updated_at = $6, version = $7
