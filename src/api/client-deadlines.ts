@@ -5,10 +5,10 @@ import { errors } from '../contract/errors.js';
 import { writeRawError } from './error-handler.js';
 
 /** The slowest a request body may arrive, averaged over each window (as Kestrel's MinRequestBodyDataRate). */
-export const MIN_BODY_BYTES_PER_SECOND = 1024;
+const MIN_BODY_BYTES_PER_SECOND = 1024;
 const WINDOW_MS = 10_000;
 /** How long a client has to send the whole header block (Node's default is 60 s). */
-export const HEADERS_TIMEOUT_MS = 15_000;
+const HEADERS_TIMEOUT_MS = 15_000;
 
 /**
  * Bounds how long a client may hold a connection without sending a request: a new connection

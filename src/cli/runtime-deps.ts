@@ -61,7 +61,7 @@ export function loadSecretBox(config: Config): SecretBox {
 }
 
 /** The data dir's keys: `secret.key` seals, `secret.key.previous` (one per line) still opens. */
-export function readKeyring(dataDir: string): { key: Buffer; previous: Buffer[] } {
+function readKeyring(dataDir: string): { key: Buffer; previous: Buffer[] } {
   const parse = (path: string, text: string) => {
     const key = parseSecretKey(text);
     if (!key) throw new ConfigError(`${path}: does not hold a 32-byte key`);

@@ -8,7 +8,7 @@ import type { Store } from '../store/store.js';
 /** The resolution of the history: one point per deployment per interval. */
 export const INTERVAL_MS = 10_000;
 /** How long points are kept; older ones are deleted at each sample. */
-export const RETENTION_MS = 24 * 3600_000;
+const RETENTION_MS = 24 * 3600_000;
 
 export interface MetricsHistoryOptions {
   store: Store;
@@ -115,7 +115,7 @@ export class MetricsHistory {
 }
 
 /** Nearest-rank percentile of sorted values; null when there are none. */
-export function percentile(sorted: readonly number[], q: number): number | null {
+function percentile(sorted: readonly number[], q: number): number | null {
   if (sorted.length === 0) return null;
   return round(sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
 }

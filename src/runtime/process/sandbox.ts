@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 
 /** The uid and gid a sandboxed replica runs as (inside its user namespace): nobody. */
-export const SANDBOX_ID = 65534;
+const SANDBOX_ID = 65534;
 
 /** What a sandboxed replica may see besides the read-only system. */
 export interface SandboxMounts {
