@@ -89,11 +89,7 @@ describe('gantry serve', () => {
       [['serve'], { GANTRY_TLS_CERT: '/nonexistent.pem', GANTRY_TLS_KEY: '/nonexistent.key' }, /--tls-cert \/nonexistent\.pem: ENOENT/],
       [['serve', '--sandbox', 'chroot'], {}, /--sandbox: sandbox 'chroot' is not one of auto, bwrap, none/],
       // Without bwrap on the PATH, --sandbox bwrap refuses to run replicas unsandboxed.
-      [
-        ['serve', '--sandbox', 'bwrap'],
-        { PATH: '/nonexistent' },
-        /--sandbox bwrap \(GANTRY_SANDBOX\): cannot sandbox replicas here: bwrap is not installed/,
-      ],
+      [['serve', '--sandbox', 'bwrap'], { PATH: '/nonexistent' }, /--sandbox bwrap \(GANTRY_SANDBOX\): cannot sandbox replicas here: bwrap is not installed/],
       [['serve', '--rate-limit', '-5'], {}, /--rate-limit: must be a whole number, at least 0/],
       [['serve'], { GANTRY_METRICS_LISTEN: 'everywhere' }, /GANTRY_METRICS_LISTEN: 'everywhere' is not HOST:PORT/],
       [['secrets', 'rotate-key'], { GANTRY_SECRET_KEY: 'a'.repeat(64) }, /this command rotates the data dir's secret\.key only/],
