@@ -7,7 +7,7 @@ const LAYERS = [
   ['contract', 'version'], // the shared vocabulary: schemas, error catalogue, records, the runtime boundary
   ['domain'], // pure rules: defaults, validation, status, revisions, clock and ids
   ['store', 'storage', 'runtime', 'gateway'], // the database, blobs, replicas, the data plane's pieces
-  ['endpoints', 'queue', 'metrics'],
+  ['endpoints', 'queue', 'metrics', 'registry'],
   ['usage', 'reconciler', 'autoscaler'], // control loops
   ['commands'], // what a request (or a chore acting like one) does
   ['api'], // HTTP: routes, auth, error rendering

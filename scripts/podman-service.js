@@ -21,10 +21,23 @@ let confDir = null;
 function podmanEnv() {
   if (!confDir) {
     confDir = mkdtempSync(join(tmpdir(), 'gantry-containers-conf-'));
+    const made = confDir;
+    process.on('exit', () => rmSync(made, { recursive: true, force: true }));
     const hasRunc = spawnSync('sh', ['-c', 'command -v runc']).status === 0;
     writeFileSync(join(confDir, 'containers.conf'), `[containers]\ndefault_ulimits = []\n\n[engine]\n${hasRunc ? 'runtime = "runc"\n' : ''}`);
   }
   return { ...process.env, CONTAINERS_CONF: join(confDir, 'containers.conf') };
+}
+
+/**
+ * The environment for podman commands (and `docker` as podman) of a test: the containers.conf
+ * above, and registries.conf marking `insecureRegistries` (host:port) as plain HTTP, as a user
+ * of a registry on loopback without TLS configures it.
+ */
+export function podmanTestEnv(dir, insecureRegistries = []) {
+  const registries = join(dir, 'registries.conf');
+  writeFileSync(registries, insecureRegistries.map((r) => `[[registry]]\nlocation = "${r}"\ninsecure = true\n`).join('\n'));
+  return { ...podmanEnv(), CONTAINERS_REGISTRIES_CONF: registries, REGISTRY_AUTH_FILE: join(dir, 'auth.json') };
 }
 
 export function findPodman() {
@@ -71,10 +84,11 @@ export function buildWorkerImage() {
   return tag;
 }
 
-export async function startPodmanService() {
+/** Podman's Docker API on a socket of its own; `env` (e.g. podmanTestEnv's) replaces the default configuration. */
+export async function startPodmanService(env = podmanEnv()) {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-podman-'));
   const socket = join(dir, 'podman.sock');
-  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'], env: podmanEnv() });
+  const child = spawn('podman', ['system', 'service', '--time=0', `unix://${socket}`], { stdio: ['ignore', 'ignore', 'pipe'], env });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   for (let i = 0; i < 100 && !existsSync(socket); i++) {
@@ -90,7 +104,6 @@ export async function startPodmanService() {
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
-      if (confDir) rmSync(confDir, { recursive: true, force: true });
     },
   };
 }

@@ -17,6 +17,7 @@ import { usageRoutes } from './api/routes/usage.js';
 import { metricsRoute } from './api/metrics-endpoint.js';
 import { ConcurrencyLimit, limitRequestRate, type RateLimits } from './api/rate-limits.js';
 import { consoleRoutes } from './api/routes/console.js';
+import { imageRepositoryRoutes, registryTokenRoute, type RegistryDeps } from './api/routes/registry.js';
 import { listModels } from './commands/models.js';
 import { checkStorageRead, checkStorageWrite } from './commands/worker-scope.js';
 import type { Caller } from './contract/ports.js';
@@ -62,6 +63,8 @@ export interface AppDeps {
   rateLimits?: RateLimits;
   /** The built web console, served at /console/. */
   consoleDir: string;
+  /** Gantry's image registry, when `gantry serve` runs one: base-path and the token endpoint. */
+  registry?: RegistryDeps;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -127,6 +130,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       endpointRoutes(v1, deps.ctx, endpointEnv);
       modelRoutes(v1, deps.ctx, endpointEnv, importer);
       usageRoutes(v1, deps.ctx);
+      imageRepositoryRoutes(v1, deps.registry);
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes,
@@ -138,6 +142,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
+  // Docker's clients authenticate to the registry with HTTP Basic here, not with a bearer key.
+  const registry = deps.registry;
+  if (registry) await app.register(async (r) => registryTokenRoute(r, deps.ctx, keys, registry.tokens), { prefix: '/v1' });
   // The older guide's model list (seed 002).
   await app.register(
     async (v0) => {

@@ -21,6 +21,7 @@ import { detectGpus, GpuInventory } from '../runtime/gpus.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
+import { GantryRegistry } from './registry.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
 
@@ -108,11 +109,20 @@ export async function serve(config: Config) {
   });
   // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
   await importer.start();
-  const app = await buildApp({ ...parts, ...(tls ? { https: tls } : {}), metricsElsewhere: config.metricsListen !== undefined, rateLimits: config.rateLimits });
+  const registry = await GantryRegistry.open(config, deps.clock, deps.ids);
+  const app = await buildApp({
+    ...parts,
+    ...(tls ? { https: tls } : {}),
+    ...(registry ? { registry: registry.deps(() => platform.apiBaseUrl) } : {}),
+    metricsElsewhere: config.metricsListen !== undefined,
+    rateLimits: config.rateLimits,
+  });
   const metricsServer = config.metricsListen ? await listenForMetrics(metrics, config.metricsToken, config.metricsListen) : null;
   if (metricsServer) process.stdout.write(`metrics on ${metricsServer.url}/metrics\n`);
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
+  const registryHost = await registry?.start(platform.apiBaseUrl, deps.clock, deps.ids, (msg) => logger.warn(msg));
+  if (registryHost) platform.registryHost = registryHost;
   logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
   await controller.start();
   autoscaler.start();
@@ -154,6 +164,7 @@ export async function serve(config: Config) {
     await app.close();
     metricsServer?.server.close();
     await controller.stop();
+    await registry?.stop();
     // Process replicas are Gantry's children and stop with it; containers keep running and
     // are adopted on the next start.
     await driver.close();

@@ -7,7 +7,7 @@ import { outboundPolicy } from '../endpoints/outbound.js';
 import { DEFAULT_ENDPOINTS, type EndpointsConfig } from '../endpoints/settings.js';
 import { DEFAULT_HOLD } from '../gateway/routing-table.js';
 import { checkConfigFile } from './config-file.js';
-import { DEMO_GPUS, MIN_ADMIN_KEY_LENGTH, SETTINGS, type SettingName } from './settings-table.js';
+import { DEFAULT_REGISTRY_LISTEN, DEMO_GPUS, MIN_ADMIN_KEY_LENGTH, SETTINGS, type SettingName } from './settings-table.js';
 
 /**
  * Gantry's settings, parsed and validated once at start. Each comes from a flag, else an
@@ -29,6 +29,12 @@ export interface Config {
   dockerHost: string;
   /** A Docker-style config.json with registry credentials (docker runtime). */
   registryAuth: string | undefined;
+  /**
+   * Gantry's image registry: off; `auto` (the default: on at 127.0.0.1:5000 when the binary is
+   * installed and the port is free, else off with a warning); or on at a given address, where a
+   * failure to start stops Gantry.
+   */
+  registry: { mode: 'off' } | { mode: 'auto' | 'on'; host: string; port: number };
   /** Declared GPUs (`--gpus h100-80gb:2,…`, parsed); undefined means detect with nvidia-smi. */
   gpus: Gpu[] | undefined;
   /** Try endpoints without a GPU: simulated GPUs and the example engine (`--demo`). */
@@ -125,6 +131,14 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     throw new ConfigError(`${hostIn.from}: '${dockerHost}' is not unix:///PATH or tcp://HOST:PORT`);
   }
   const authIn = pick('registryAuth');
+  const registryIn = pick('registry');
+  const registry: Config['registry'] =
+    registryIn.value === 'off'
+      ? { mode: 'off' }
+      : { mode: registryIn.value === undefined ? 'auto' : 'on', ...parseListen(registryIn.value ?? DEFAULT_REGISTRY_LISTEN, registryIn.from) };
+  if (registry.mode !== 'off' && registry.port === 0) {
+    throw new ConfigError(`${registryIn.from}: the registry needs a fixed port (images are named by it), not 0`);
+  }
   const demo = onOff(pick('demo'));
   const gpusIn = pick('gpus');
   const declared = gpusIn.value ?? (demo ? DEMO_GPUS : undefined);
@@ -171,6 +185,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     sandbox,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),
+    registry,
     gpus,
     demo,
     publicUrl: urlIn.value?.replace(/\/$/, ''),

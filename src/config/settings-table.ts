@@ -3,6 +3,8 @@ import { DEFAULT_HOLD } from '../gateway/routing-table.js';
 
 /** An admin key is a bearer credential for a whole project: at least as long as a 128-bit hex token. */
 export const MIN_ADMIN_KEY_LENGTH = 32;
+/** Where the image registry listens unless `--registry` says otherwise (Docker's customary port). */
+export const DEFAULT_REGISTRY_LISTEN = '127.0.0.1:5000';
 /** What `--demo` declares when `--gpus` does not. */
 export const DEMO_GPUS = 'h100-80gb:2';
 
@@ -102,6 +104,14 @@ export const SETTINGS = {
     file: 'registry_auth',
     scope: 'serve',
     help: 'Docker-style config.json with registry credentials (docker runtime)',
+  },
+  registry: {
+    flag: '--registry',
+    arg: 'off|host:port',
+    env: 'GANTRY_REGISTRY',
+    file: 'registry',
+    scope: 'serve',
+    help: `the image registry jig pushes to, run by Gantry (CNCF distribution): off, or the address it listens on (default ${DEFAULT_REGISTRY_LISTEN} when docker-registry is installed)`,
   },
   gpus: {
     flag: '--gpus',

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   not_found: { status: 404, type: 'not_found_error' },
   route_not_found: { status: 404, type: 'not_found_error' },
   model_not_found: { status: 404, type: 'not_found_error' },
+  registry_off: { status: 404, type: 'not_found_error' },
   request_timeout: { status: 408, type: 'request_timeout' },
   // 409: the request is fine but the state it meets is not.
   already_exists: { status: 409, type: 'conflict_error' },
@@ -81,6 +82,8 @@ export const errors = {
   invalid: (param: string | null, message: string, code: InvalidCode = 'invalid_value') => new GantryError(code, message, param),
   unauthenticated: (message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".') => new GantryError('invalid_api_key', message),
   forbidden: (message: string) => new GantryError('forbidden', message),
+  registryOff: () =>
+    new GantryError('registry_off', 'This Gantry runs no image registry: install docker-registry (CNCF distribution) and start gantry serve without --registry off'),
   notFound: (kind: string, idOrName: string) => new GantryError('not_found', `${kind} '${idOrName}' not found`),
   routeNotFound: (method: string, url: string) => new GantryError('route_not_found', `Route ${method} ${url} not found`),
   modelNotFound: (model: string) =>

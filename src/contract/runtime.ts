@@ -23,6 +23,8 @@ export interface RevisionSpec {
   healthCheckPath: string;
   volumes: { hostPath: string; mountPath: string }[];
   terminationGracePeriodSeconds: number;
+  /** Credentials for the image's registry when it is Gantry's own (the deployment's worker key). Never logged. */
+  pullCredentials?: { username: string; password: string };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { DeploymentRecord } from '../contract/records.js';
 import type { RevisionSpec } from '../contract/runtime.js';
+import { registryOf } from '../domain/image-ref.js';
 import { TerminalError } from './work-queue.js';
 
 export interface PlatformEnv {
@@ -16,6 +17,8 @@ export interface PlatformEnv {
    * NODE_EXTRA_CA_CERTS), unless the user sets them.
    */
   trustEnv?: Record<string, string>;
+  /** Gantry's image registry (`host:port`), when it runs one: its images are pulled with the deployment's worker key. */
+  registryHost?: string;
 }
 
 /**
@@ -50,10 +53,10 @@ export async function buildRevisionSpec(
   // Never stored from a request (see LISTED_REVISION_ENV): always the real revision.
   env.TOGETHER_DEPLOYMENT_REVISION_ID = d.revision_id;
   // The deployment's own worker key, unless the user gives one (jig maps its own through a secret).
-  if (env.TOGETHER_API_KEY === undefined) {
-    const key = await workerKey();
-    if (key) env.TOGETHER_API_KEY = key;
-  }
+  const key = await workerKey();
+  if (key && env.TOGETHER_API_KEY === undefined) env.TOGETHER_API_KEY = key;
+  // An image in Gantry's registry is pulled with the worker key, which may pull only this deployment's image.
+  const pullCredentials = key && platform.registryHost && registryOf(s.image) === platform.registryHost ? { username: 'worker', password: key } : undefined;
   return {
     deploymentId: d.id,
     deploymentName: d.name,
@@ -70,5 +73,6 @@ export async function buildRevisionSpec(
     healthCheckPath: s.health_check_path,
     volumes: s.volumes.map((v) => ({ hostPath: join(platform.volumesDir, d.project_id, v.name, String(v.version)), mountPath: v.mount_path })),
     terminationGracePeriodSeconds: s.termination_grace_period_seconds,
+    ...(pullCredentials ? { pullCredentials } : {}),
   };
 }

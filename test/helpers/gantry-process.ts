@@ -20,7 +20,8 @@ export interface GantryProcess {
 export function runGantry(args: string[], env: Record<string, string> = {}) {
   const proc = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
     cwd: root,
-    env: { ...process.env, GANTRY_LOG_LEVEL: 'warn', ...env },
+    // No image registry unless a test asks for one: it listens on a fixed port, which parallel tests would contend for.
+    env: { ...process.env, GANTRY_LOG_LEVEL: 'warn', GANTRY_REGISTRY: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

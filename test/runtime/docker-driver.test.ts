@@ -5,7 +5,8 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerApi } from '../../src/runtime/docker/docker-api.js';
 import { DockerDriver, type DockerDriverOptions } from '../../src/runtime/docker/docker-driver.js';
-import { loadRegistryAuths, registryOf } from '../../src/runtime/docker/image-puller.js';
+import { loadRegistryAuths } from '../../src/runtime/docker/image-puller.js';
+import { registryOf } from '../../src/domain/image-ref.js';
 import type { ReplicaState, RevisionSpec, RuntimeDriver } from '../../src/contract/runtime.js';
 import { FAST_REPLICAS, revisionSpec, tempDirs, untilReplicas } from '../helpers/runtime.js';
 

@@ -29,6 +29,7 @@ export class ContainerWorkload implements Workload {
     private readonly name: string,
     private body: CreateBody,
     private containerId: string | null = null,
+    private readonly pullCredentials?: { username: string; password: string },
   ) {}
 
   start(gpus: number[], log: ReplicaLog, onExit: (how: string) => void): Promise<string> {
@@ -58,7 +59,7 @@ export class ContainerWorkload implements Workload {
       if (existsSync(log.path)) since = Math.floor(statSync(log.path).mtimeMs / 1000);
     } else {
       if (this.containerId) await api.call('DELETE', `/containers/${this.containerId}`, { query: { force: true } }, [404]);
-      await this.engine.images.ensure(this.body.Image);
+      await this.engine.images.ensure(this.body.Image, this.pullCredentials);
       if (this.stopped) throw new StartError('Stopped', 'the replica was stopped while starting');
       this.body = withGpus(this.body, gpus);
       const created = await api.call<{ Id: string }>('POST', '/containers/create', { query: { name: this.name }, body: this.body });

@@ -55,7 +55,7 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
   }
 
   protected workload(id: string, spec: RevisionSpec) {
-    return new ContainerWorkload(this, containerName(id), containerBody(spec, id, this.owner));
+    return new ContainerWorkload(this, containerName(id), containerBody(spec, id, this.owner), null, spec.pullCredentials);
   }
 
   /** Stops watching; the containers keep running and are adopted by the next start. */

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { registryOf } from '../../domain/image-ref.js';
 import { StartError } from '../replica.js';
 import { DockerError, type DockerApi } from './docker-api.js';
 
@@ -25,10 +26,12 @@ export function loadRegistryAuths(path: string): RegistryAuths {
   return out;
 }
 
-/** The registry an image reference names: its first part when that looks like a host, else Docker Hub. */
-export function registryOf(image: string): string {
-  const first = image.split('/')[0]!;
-  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : 'docker.io';
+/**
+ * X-Registry-Auth: base64url of the JSON, with its padding. Docker decodes it either way;
+ * Podman's compatible API reads unpadded base64url as a truncated body ("unexpected EOF").
+ */
+function registryAuthHeader(auth: Record<string, string>): string {
+  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
 /**
@@ -44,23 +47,22 @@ export class ImagePuller {
     private readonly auths: RegistryAuths = {},
   ) {}
 
-  ensure(image: string): Promise<void> {
+  /** `credentials`, when given, are used for the image's registry instead of the configured ones. */
+  ensure(image: string, credentials?: { username: string; password: string }): Promise<void> {
     let p = this.pulls.get(image);
     if (!p) {
-      p = this.pullIfMissing(image).finally(() => this.pulls.delete(image));
+      p = this.pullIfMissing(image, credentials).finally(() => this.pulls.delete(image));
       this.pulls.set(image, p);
     }
     return p;
   }
 
-  private async pullIfMissing(image: string) {
+  private async pullIfMissing(image: string, credentials?: { username: string; password: string }) {
     const present = await this.api.call('GET', `/images/${encodeURIComponent(image)}/json`, {}, [404]);
     if (present.status === 200) return;
     const registry = registryOf(image);
-    const auth = this.auths[registry] ?? (registry === 'docker.io' ? this.auths['https://index.docker.io/v1/'] : undefined);
-    const headers: Record<string, string> = auth
-      ? { 'x-registry-auth': Buffer.from(JSON.stringify({ ...auth, serveraddress: registry })).toString('base64url') }
-      : {};
+    const auth = credentials ?? this.auths[registry] ?? (registry === 'docker.io' ? this.auths['https://index.docker.io/v1/'] : undefined);
+    const headers: Record<string, string> = auth ? { 'x-registry-auth': registryAuthHeader({ ...auth, serveraddress: registry }) } : {};
     let failure: string | null = null;
     try {
       // The answer is a stream of JSON progress lines; a failure is a line with `error`, even on a 200.

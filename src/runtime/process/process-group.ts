@@ -91,16 +91,23 @@ export function killLeftoverGroups(root: string): number {
   for (const deployment of readdirSync(root, { withFileTypes: true })) {
     if (!deployment.isDirectory()) continue;
     for (const replica of readdirSync(join(root, deployment.name), { withFileTypes: true })) {
-      const file = join(root, deployment.name, replica.name, PID_FILE);
-      if (!replica.isDirectory() || !existsSync(file)) continue;
-      try {
-        const { pid, start } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; start: string | null };
-        if (start !== null && startTime(pid) === start && signalGroup(pid, 'SIGKILL')) killed++;
-      } catch {
-        // A torn or foreign file: nothing to stop.
-      }
-      rmSync(file, { force: true });
+      if (replica.isDirectory() && killLeftoverGroup(join(root, deployment.name, replica.name))) killed++;
     }
   }
+  return killed;
+}
+
+/** Kills the group recorded in `dir` (by `recordGroup`) if it still runs; answers whether it did. */
+export function killLeftoverGroup(dir: string): boolean {
+  const file = join(dir, PID_FILE);
+  if (!existsSync(file)) return false;
+  let killed = false;
+  try {
+    const { pid, start } = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; start: string | null };
+    killed = start !== null && startTime(pid) === start && signalGroup(pid, 'SIGKILL');
+  } catch {
+    // A torn or foreign file: nothing to stop.
+  }
+  rmSync(file, { force: true });
   return killed;
 }
