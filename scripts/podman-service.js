@@ -6,7 +6,7 @@
 // changed fixture gets a fresh image.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -85,6 +85,67 @@ export function buildWorkerImage() {
 }
 
 /** Podman's Docker API on a socket of its own; `env` (e.g. podmanTestEnv's) replaces the default configuration. */
+/**
+ * A Python 3.11 base image with httpx, as `python:3.11-slim` plus httpx would be, made offline
+ * from this machine's Debian Python (no registry is reachable): the interpreter, its standard
+ * library, the dist-packages httpx imports and the shared libraries all of them load, archived
+ * with `tar -h` from / and imported. Tagged by a hash of the interpreter and the package list.
+ */
+export function buildPythonImage() {
+  const python = '/usr/bin/python3.11';
+  if (!existsSync(python)) throw new Error(`${python} is not installed (Debian's python3)`);
+  const modules = JSON.parse(
+    execFileSync(
+      python,
+      ['-c', 'import httpx, json, sys; print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})))'],
+      {
+        encoding: 'utf8',
+      },
+    ),
+  );
+  const dist = '/usr/lib/python3/dist-packages/';
+  const packages = [...new Set(modules.filter((f) => f.startsWith(dist)).map((f) => dist + f.slice(dist.length).split('/')[0]))];
+  const hash = createHash('sha256');
+  hash.update(readFileSync(python));
+  hash.update(packages.join('\n'));
+  const tag = `localhost/gantry-test-python:3.11-${hash.digest('hex').slice(0, 12)}`;
+  if (spawnSync('podman', ['image', 'exists', tag], { env: podmanEnv() }).status === 0) return tag;
+  const stdlib = '/usr/lib/python3.11';
+  const skip = new Set(['test', 'idlelib', 'tkinter', 'turtledemo', 'lib2to3', 'ensurepip', 'pydoc_data']);
+  const stdlibEntries = readdirSync(stdlib)
+    .filter((e) => !skip.has(e))
+    .map((e) => join(stdlib, e));
+  const sharedObjects = execFileSync('find', [stdlib, ...packages, '-name', '*.so'], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
+  const libs = new Set(['/lib64/ld-linux-x86-64.so.2']);
+  for (const file of [python, ...sharedObjects]) {
+    for (const m of execFileSync('ldd', [file], { encoding: 'utf8' }).matchAll(/(\/\S+) \(0x/g)) libs.add(m[1]);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'gantry-python-image-'));
+  try {
+    mkdirSync(join(dir, 'skeleton', 'tmp'), { recursive: true });
+    mkdirSync(join(dir, 'skeleton', 'app'), { recursive: true });
+    const list = [python, ...stdlibEntries, ...packages, ...libs].map((p) => p.slice(1));
+    writeFileSync(join(dir, 'files'), list.join('\n') + '\n');
+    execFileSync('tar', ['-h', '-cf', join(dir, 'rootfs.tar'), '-C', join(dir, 'skeleton'), 'tmp', 'app', '-C', '/', '-T', join(dir, 'files')]);
+    podman([
+      'import',
+      '--change',
+      'ENV PATH=/usr/local/bin:/usr/bin:/bin',
+      '--change',
+      'WORKDIR /app',
+      '--change',
+      'CMD ["/usr/bin/python3.11"]',
+      join(dir, 'rootfs.tar'),
+      tag,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return tag;
+}
+
 export async function startPodmanService(env = podmanEnv()) {
   const dir = mkdtempSync(join(tmpdir(), 'gantry-podman-'));
   const socket = join(dir, 'podman.sock');

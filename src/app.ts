@@ -17,6 +17,7 @@ import { usageRoutes } from './api/routes/usage.js';
 import { metricsRoute } from './api/metrics-endpoint.js';
 import { ConcurrencyLimit, limitRequestRate, type RateLimits } from './api/rate-limits.js';
 import { consoleRoutes } from './api/routes/console.js';
+import { whoamiRoute } from './api/routes/whoami.js';
 import { imageRepositoryRoutes, registryTokenRoute, type RegistryDeps } from './api/routes/registry.js';
 import { listModels } from './commands/models.js';
 import { checkStorageRead, checkStorageWrite } from './commands/worker-scope.js';
@@ -145,6 +146,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Docker's clients authenticate to the registry with HTTP Basic here, not with a bearer key.
   const registry = deps.registry;
   if (registry) await app.register(async (r) => registryTokenRoute(r, deps.ctx, keys, registry.tokens), { prefix: '/v1' });
+  await app.register(
+    async (v3) => {
+      requireApiKey(v3, keys);
+      whoamiRoute(v3);
+    },
+    { prefix: '/v3' },
+  );
   // The older guide's model list (seed 002).
   await app.register(
     async (v0) => {

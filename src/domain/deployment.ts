@@ -31,6 +31,7 @@ export const DEPLOYMENT_DEFAULTS = {
 
 /** A volume mount as the user wrote it; the version is resolved against the store by the command. */
 export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
+  refuseModelMounts(body.model_mounts);
   const min = body.min_replicas ?? DEPLOYMENT_DEFAULTS.min_replicas;
   return {
     description: body.description ?? DEPLOYMENT_DEFAULTS.description,
@@ -59,7 +60,8 @@ export function draftFromCreate(body: CreateDeploymentBody): SpecDraft {
  * Raising min_replicas above an unchanged max_replicas raises max with it, as max defaults to min.
  */
 export function draftFromPatch(current: DeploymentSpec, name: string, body: UpdateDeploymentBody): SpecDraft {
-  const { name: _rename, autoscaling, volumes, ...rest } = body;
+  const { name: _rename, autoscaling, volumes, model_mounts, ...rest } = body;
+  refuseModelMounts(model_mounts);
   const merged: SpecDraft = { ...current, ...rest, volumes: current.volumes };
   if (rest.environment_variables !== undefined) merged.environment_variables = userEnv(rest.environment_variables);
   if (body.min_replicas !== undefined && body.max_replicas === undefined && merged.max_replicas < body.min_replicas) {
@@ -74,6 +76,17 @@ export function draftFromPatch(current: DeploymentSpec, name: string, body: Upda
     });
   }
   return merged;
+}
+
+/**
+ * Together mounts a registered model's weights at `mount_path`; Gantry has no model registry
+ * to mount from yet, so only the empty list jig sends by default is accepted. Upload the files
+ * as a volume and mount that instead.
+ */
+function refuseModelMounts(mounts: CreateDeploymentBody['model_mounts']) {
+  if (mounts?.length) {
+    throw errors.invalid('model_mounts', 'model_mounts are not supported by Gantry: upload the weights as a volume and mount it with volumes instead');
+  }
 }
 
 /** The rules that JSON Schema cannot express. Each error names its field. */

@@ -2,12 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error: a plain JavaScript script shared with scripts/run-tests.js
 import { podmanTestEnv, startPodmanService } from '../../scripts/podman-service.js';
 import { eventually } from '../helpers/app.js';
+import { freePort } from '../helpers/net.js';
 import { apiCaller, runGantry, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
 
 /**
@@ -24,15 +24,6 @@ const skip = !process.env.GANTRY_TEST_DOCKER_HOST
   : !binary
     ? "the CNCF distribution registry is not installed (Debian's docker-registry; .ci/run installs it)"
     : undefined;
-
-/** A port nothing listens on now (the registry needs a fixed one: images are named by it). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the image registry (docker-registry with Gantry tokens, Podman as client and engine)', { ...(skip ? { skip } : {}) }, () => {
   let dir: string;

@@ -73,6 +73,14 @@ const fields = {
   health_check_path: Type.String({ maxLength: 1024, pattern: '^(/[^\\u0000-\\u001f]*)?$' }),
   termination_grace_period_seconds: Type.Integer({ minimum: 0, maximum: 86400 }),
   volumes: Type.Array(VolumeMount, { maxItems: 64 }),
+  // Together's newer field (jig 3.x always sends it, usually empty); Gantry refuses a non-empty one (domain/deployment.ts).
+  model_mounts: Type.Array(
+    Type.Object(
+      { model_id: Type.String({ minLength: 1, maxLength: 200 }), mount_path: Type.String({ minLength: 1, maxLength: 1024 }), revision_id: Type.Optional(Type.String({ maxLength: 200 })) },
+      { additionalProperties: false },
+    ),
+    { maxItems: 64 },
+  ),
 };
 
 export const CreateDeploymentRequest = Type.Object(
@@ -94,6 +102,7 @@ export const CreateDeploymentRequest = Type.Object(
     health_check_path: Type.Optional(fields.health_check_path),
     termination_grace_period_seconds: Type.Optional(fields.termination_grace_period_seconds),
     volumes: Type.Optional(fields.volumes),
+    model_mounts: Type.Optional(fields.model_mounts),
     autoscaling: Type.Optional(Type.Union([Autoscaling, Type.Null()])),
   },
   { additionalProperties: false },
