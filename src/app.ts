@@ -132,6 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       modelRoutes(v1, deps.ctx, endpointEnv, importer);
       usageRoutes(v1, deps.ctx);
       imageRepositoryRoutes(v1, deps.registry);
+      whoamiRoute(v1, 'v1');
       await v1.register(gatewayRoutes, {
         ctx: deps.ctx,
         table: deps.routes,
@@ -149,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (v3) => {
       requireApiKey(v3, keys);
-      whoamiRoute(v3);
+      whoamiRoute(v3, 'v3');
     },
     { prefix: '/v3' },
   );

@@ -85,7 +85,13 @@ export const errors = {
   registryOff: () =>
     new GantryError('registry_off', 'This Gantry runs no image registry: install docker-registry (CNCF distribution) and start gantry serve without --registry off'),
   notFound: (kind: string, idOrName: string) => new GantryError('not_found', `${kind} '${idOrName}' not found`),
-  routeNotFound: (method: string, url: string) => new GantryError('route_not_found', `Route ${method} ${url} not found`),
+  routeNotFound: (method: string, url: string) =>
+    new GantryError(
+      'route_not_found',
+      url.startsWith('/v2/')
+        ? `Route ${method} ${url} not found: Gantry serves Together's v1 API (/v1/endpoints, /v1/models, /v1/hardware), not the v2 project-scoped API that together 3.x's endpoints and models commands call`
+        : `Route ${method} ${url} not found`,
+    ),
   modelNotFound: (model: string) =>
     new GantryError(
       'model_not_found',

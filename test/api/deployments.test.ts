@@ -79,7 +79,15 @@ for (const engine of engines) {
         /does not apply to metric QueueBacklogPerWorker/,
       );
       await rejects({ ...base, name: 'ok', autoscaling: { metric: 'HTTPTotalRequests', target: 0 } }, 'autoscaling.target', /> 0/);
+      // jig sends model_mounts (usually empty); Gantry cannot mount registered models.
+      await rejects({ ...base, name: 'ok', model_mounts: [{ model_id: 'ml_1', mount_path: '/models' }] }, 'model_mounts', /not supported by Gantry.*volume/);
+      await rejects({ ...base, name: 'ok', model_mounts: [{ mount_path: '/models' }] }, 'model_mounts[0].model_id', /required/);
       assert.equal((await t.call('GET', '/v1/deployments')).body.data.length, 0, 'nothing was stored');
+      const withEmpty = await t.call('POST', '/v1/deployments', { body: { ...base, name: 'empty-mounts', model_mounts: [] } });
+      assert.equal(withEmpty.status, 200, JSON.stringify(withEmpty.body));
+      assert.equal(withEmpty.body.model_mounts, undefined, 'an empty model_mounts is accepted and not stored');
+      assert.equal((await t.call('PATCH', '/v1/deployments/empty-mounts', { body: { model_mounts: [{ model_id: 'ml_1', mount_path: '/m' }] } })).status, 400);
+      assert.equal((await t.call('DELETE', '/v1/deployments/empty-mounts')).status, 200);
     });
 
     test('defaults: max_replicas follows min_replicas; each metric gets its own defaults', async () => {

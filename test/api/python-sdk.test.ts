@@ -41,6 +41,12 @@ describe("Together's Python SDK against gantry serve", { ...(skip ? { skip } : {
       byCall.get('jig.retrieve_logs').lines.some((l: string) => /py-hello .* listening on \d+/.test(l)),
       JSON.stringify(byCall.get('jig.retrieve_logs')),
     );
+    assert.ok(
+      byCall.get('jig.with_streaming_response.retrieve_logs').lines.some((l: string) => /py-hello .* listening on \d+/.test(l)),
+      JSON.stringify(byCall.get('jig.with_streaming_response.retrieve_logs')),
+    );
+    assert.ok(byCall.get('get /models').some((m: { id: string }) => m.id === 'Qwen/Qwen2.5-7B-Instruct'));
+    assert.ok(Array.isArray(byCall.get('get /jobs').data));
     assert.equal(byCall.get('queue.retrieve').status, 'pending');
     assert.equal(byCall.get('queue.cancel').status, 'canceled');
     assert.ok(byCall.has('secrets.delete') && byCall.has('volumes.delete') && byCall.has('jig.destroy'), 'DELETE with the SDK works');

@@ -155,10 +155,24 @@ describe('together-ai SDK against gantry serve', () => {
 
     await assert.rejects(client.beta.jig.secrets.delete('api-token'), (e: any) => e.status === 409 && /sdk-worker/.test(e.message));
 
+    // No replica ever started (no GPU here): the logs are an empty list, not an error.
+    const logs = await client.beta.jig.retrieveLogs('sdk-worker');
+    assertMatchesContract('/deployments/{id}/logs', 'get', logs);
+    assert.deepEqual(logs.lines ?? [], []);
+
     const destroyed = await client.beta.jig.destroy('sdk-worker');
     assert.equal(typeof destroyed, 'object');
     await assert.rejects(client.beta.jig.retrieve('sdk-worker'), (e: any) => e.status === 404);
     await client.beta.jig.secrets.delete('api-token');
+  });
+
+  test("whoami names the key's project and Gantry as its organization", async () => {
+    const me = await client.whoami();
+    assert.match(me.project_id, /^proj_[0-9a-f]+$/);
+    assert.equal(me.project_name, 'default');
+    assert.equal(me.project_slug, 'default');
+    assert.equal(me.organization_name, 'Gantry');
+    assert.match(me.api_key_id, /^key_/);
   });
 
   test('a duplicate name is a 409 whose message says it already exists', async () => {
