@@ -6,6 +6,7 @@ import { clientErrorHandler, frameworkErrors, installErrorHandling, installJsonP
 import { validatorCompiler } from './api/validation.js';
 import { installClientDeadlines } from './api/client-deadlines.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
+import { deploymentRevisionRoutes } from './api/routes/deployment-revisions.js';
 import { secretRoutes } from './api/routes/secrets.js';
 import { volumeRoutes } from './api/routes/volumes.js';
 import { queueRoutes, workerRoutes } from './api/routes/queue.js';
@@ -124,6 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       requireApiKey(v1, keys);
       await limitRequestRate(v1, deps.rateLimits ?? { requestsPerSecond: 0, longPolls: 0 });
       deploymentRoutes(v1, deps.ctx);
+      deploymentRevisionRoutes(v1, deps.ctx);
       secretRoutes(v1, deps.ctx);
       volumeRoutes(v1, deps.ctx);
       queueRoutes(v1, queue);

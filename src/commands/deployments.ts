@@ -1,6 +1,6 @@
 import type { CreateDeploymentBody, DeploymentMetricsView, DeploymentView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
-import { checkDraft, clampDesired, draftFromCreate, draftFromPatch, renderDeployment, revisionHash } from '../domain/deployment.js';
+import { checkDraft, clampDesired, draftFromCreate, draftFromPatch, renderDeployment, renderRevision, revisionHash } from '../domain/deployment.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import type { Store } from '../store/store.js';
 import { retryOnConflict, STALE, type CommandContext, withConstraints, type ConstraintMeaning } from './context.js';
@@ -88,6 +88,7 @@ export async function createDeployment(
           version: 1,
         };
         await s.insertDeployment(record);
+        await s.revisions.activated(record.id, record.revision_id, spec, 'create', now);
         await s.setDeploymentRefs(record.id, secretIds, volumeRefs);
         await createWorkerKey(s, ctx, record);
         await alsoWrite?.(s, record);
@@ -158,6 +159,7 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
           };
           if (!(await s.updateDeployment(next, current.version))) return STALE;
           await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
+          await s.revisions.activated(next.id, next.revision_id, spec, 'update', next.updated_at);
           return next;
         }),
       constraints(name),
@@ -175,10 +177,66 @@ export async function restartDeployment(ctx: CommandContext, caller: Caller, idO
   const record = await retryOnConflict(async () => {
     const current = await findDeployment(ctx, caller, idOrName);
     const next: DeploymentRecord = { ...current, revision_id: ctx.ids.uuidv7(), updated_at: ctx.clock.now().toISOString(), version: current.version + 1 };
-    return (await ctx.store.updateDeployment(next, current.version)) ? next : STALE;
+    return ctx.store.transaction(async (s) => {
+      if (!(await s.updateDeployment(next, current.version))) return STALE;
+      await s.revisions.activated(next.id, next.revision_id, next.spec, 'update', next.updated_at);
+      return next;
+    });
   });
   ctx.runtime.changed(record.id);
   return view(ctx, record);
+}
+
+/**
+ * Makes a previous revision active again (Together's rollback): its spec, with the secrets and
+ * volume versions it named (still there, or a 400 naming the field), under its own revision
+ * id, so replicas still running it are kept and the rest roll over to it.
+ */
+export async function rollbackDeployment(ctx: CommandContext, caller: Caller, idOrName: string, revisionIdentifier: string) {
+  const record = await retryOnConflict(async () => {
+    const current = await findDeployment(ctx, caller, idOrName);
+    const target = await ctx.store.revisions.find(current.id, revisionIdentifier);
+    if (!target) throw errors.notFound('Revision', revisionIdentifier);
+    const draft: SpecDraft = target.spec;
+    ctx.runtime.checkRunnable(draft);
+    return withConstraints(
+      () =>
+        ctx.store.transaction(async (s) => {
+          const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+          const next: DeploymentRecord = {
+            ...current,
+            spec,
+            revision_id: target.revision_id,
+            revision_hash: revisionHash(current.name, spec),
+            desired_replicas: clampDesired(spec, current.desired_replicas),
+            updated_at: ctx.clock.now().toISOString(),
+            version: current.version + 1,
+          };
+          if (!(await s.updateDeployment(next, current.version))) return STALE;
+          await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
+          await s.revisions.activated(next.id, next.revision_id, spec, 'rollback', next.updated_at);
+          return next;
+        }),
+      constraints(current.name),
+    );
+  });
+  ctx.runtime.changed(record.id);
+  return view(ctx, record);
+}
+
+/** The revision history, newest first (`before`: events numbered below it; `limit` 1–100, default 10). */
+export async function listRevisions(ctx: CommandContext, caller: Caller, idOrName: string, limit = 10, before?: number) {
+  const d = await findDeployment(ctx, caller, idOrName);
+  const events = await ctx.store.revisions.events(d.id, limit, before);
+  return { object: 'list' as const, data: events.map((e) => ({ object: 'revision_event' as const, ...e })) };
+}
+
+/** One revision's configuration, by its number or id. */
+export async function getRevision(ctx: CommandContext, caller: Caller, idOrName: string, revisionIdentifier: string) {
+  const d = await findDeployment(ctx, caller, idOrName);
+  const r = await ctx.store.revisions.find(d.id, revisionIdentifier);
+  if (!r) throw errors.notFound('Revision', revisionIdentifier);
+  return renderRevision(r);
 }
 
 export async function deleteDeployment(ctx: CommandContext, caller: Caller, idOrName: string) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { CreateDeploymentBody, DeploymentView, ReplicaEventView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
+import type { CreateDeploymentBody, DeploymentRevisionView, DeploymentView, ReplicaEventView, UpdateDeploymentBody } from '../contract/schemas/deployment.js';
 import { errors } from '../contract/errors.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import { normalizeAutoscaling } from './autoscaling.js';
@@ -202,6 +202,36 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
     replica_events: events,
     created_at: d.created_at,
     updated_at: d.updated_at,
+  };
+  if (s.autoscaling) view.autoscaling = s.autoscaling;
+  return view;
+}
+
+/** A stored revision as Together's API shows it; Gantry serves HTTP on stable capacity only. */
+export function renderRevision(r: { revision_id: string; revision_number: number; spec: DeploymentSpec; created_at: string }): DeploymentRevisionView {
+  const s = r.spec;
+  const view: DeploymentRevisionView = {
+    object: 'revision',
+    revision_id: r.revision_id,
+    revision_number: r.revision_number,
+    created_at: r.created_at,
+    image: s.image,
+    gpu_type: s.gpu_type,
+    gpu_count: s.gpu_count,
+    cpu: s.cpu,
+    memory: s.memory,
+    storage: s.storage,
+    port: s.port,
+    protocol: 'http',
+    capacity_type: 'stable',
+    command: s.command,
+    args: s.args,
+    health_check_path: s.health_check_path,
+    min_replicas: s.min_replicas,
+    max_replicas: s.max_replicas,
+    environment_variables: s.environment_variables,
+    volumes: s.volumes,
+    termination_grace_period_seconds: s.termination_grace_period_seconds,
   };
   if (s.autoscaling) view.autoscaling = s.autoscaling;
   return view;

@@ -205,6 +205,30 @@ const STEPS: string[][] = [
        PRIMARY KEY (deployment_id, at))`,
     'CREATE INDEX metric_points_by_time ON metric_points (at)',
   ],
+  [
+    // Revision history (Together's /deployments/{id}/revisions and rollback): each revision's
+    // spec, numbered per deployment, and each time one became active. Deployments that exist
+    // already start with their current revision as number 1.
+    `CREATE TABLE deployment_revisions (
+       deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+       revision_id TEXT NOT NULL,
+       revision_number INTEGER NOT NULL,
+       spec TEXT NOT NULL,
+       created_at TEXT NOT NULL,
+       PRIMARY KEY (deployment_id, revision_id),
+       UNIQUE (deployment_id, revision_number))`,
+    `CREATE TABLE deployment_revision_events (
+       deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+       event_number INTEGER NOT NULL,
+       revision_id TEXT NOT NULL,
+       action TEXT NOT NULL,
+       activated_at TEXT NOT NULL,
+       PRIMARY KEY (deployment_id, event_number))`,
+    `INSERT INTO deployment_revisions (deployment_id, revision_id, revision_number, spec, created_at)
+       SELECT id, revision_id, 1, spec, updated_at FROM deployments`,
+    `INSERT INTO deployment_revision_events (deployment_id, event_number, revision_id, action, activated_at)
+       SELECT id, 1, revision_id, 'create', updated_at FROM deployments`,
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -3,6 +3,7 @@ import { EndpointStore } from './endpoint-store.js';
 import { JobStore } from './job-store.js';
 import { UsageStore } from './usage-store.js';
 import { MetricStore } from './metric-store.js';
+import { RevisionStore } from './revision-store.js';
 import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
 /** The columns that hold sealed values, each bound to its row's id (SecretBox's additional data). */
@@ -33,6 +34,8 @@ export class Store {
   readonly usage: UsageStore;
   /** Deployments' metrics history (10 s points). */
   readonly metrics: MetricStore;
+  /** Deployments' revision history. */
+  readonly revisions: RevisionStore;
 
   constructor(
     readonly db: Database,
@@ -42,6 +45,7 @@ export class Store {
     this.endpoints = new EndpointStore(ex);
     this.usage = new UsageStore(ex);
     this.metrics = new MetricStore(ex);
+    this.revisions = new RevisionStore(ex);
   }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

@@ -37,6 +37,12 @@ describe("Together's Python SDK against gantry serve", { ...(skip ? { skip } : {
     assert.ok(!JSON.stringify(byCall.get('secrets.create')).includes('py-secret-value'), 'a secret value never comes back');
     assert.equal(byCall.get('jig.retrieve').status, 'Ready');
     assert.equal(byCall.get('jig.update').description, 'changed from python');
+    assert.deepEqual(
+      byCall.get('jig.list_revisions').data.map((e: { action: string; revision_number: number }) => [e.action, e.revision_number]),
+      [['create', 1]],
+    );
+    assert.equal(byCall.get('jig.retrieve_revision').image, 'local/hello:1');
+    assert.equal(byCall.get('jig.rollback').status, 'Ready');
     assert.ok(
       byCall.get('jig.retrieve_logs').lines.some((l: string) => /py-hello .* listening on \d+/.test(l)),
       JSON.stringify(byCall.get('jig.retrieve_logs')),

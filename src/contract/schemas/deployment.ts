@@ -204,3 +204,52 @@ export const DeploymentMetrics = Type.Object({
   data: Type.Array(MetricPoint, { description: 'Intervals with activity, oldest first; an interval without a point had none' }),
 });
 export type DeploymentMetricsView = Static<typeof DeploymentMetrics>;
+
+/** One deployment revision's configuration (`GET /deployments/{id}/revisions/{revision}`), as Together's SDK types it. */
+export const DeploymentRevision = Type.Object({
+  object: Type.Literal('revision'),
+  revision_id: Type.String(),
+  revision_number: Type.Integer(),
+  created_at: Type.String(),
+  image: Type.String(),
+  gpu_type: Type.String(),
+  gpu_count: Type.Integer(),
+  cpu: Type.Number(),
+  memory: Type.Number(),
+  storage: Type.Integer(),
+  port: Type.Integer(),
+  protocol: Type.String(),
+  capacity_type: StringEnum(['stable', 'preemptible'] as const),
+  command: Type.Array(Type.String()),
+  args: Type.Array(Type.String()),
+  health_check_path: Type.String(),
+  min_replicas: Type.Integer(),
+  max_replicas: Type.Integer(),
+  environment_variables: Type.Array(EnvironmentVariable),
+  volumes: Type.Array(VolumeMount),
+  autoscaling: Type.Optional(Autoscaling),
+  termination_grace_period_seconds: Type.Integer(),
+});
+export type DeploymentRevisionView = Static<typeof DeploymentRevision>;
+
+export const RevisionEventList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(
+    Type.Object({
+      object: Type.Literal('revision_event'),
+      event_number: Type.Integer(),
+      revision_id: Type.String(),
+      revision_number: Type.Integer(),
+      action: StringEnum(['create', 'update', 'system', 'rollback'] as const),
+      activated_at: Type.String(),
+      image: Type.String(),
+    }),
+  ),
+});
+
+export const RevisionsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), before: Type.Optional(Type.Integer({ minimum: 1 })) },
+  { additionalProperties: false },
+);
+
+export const RollbackRequest = Type.Object({ revision_identifier: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
