@@ -141,32 +141,50 @@ export async function updateDeployment(ctx: CommandContext, caller: Caller, idOr
     const name = body.name ?? current.name;
     const draft = draftFromPatch(current.spec, name, body);
     checkDraft(draft);
-    ctx.runtime.checkRunnable(draft);
-    return withConstraints(
-      () =>
-        ctx.store.transaction(async (s) => {
-          const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
-          const hash = revisionHash(name, spec);
-          const next: DeploymentRecord = {
-            ...current,
-            name,
-            spec,
-            revision_hash: hash,
-            revision_id: hash === current.revision_hash ? current.revision_id : ctx.ids.uuidv7(),
-            desired_replicas: clampDesired(spec, current.desired_replicas),
-            updated_at: ctx.clock.now().toISOString(),
-            version: current.version + 1,
-          };
-          if (!(await s.updateDeployment(next, current.version))) return STALE;
-          await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
-          await s.revisions.activated(next.id, next.revision_id, spec, 'update', next.updated_at);
-          return next;
-        }),
-      constraints(name),
-    );
+    // A change that runs nothing new (a description, the replica bounds) keeps the revision.
+    const revisionFor = (hash: string) => (hash === current.revision_hash ? current.revision_id : ctx.ids.uuidv7());
+    return applySpec(ctx, caller, current, name, draft, revisionFor, 'update');
   });
   ctx.runtime.changed(record.id);
   return view(ctx, record);
+}
+
+/**
+ * Writes `draft` as the deployment's spec over the version read, with its secret and volume
+ * references and the revision it makes active, in one transaction; STALE if another write won.
+ */
+function applySpec(
+  ctx: CommandContext,
+  caller: Caller,
+  current: DeploymentRecord,
+  name: string,
+  draft: SpecDraft,
+  revisionFor: (hash: string) => string,
+  action: 'update' | 'rollback',
+) {
+  ctx.runtime.checkRunnable(draft);
+  return withConstraints(
+    () =>
+      ctx.store.transaction(async (s) => {
+        const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
+        const hash = revisionHash(name, spec);
+        const next: DeploymentRecord = {
+          ...current,
+          name,
+          spec,
+          revision_hash: hash,
+          revision_id: revisionFor(hash),
+          desired_replicas: clampDesired(spec, current.desired_replicas),
+          updated_at: ctx.clock.now().toISOString(),
+          version: current.version + 1,
+        };
+        if (!(await s.updateDeployment(next, current.version))) return STALE;
+        await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
+        await s.revisions.activated(next.id, next.revision_id, spec, action, next.updated_at);
+        return next;
+      }),
+    constraints(name),
+  );
 }
 
 /**
@@ -197,28 +215,7 @@ export async function rollbackDeployment(ctx: CommandContext, caller: Caller, id
     const current = await findDeployment(ctx, caller, idOrName);
     const target = await ctx.store.revisions.find(current.id, revisionIdentifier);
     if (!target) throw errors.notFound('Revision', revisionIdentifier);
-    const draft: SpecDraft = target.spec;
-    ctx.runtime.checkRunnable(draft);
-    return withConstraints(
-      () =>
-        ctx.store.transaction(async (s) => {
-          const { spec, secretIds, volumeRefs } = await resolveRefs(s, caller.projectId, draft);
-          const next: DeploymentRecord = {
-            ...current,
-            spec,
-            revision_id: target.revision_id,
-            revision_hash: revisionHash(current.name, spec),
-            desired_replicas: clampDesired(spec, current.desired_replicas),
-            updated_at: ctx.clock.now().toISOString(),
-            version: current.version + 1,
-          };
-          if (!(await s.updateDeployment(next, current.version))) return STALE;
-          await s.setDeploymentRefs(next.id, secretIds, volumeRefs);
-          await s.revisions.activated(next.id, next.revision_id, spec, 'rollback', next.updated_at);
-          return next;
-        }),
-      constraints(current.name),
-    );
+    return applySpec(ctx, caller, current, current.name, target.spec, () => target.revision_id, 'rollback');
   });
   ctx.runtime.changed(record.id);
   return view(ctx, record);

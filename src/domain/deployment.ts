@@ -160,6 +160,27 @@ export function deriveStatus(d: DeploymentRecord, observed: Observed): Deploymen
   return 'Ready';
 }
 
+/** The fields a deployment and a revision show alike, straight from the spec. */
+function specFields(s: DeploymentSpec) {
+  const { image, gpu_type, gpu_count, cpu, memory, storage, port, health_check_path, command, args, min_replicas, max_replicas, volumes } = s;
+  return {
+    image,
+    gpu_type,
+    gpu_count,
+    cpu,
+    memory,
+    storage,
+    port,
+    health_check_path,
+    command,
+    args,
+    min_replicas,
+    max_replicas,
+    volumes,
+    termination_grace_period_seconds: s.termination_grace_period_seconds,
+  };
+}
+
 export function renderDeployment(d: DeploymentRecord, observed: Observed): DeploymentView {
   const s = d.spec;
   const events: Record<string, ReplicaEventView> = {};
@@ -181,24 +202,11 @@ export function renderDeployment(d: DeploymentRecord, observed: Observed): Deplo
     id: d.id,
     name: d.name,
     description: s.description,
-    image: s.image,
     status: deriveStatus(d, observed),
-    gpu_type: s.gpu_type,
-    gpu_count: s.gpu_count,
-    cpu: s.cpu,
-    memory: s.memory,
-    storage: s.storage,
-    port: s.port,
-    health_check_path: s.health_check_path,
-    command: s.command,
-    args: s.args,
-    min_replicas: s.min_replicas,
-    max_replicas: s.max_replicas,
+    ...specFields(s),
     desired_replicas: d.desired_replicas,
     ready_replicas: readyReplicas(d, observed),
     environment_variables: [...s.environment_variables, { name: LISTED_REVISION_ENV, value: d.revision_id }],
-    volumes: s.volumes,
-    termination_grace_period_seconds: s.termination_grace_period_seconds,
     replica_events: events,
     created_at: d.created_at,
     updated_at: d.updated_at,
@@ -215,23 +223,10 @@ export function renderRevision(r: { revision_id: string; revision_number: number
     revision_id: r.revision_id,
     revision_number: r.revision_number,
     created_at: r.created_at,
-    image: s.image,
-    gpu_type: s.gpu_type,
-    gpu_count: s.gpu_count,
-    cpu: s.cpu,
-    memory: s.memory,
-    storage: s.storage,
-    port: s.port,
+    ...specFields(s),
     protocol: 'http',
     capacity_type: 'stable',
-    command: s.command,
-    args: s.args,
-    health_check_path: s.health_check_path,
-    min_replicas: s.min_replicas,
-    max_replicas: s.max_replicas,
     environment_variables: s.environment_variables,
-    volumes: s.volumes,
-    termination_grace_period_seconds: s.termination_grace_period_seconds,
   };
   if (s.autoscaling) view.autoscaling = s.autoscaling;
   return view;
