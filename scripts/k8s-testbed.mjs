@@ -102,9 +102,9 @@ function kwokStages() {
   const files = [
     'node/fast/node-initialize.yaml',
     'node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
-    'pod/general/pod-ready.yaml',
-    'pod/general/pod-complete.yaml',
-    'pod/general/pod-delete.yaml',
+    'pod/fast/pod-ready.yaml',
+    'pod/fast/pod-complete.yaml',
+    'pod/fast/pod-delete.yaml',
   ];
   return files.map((f) => readFileSync(join(base, f), 'utf8')).join('\n---\n');
 }

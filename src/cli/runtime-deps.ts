@@ -6,6 +6,9 @@ import { randomIds, type IdSource } from '../domain/ids.js';
 import { parseSecretKey, SecretBox } from '../domain/secret-box.js';
 import { openDatabase } from '../store/database.js';
 import { DockerDriver } from '../runtime/docker/docker-driver.js';
+import { KubernetesDriver } from '../runtime/kubernetes/kubernetes-driver.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
 import { loadRegistryAuths } from '../runtime/docker/image-puller.js';
 import type { GpuInventory } from '../runtime/gpus.js';
 import type { ReplicaOptions } from '../runtime/replica.js';
@@ -113,6 +116,7 @@ function writeAtomically(path: string, text: string) {
 
 /** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */
 export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?: ReplicaOptions['beforeStop']): Promise<RuntimeDriver> {
+  if (config.runtime === 'kubernetes') return openKubernetes(config);
   const dir = join(config.dataDir, 'replicas');
   const common = { dir, gpus, ...(beforeStop ? { beforeStop } : {}) };
   if (config.runtime === 'process') {
@@ -131,6 +135,31 @@ export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?
     return await DockerDriver.open({ ...common, host: config.dockerHost, ...(registryAuths ? { registryAuths } : {}) });
   } catch (err) {
     throw new ConfigError(`the docker runtime needs the Docker Engine API (--docker-host / DOCKER_HOST): ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The kubernetes runtime: `--kubeconfig`, else the pod's service account inside a cluster, else
+ * ~/.kube/config. Its objects are labelled with a hash of the database URL: they belong to the
+ * Gantry whose store holds the deployments, however many instances serve it.
+ */
+async function openKubernetes(config: Config): Promise<RuntimeDriver> {
+  const kubeconfig = new KubeConfig();
+  try {
+    if (config.kubeconfig) kubeconfig.loadFromFile(config.kubeconfig);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kubeconfig.loadFromCluster();
+    else kubeconfig.loadFromDefault();
+    return await KubernetesDriver.open({
+      kubeconfig,
+      namespace: config.namespace,
+      owner: createHash('sha256').update(config.databaseUrl).digest('hex').slice(0, 16),
+      clock: systemClock,
+      log: (msg, fields) => process.stdout.write(`${msg} ${JSON.stringify(fields ?? {})}\n`),
+    });
+  } catch (err) {
+    throw new ConfigError(
+      `the kubernetes runtime cannot reach its cluster (--kubeconfig / KUBECONFIG, namespace ${config.namespace}): ${(err as Error).message}`,
+    );
   }
 }
 

@@ -22,7 +22,11 @@ export interface Config {
   secretKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   bodyLimit: number;
-  runtime: 'process' | 'docker';
+  runtime: 'process' | 'docker' | 'kubernetes';
+  /** The kubernetes runtime's cluster: a kubeconfig file, else in-cluster credentials, else ~/.kube/config. */
+  kubeconfig: string | undefined;
+  /** The namespace the kubernetes runtime's objects live in. */
+  namespace: string;
   /** How process replicas are shut in (runtime/process/sandbox.ts). */
   sandbox: 'auto' | 'bwrap' | 'none';
   /** The Docker Engine API (docker runtime): unix:///path or tcp://host:port. */
@@ -117,8 +121,14 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   }
   const runtimeIn = pick('runtime');
   const runtime = runtimeIn.value ?? 'process';
-  if (runtime !== 'process' && runtime !== 'docker') {
-    throw new ConfigError(`${runtimeIn.from}: runtime '${runtime}' is not one of process, docker`);
+  if (runtime !== 'process' && runtime !== 'docker' && runtime !== 'kubernetes') {
+    throw new ConfigError(`${runtimeIn.from}: runtime '${runtime}' is not one of process, docker, kubernetes`);
+  }
+  const kubeconfigIn = pick('kubeconfig');
+  const namespaceIn = pick('namespace');
+  const namespace = namespaceIn.value ?? 'default';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    throw new ConfigError(`${namespaceIn.from}: '${namespace}' is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63)`);
   }
   const sandboxIn = pick('sandbox');
   const sandbox = sandboxIn.value ?? 'auto';
@@ -182,6 +192,8 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     metricsToken: pick('metricsToken').value,
     metricsListen: metricsListenIn.value === undefined ? undefined : parseListen(metricsListenIn.value, metricsListenIn.from),
     runtime,
+    kubeconfig: kubeconfigIn.value === undefined ? undefined : resolve(cwd, kubeconfigIn.value),
+    namespace,
     sandbox,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),

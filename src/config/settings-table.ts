@@ -79,7 +79,7 @@ export const SETTINGS = {
     env: 'GANTRY_RUNTIME',
     file: 'runtime',
     scope: 'serve',
-    help: 'where replicas run: process or docker (default process)',
+    help: 'where replicas run: process, docker or kubernetes (default process)',
   },
   sandbox: {
     flag: '--sandbox',
@@ -96,6 +96,22 @@ export const SETTINGS = {
     file: 'docker_host',
     scope: 'serve',
     help: "Docker Engine API of the docker runtime, Podman's works too (default unix:///var/run/docker.sock)",
+  },
+  kubeconfig: {
+    flag: '--kubeconfig',
+    arg: 'file',
+    env: 'KUBECONFIG',
+    file: 'kubeconfig',
+    scope: 'serve',
+    help: "the kubernetes runtime's cluster (default: in-cluster credentials inside a pod, else ~/.kube/config)",
+  },
+  namespace: {
+    flag: '--namespace',
+    arg: 'name',
+    env: 'GANTRY_NAMESPACE',
+    file: 'namespace',
+    scope: 'serve',
+    help: "the namespace of the kubernetes runtime's objects (default default)",
   },
   registryAuth: {
     flag: '--registry-auth',

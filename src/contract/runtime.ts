@@ -15,6 +15,8 @@ export interface RevisionSpec {
   env: Record<string, string>;
   cpu: number;
   memoryGiB: number;
+  /** Ephemeral storage, GiB (the kubernetes runtime requests it; the others do not limit disk). */
+  storageGiB: number;
   gpuType: string;
   gpuCount: number;
   /** The port the workload listens on inside its container. */
@@ -64,6 +66,8 @@ export interface RuntimeDriver {
   readonly kind: 'process' | 'docker' | 'kubernetes';
   /** The process runtime runs `command` + `args` itself, so a deployment without a command cannot run there. */
   readonly requiresCommand: boolean;
+  /** Whether replicas can mount volume versions (the kubernetes runtime cannot yet). */
+  readonly mountsVolumes: boolean;
   /**
    * Converges the deployment to exactly these targets; revisions not listed go to zero. An
    * empty list means the deployment was deleted: the driver may drop what it kept of it.

@@ -74,6 +74,12 @@ export class DeploymentController implements RuntimePort {
     if (this.o.driver.requiresCommand && draft.command.length === 0) {
       throw errors.invalid('command', `command is required with the ${this.o.driver.kind} runtime: each replica runs command + args as a local process`);
     }
+    if (!this.o.driver.mountsVolumes && draft.volumes.length > 0) {
+      throw errors.invalid(
+        'volumes',
+        `volumes are not supported on the ${this.o.driver.kind} runtime yet: put the files in the image, or download them at start from storage`,
+      );
+    }
   }
 
   logs(deploymentId: string, filter: LogFilter) {

@@ -67,6 +67,7 @@ export async function buildRevisionSpec(
     env,
     cpu: s.cpu,
     memoryGiB: s.memory,
+    storageGiB: s.storage,
     gpuType: s.gpu_type,
     gpuCount: s.gpu_count,
     port: s.port,

@@ -28,6 +28,8 @@ interface LogFollower {
 export abstract class ReplicaDriver implements RuntimeDriver {
   abstract readonly kind: RuntimeDriver['kind'];
   abstract readonly requiresCommand: boolean;
+  /** Volume versions are directories on this machine, bind-mounted into each replica. */
+  readonly mountsVolumes = true;
   protected readonly replicas = new Map<string, Replica>();
   protected readonly opts: ReplicaOptions;
   protected closed = false;

@@ -19,6 +19,7 @@ export function revisionSpec(extra: Partial<RevisionSpec> & Pick<RevisionSpec, '
     env: { GREETING: 'hi' },
     cpu: 0.5,
     memoryGiB: 0.25,
+    storageGiB: 1,
     gpuType: 'none',
     gpuCount: 0,
     port: 8000,

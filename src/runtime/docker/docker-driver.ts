@@ -101,6 +101,7 @@ function specFromLabels(labels: Record<string, string>, info: ContainerInfo): Re
     env: {},
     cpu: (info.HostConfig.NanoCpus ?? 0) / 1e9,
     memoryGiB: (info.HostConfig.Memory ?? 0) / 2 ** 30,
+    storageGiB: 0,
     gpuType: labels[LABEL.gpuType] ?? 'none',
     gpuCount: (labels[LABEL.gpus] ?? '').split(',').filter(Boolean).length,
     port: Number(labels[LABEL.port]),

@@ -1,0 +1,301 @@
+import { PassThrough } from 'node:stream';
+import * as k8s from '@kubernetes/client-node';
+import type { LogFilter, ReplicaState, RevisionTarget, RuntimeDriver } from '../../contract/runtime.js';
+import type { Clock } from '../../domain/clock.js';
+import { anchor, envSecret, LABELS, MANAGED_BY, pullSecret, revisionName, service, workload } from './k8s-objects.js';
+import { replicaOf } from './pod-state.js';
+
+export interface KubernetesDriverOptions {
+  kubeconfig: k8s.KubeConfig;
+  namespace: string;
+  /** Names this Gantry's objects (label gantry.dev/owner), so two Gantrys sharing a namespace never adopt each other's. */
+  owner: string;
+  clock: Clock;
+  log?: (msg: string, fields?: object) => void;
+}
+
+const FIELD_MANAGER = 'gantry';
+/** An informer that has not (re)listed or seen an event for this long is restarted. */
+const WATCH_STALE_MS = 5 * 60_000;
+
+/**
+ * Runs replicas as pods of a Kubernetes cluster: a Deployment per revision, scaled to what
+ * Gantry's rollout plan (reconciler/plan.ts, the same for every runtime) asks of it, so the
+ * cluster restarts and reschedules pods while Gantry decides how traffic moves between
+ * revisions. Objects are written with server-side apply (idempotent: a restarted Gantry
+ * re-applies what exists) and owned by a per-deployment anchor, whose deletion removes the rest.
+ * What runs is read from an informer on the namespace's Gantry pods: relisted on 410 by the
+ * library, restarted with backoff on any other error, and restarted when it goes quiet too long.
+ */
+export class KubernetesDriver implements RuntimeDriver {
+  readonly kind = 'kubernetes' as const;
+  readonly requiresCommand = false;
+  /** Not yet: a volume version would have to be delivered into the pod (an init container downloading it). */
+  readonly mountsVolumes = false;
+  private readonly objects: k8s.KubernetesObjectApi;
+  private readonly core: k8s.CoreV1Api;
+  private readonly pods: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
+  private readonly listeners: ((deploymentId: string) => void)[] = [];
+  private readonly anchors = new Map<string, string>();
+  private closed = false;
+  private lastWatchEvent = 0;
+  private restartDelayMs = 1000;
+  private watchdog: { cancel(): void } | null = null;
+  private readonly selector: string;
+
+  private constructor(private readonly o: KubernetesDriverOptions) {
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(o.kubeconfig);
+    this.core = o.kubeconfig.makeApiClient(k8s.CoreV1Api);
+    this.selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${o.owner}`;
+    this.pods = k8s.makeInformer(
+      o.kubeconfig,
+      `/api/v1/namespaces/${o.namespace}/pods`,
+      () => this.core.listNamespacedPod({ namespace: o.namespace, labelSelector: this.selector }),
+      this.selector,
+    );
+    const changed = (pod: k8s.V1Pod) => {
+      this.lastWatchEvent = o.clock.nowMs();
+      const id = pod.metadata?.labels?.[LABELS.deployment];
+      if (id) for (const l of this.listeners) l(id);
+    };
+    this.pods.on('add', changed);
+    this.pods.on('update', changed);
+    this.pods.on('delete', changed);
+    this.pods.on('connect', () => {
+      this.lastWatchEvent = o.clock.nowMs();
+      this.restartDelayMs = 1000;
+    });
+    this.pods.on('error', (err: unknown) => this.restartWatch(`watch of pods failed: ${(err as Error)?.message ?? err}`));
+  }
+
+  /** Connects (a clear error when the cluster cannot be reached) and fills the cache of pods before anything is decided. */
+  static async open(o: KubernetesDriverOptions): Promise<KubernetesDriver> {
+    const driver = new KubernetesDriver(o);
+    await driver.core.listNamespacedPod({ namespace: o.namespace, labelSelector: driver.selector, limit: 1 });
+    await driver.pods.start();
+    driver.lastWatchEvent = o.clock.nowMs();
+    driver.watchdog = o.clock.setInterval(() => {
+      if (!driver.closed && o.clock.nowMs() - driver.lastWatchEvent > WATCH_STALE_MS) driver.restartWatch('no watch event for 5 minutes');
+    }, 30_000);
+    return driver;
+  }
+
+  /** client-node 1.x stops an informer for good on a non-410 error: start it again, with backoff. */
+  private restartWatch(why: string) {
+    if (this.closed) return;
+    this.o.log?.('kubernetes: restarting the pod watch', { reason: why, inMs: this.restartDelayMs });
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
+    this.lastWatchEvent = this.o.clock.nowMs();
+    this.o.clock.setTimeout(() => {
+      if (this.closed) return;
+      void this.pods
+        .stop()
+        .then(() => this.pods.start())
+        .catch((err: Error) => this.restartWatch(err.message));
+    }, delay);
+  }
+
+  async apply(deploymentId: string, targets: RevisionTarget[]): Promise<void> {
+    const ns = this.o.namespace;
+    if (targets.length === 0) {
+      // Deleted: the anchor's dependents go with it (the garbage collector), and we delete them too.
+      await this.deleteAll(deploymentId);
+      return;
+    }
+    const current = targets.find((t) => t.revision)?.revision;
+    const anchorUid = await this.ensureAnchor(deploymentId, current?.deploymentName ?? deploymentId);
+    const wanted = new Set(targets.map((t) => revisionName(deploymentId, t.revisionId)));
+    for (const t of targets) {
+      const name = revisionName(deploymentId, t.revisionId);
+      if (t.revision) {
+        const spec = t.revision;
+        const pull = pullSecret(ns, this.o.owner, spec, anchorUid);
+        if (pull) await this.applyObject(pull);
+        await this.applyObject(envSecret(ns, this.o.owner, spec, anchorUid));
+        await this.applyObject(service(ns, this.o.owner, spec, anchorUid));
+        await this.applyObject(workload(ns, this.o.owner, spec, t.replicas, anchorUid));
+      } else {
+        // An older revision being rolled away: only its replica count changes.
+        await this.objects.patch(
+          { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns }, spec: { replicas: t.replicas } },
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          undefined,
+          k8s.PatchStrategy.MergePatch,
+        );
+      }
+    }
+    // Revisions no longer asked for: their Deployment and Secrets go.
+    const existing = await this.objects.list(
+      'apps/v1',
+      'Deployment',
+      ns,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      `${this.selector},${LABELS.deployment}=${deploymentId}`,
+    );
+    for (const d of existing.items) {
+      if (wanted.has(d.metadata!.name!)) continue;
+      const revision = d.metadata!.labels?.[LABELS.revision];
+      await this.deleteObject('apps/v1', 'Deployment', d.metadata!.name!);
+      if (revision) {
+        await this.deleteObject('v1', 'Secret', d.metadata!.name!);
+        await this.deleteObject('v1', 'Secret', `${d.metadata!.name!}-pull`);
+      }
+    }
+  }
+
+  observe(deploymentId: string): ReplicaState[] {
+    return this.pods
+      .list(this.o.namespace)
+      .filter((p) => p.metadata?.labels?.[LABELS.deployment] === deploymentId)
+      .map(replicaOf)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  deployments(): string[] {
+    return [
+      ...new Set(
+        this.pods
+          .list(this.o.namespace)
+          .map((p) => p.metadata?.labels?.[LABELS.deployment])
+          .filter((id): id is string => !!id),
+      ),
+    ];
+  }
+
+  onChange(listener: (deploymentId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Each pod's log (the previous container's too, after a crash), through the pod log API. */
+  async logs(deploymentId: string, filter: LogFilter): Promise<string[]> {
+    const lines: string[] = [];
+    for (const pod of this.podsOf(deploymentId, filter)) {
+      const name = pod.metadata!.name!;
+      const restarted = (pod.status?.containerStatuses?.[0]?.restartCount ?? 0) > 0;
+      for (const previous of restarted ? [true, false] : [false]) {
+        try {
+          const text = await this.core.readNamespacedPodLog({ name, namespace: this.o.namespace, container: 'app', previous });
+          lines.push(...text.split('\n').filter(Boolean));
+        } catch (err) {
+          // A pod that has not started (or a kubelet that cannot be reached) has no log yet.
+          this.o.log?.('kubernetes: cannot read a pod log', { pod: name, error: (err as Error).message });
+        }
+      }
+    }
+    return lines;
+  }
+
+  /** Streams each running pod's log; a broken stream reconnects from the last line's time. */
+  followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void {
+    const log = new k8s.Log(this.o.kubeconfig);
+    const aborts: AbortController[] = [];
+    let stopped = false;
+    const follow = (pod: string, sinceTime?: string) => {
+      if (stopped) return;
+      const stream = new PassThrough();
+      let last = sinceTime;
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        const text = partial + chunk.toString('utf8');
+        const parts = text.split('\n');
+        partial = parts.pop() ?? '';
+        // Timestamps let a reconnect resume where this stream ended; the user sees the text only.
+        const out = parts.filter(Boolean).map((l) => {
+          const space = l.indexOf(' ');
+          last = l.slice(0, space);
+          return l.slice(space + 1);
+        });
+        if (out.length) onLines(out);
+      });
+      stream.on('end', () => this.o.clock.setTimeout(() => follow(pod, last), 1000));
+      void log
+        .log(this.o.namespace, pod, 'app', stream, { follow: true, timestamps: true, ...(last ? { sinceTime: last } : { tailLines: 0 }) })
+        .then((abort) => aborts.push(abort))
+        .catch(() => this.o.clock.setTimeout(() => follow(pod, last), 2000));
+    };
+    const followed = new Set<string>();
+    const startNew = () => {
+      for (const pod of this.podsOf(deploymentId, filter)) {
+        const name = pod.metadata!.name!;
+        if (pod.status?.phase === 'Running' && !followed.has(name)) {
+          followed.add(name);
+          follow(name);
+        }
+      }
+    };
+    startNew();
+    const onChange = (id: string) => id === deploymentId && startNew();
+    this.listeners.push(onChange);
+    return () => {
+      stopped = true;
+      for (const a of aborts) a.abort();
+      const i = this.listeners.indexOf(onChange);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watchdog?.cancel();
+    await this.pods.stop();
+  }
+
+  private podsOf(deploymentId: string, filter: LogFilter) {
+    return this.pods
+      .list(this.o.namespace)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.[LABELS.deployment] === deploymentId &&
+          (!filter.replicaId || p.metadata?.name === filter.replicaId) &&
+          (!filter.revisionId || p.metadata?.labels?.[LABELS.revision] === filter.revisionId),
+      );
+  }
+
+  private async ensureAnchor(deploymentId: string, deploymentName: string): Promise<string> {
+    const known = this.anchors.get(deploymentId);
+    if (known) return known;
+    const applied = await this.applyObject(anchor(this.o.namespace, this.o.owner, deploymentId, deploymentName));
+    const uid = applied.metadata!.uid!;
+    this.anchors.set(deploymentId, uid);
+    return uid;
+  }
+
+  private applyObject(obj: k8s.KubernetesObject & Record<string, unknown>) {
+    return this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  }
+
+  private async deleteObject(apiVersion: string, kind: string, name: string) {
+    try {
+      await this.objects.delete(
+        { apiVersion, kind, metadata: { name, namespace: this.o.namespace } },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        'Background',
+      );
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+    }
+  }
+
+  private async deleteAll(deploymentId: string) {
+    this.anchors.delete(deploymentId);
+    const selector = `${this.selector},${LABELS.deployment}=${deploymentId}`;
+    for (const [apiVersion, kind] of [
+      ['apps/v1', 'Deployment'],
+      ['v1', 'Secret'],
+      ['v1', 'Service'],
+      ['v1', 'ConfigMap'],
+    ] as const) {
+      const list = await this.objects.list(apiVersion, kind, this.o.namespace, undefined, undefined, undefined, undefined, selector);
+      for (const item of list.items) await this.deleteObject(apiVersion, kind, item.metadata!.name!);
+    }
+  }
+}
