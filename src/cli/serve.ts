@@ -22,6 +22,7 @@ import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 import { GantryRegistry } from './registry.js';
+import type { RoutingTable } from '../gateway/routing-table.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
 
@@ -50,9 +51,14 @@ export async function serve(config: Config) {
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'), deps.ids);
   // The controller is the runtime port of the commands; it is made from the wired routing table.
   const ctx: CommandContext = { ...deps, secretBox, runtime: NO_RUNTIME, blobs };
+  // A ready replica about to stop leaves the routing table first and finishes what it serves
+  // (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
+  let routes: RoutingTable | undefined;
+  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => routes!.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
   const parts = wireApp({
     ctx,
-    gpus,
+    // A cluster's nodes when the runtime knows them, else this machine's GPUs.
+    gpus: driver.gpuCapacity ?? gpus,
     runtime: config.runtime,
     endpoints: config.endpoints,
     downloadsDir: join(config.dataDir, 'downloads'),
@@ -63,10 +69,8 @@ export async function serve(config: Config) {
     bodyLimit: config.bodyLimit,
     logger,
   });
-  const { routes, traffic, metrics, queue, endpoints, importer } = parts;
-  // A ready replica about to stop leaves the routing table first and finishes what it serves
-  // (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
-  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
+  const { traffic, metrics, queue, endpoints, importer } = parts;
+  routes = parts.routes;
   const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
   const controller = new DeploymentController({
     clock: deps.clock,
@@ -123,7 +127,7 @@ export async function serve(config: Config) {
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   const registryHost = await registry?.start(platform.apiBaseUrl, deps.clock, deps.ids, (msg) => logger.warn(msg));
   if (registryHost) platform.registryHost = registryHost;
-  logger.info({ runtime: driver.kind, gpus: gpus.gpus.map((g) => g.type) }, 'runtime ready');
+  logger.info({ runtime: driver.kind, gpus: (driver.gpuCapacity ?? gpus).types() }, 'runtime ready');
   await controller.start();
   autoscaler.start();
   history.start();

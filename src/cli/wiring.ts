@@ -9,7 +9,7 @@ import { DEFAULT_HOLD, RoutingTable, type HoldLimits } from '../gateway/routing-
 import { Traffic } from '../gateway/traffic.js';
 import { createMetrics } from '../metrics/http-metrics.js';
 import { JobQueue } from '../queue/job-queue.js';
-import { GpuInventory } from '../runtime/gpus.js';
+import { GpuInventory, type GpuCapacity } from '../runtime/gpus.js';
 import { fileURLToPath } from 'node:url';
 
 /** Where `npm run build` puts the console: dist/console, from src/cli as from dist/cli. */
@@ -17,7 +17,7 @@ const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console', import.meta.url)
 
 export interface WiringOptions {
   ctx: CommandContext;
-  gpus?: GpuInventory;
+  gpus?: GpuCapacity;
   runtime?: 'process' | 'docker' | 'kubernetes';
   /** Dedicated endpoints' settings (the config file's); the defaults when not given. */
   endpoints?: EndpointsConfig;

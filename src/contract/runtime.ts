@@ -62,12 +62,22 @@ export interface ReplicaState {
   restarts: number;
 }
 
+/** GPU capacity as the hardware catalog reads it: this machine's GPUs, or a cluster's nodes. */
+export interface GpuCapacity {
+  /** Each GPU type: the most GPUs one replica can get (one machine's or node's), and their memory. */
+  types(): { type: string; perReplica: number; memoryGb: number }[];
+  /** GPUs of the type one replica can get now. */
+  free(type: string): number;
+}
+
 export interface RuntimeDriver {
   readonly kind: 'process' | 'docker' | 'kubernetes';
   /** The process runtime runs `command` + `args` itself, so a deployment without a command cannot run there. */
   readonly requiresCommand: boolean;
   /** Whether replicas can mount volume versions (the kubernetes runtime cannot yet). */
   readonly mountsVolumes: boolean;
+  /** The GPUs replicas can get, when the runtime knows them itself (a cluster's nodes); else the machine's inventory serves. */
+  readonly gpuCapacity?: GpuCapacity;
   /**
    * Converges the deployment to exactly these targets; revisions not listed go to zero. An
    * empty list means the deployment was deleted: the driver may drop what it kept of it.

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GpuInventory } from '../runtime/gpus.js';
+import type { GpuCapacity } from '../runtime/gpus.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_CATALOG, type CatalogModel } from './catalog.js';
 import { EndpointDirectory } from './endpoint-directory.js';
@@ -27,7 +27,7 @@ const DOWNLOADS = { timeoutMs: 10_000, attempts: 5, retryDelayMs: 1000 };
 /** The endpoints' environment for these GPUs, runtime and settings (the config file's or the defaults). */
 export function makeEndpointEnv(
   store: Store,
-  o: { gpus: GpuInventory; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig; downloadsDir?: string; downloads?: Partial<typeof DOWNLOADS> },
+  o: { gpus: GpuCapacity; runtime: EndpointEnv['runtime']; settings?: EndpointsConfig; downloadsDir?: string; downloads?: Partial<typeof DOWNLOADS> },
 ): EndpointEnv {
   const s = o.settings ?? DEFAULT_ENDPOINTS;
   return {

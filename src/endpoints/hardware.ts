@@ -1,4 +1,4 @@
-import type { GpuInventory } from '../runtime/gpus.js';
+import type { GpuCapacity } from '../runtime/gpus.js';
 
 /** One hardware configuration an endpoint can run on: `count` GPUs of one type on one machine. */
 export interface HardwareConfig {
@@ -33,19 +33,13 @@ const linkOf = (type: string) => (/^(h100|h200|b200|a100)-/.test(type) ? 'sxm' :
  */
 export class HardwareCatalog {
   constructor(
-    private readonly gpus: GpuInventory,
+    private readonly gpus: GpuCapacity,
     private readonly prices: Record<string, number> = {},
   ) {}
 
   configs(): HardwareConfig[] {
-    const byType = new Map<string, { count: number; memoryGb: number }>();
-    for (const g of this.gpus.gpus) {
-      const t = byType.get(g.type) ?? { count: 0, memoryGb: g.memoryGb };
-      t.count++;
-      byType.set(g.type, t);
-    }
     const out: HardwareConfig[] = [];
-    for (const [type, { count, memoryGb }] of [...byType].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const { type, perReplica: count, memoryGb } of this.gpus.types().sort((a, b) => a.type.localeCompare(b.type))) {
       const counts = new Set([1, 2, 4, 8].filter((n) => n <= count).concat(count));
       for (const n of [...counts].sort((a, b) => a - b)) {
         out.push({ ...this.priced(type, n), gpuType: type, gpuCount: n, gpuMemoryGb: memoryGb, link: linkOf(type) });

@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { GPU_TYPES } from '../contract/schemas/deployment.js';
+import type { GpuCapacity } from '../contract/runtime.js';
+
+export type { GpuCapacity };
 
 /** One GPU of this machine, by index as CUDA numbers them. */
 export interface Gpu {
@@ -9,14 +12,27 @@ export interface Gpu {
   memoryGb: number;
 }
 
+/** A GPU type's memory from its name (h100-80gb: 80). */
+export const memoryOfType = (type: string) => Number(/-(\d+)gb/.exec(type)?.[1] ?? 0);
+
 /**
  * The machine's GPUs and which replica holds each. Replicas get whole GPUs of the type they
  * ask for, or none: a replica never starts on the wrong hardware.
  */
-export class GpuInventory {
+export class GpuInventory implements GpuCapacity {
   private readonly holders = new Map<number, string>();
 
   constructor(readonly gpus: readonly Gpu[]) {}
+
+  types() {
+    const byType = new Map<string, { type: string; perReplica: number; memoryGb: number }>();
+    for (const g of this.gpus) {
+      const t = byType.get(g.type) ?? { type: g.type, perReplica: 0, memoryGb: g.memoryGb };
+      t.perReplica++;
+      byType.set(g.type, t);
+    }
+    return [...byType.values()];
+  }
 
   /**
    * Takes `count` free GPUs of `type` for `holder` (the `prefer`red ones first: those an adopted
@@ -56,7 +72,7 @@ export function parseGpuDeclaration(text: string): Gpu[] {
     const m = /^([a-z0-9-]+):(\d+)$/.exec(part);
     if (!m) throw new Error(`'${part}' is not TYPE:COUNT (for example h100-80gb:2)`);
     if (!DECLARABLE.includes(m[1]!)) throw new Error(`'${m[1]}' is not a GPU type a deployment can ask for (one of ${DECLARABLE.join(', ')})`);
-    const memory = Number(/-(\d+)gb/.exec(m[1]!)?.[1] ?? 0);
+    const memory = memoryOfType(m[1]!);
     for (let i = 0; i < Number(m[2]); i++) gpus.push({ index: gpus.length, type: m[1]!, memoryGb: memory });
   }
   return gpus;

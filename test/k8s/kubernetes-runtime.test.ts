@@ -114,6 +114,22 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
     assert.equal(secret.metadata!.ownerReferences![0]!.kind, 'ConfigMap');
   });
 
+  test("hardware comes from the cluster's GPU nodes: per product, up to one node's GPUs", async () => {
+    const hw = await client.endpoints.listHardware();
+    assert.deepEqual(
+      hw.data.map((h) => h.id),
+      [
+        '1x_nvidia_b200_192gb_sxm',
+        '2x_nvidia_b200_192gb_sxm',
+        '4x_nvidia_b200_192gb_sxm',
+        '1x_nvidia_h100_80gb_sxm',
+        '2x_nvidia_h100_80gb_sxm',
+        '4x_nvidia_h100_80gb_sxm',
+        '8x_nvidia_h100_80gb_sxm',
+      ],
+    );
+  });
+
   test('volumes are refused on this runtime with a 400 naming the field', async () => {
     await client.beta.jig.volumes.create({ name: 'weights', type: 'readOnly', content: { type: 'files', source_prefix: 'weights/0' } });
     await assert.rejects(

@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { LogFilter, ReplicaState, RevisionTarget, RuntimeDriver } from '../../contract/runtime.js';
 import type { Clock } from '../../domain/clock.js';
 import { anchor, envSecret, LABELS, MANAGED_BY, pullSecret, revisionName, service, workload } from './k8s-objects.js';
+import { ClusterGpus } from './cluster-gpus.js';
 import { replicaOf } from './pod-state.js';
 
 export interface KubernetesDriverOptions {
@@ -42,10 +43,13 @@ export class KubernetesDriver implements RuntimeDriver {
   private restartDelayMs = 1000;
   private watchdog: { cancel(): void } | null = null;
   private readonly selector: string;
+  /** The cluster's GPU nodes, which /v1/hardware and endpoint placement read instead of a flag. */
+  readonly gpuCapacity: ClusterGpus;
 
   private constructor(private readonly o: KubernetesDriverOptions) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(o.kubeconfig);
     this.core = o.kubeconfig.makeApiClient(k8s.CoreV1Api);
+    this.gpuCapacity = new ClusterGpus(this.core, o.clock, o.log);
     this.selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${o.owner}`;
     this.pods = k8s.makeInformer(
       o.kubeconfig,
@@ -73,6 +77,7 @@ export class KubernetesDriver implements RuntimeDriver {
     const driver = new KubernetesDriver(o);
     await driver.core.listNamespacedPod({ namespace: o.namespace, labelSelector: driver.selector, limit: 1 });
     await driver.pods.start();
+    await driver.gpuCapacity.start();
     driver.lastWatchEvent = o.clock.nowMs();
     driver.watchdog = o.clock.setInterval(() => {
       if (!driver.closed && o.clock.nowMs() - driver.lastWatchEvent > WATCH_STALE_MS) driver.restartWatch('no watch event for 5 minutes');
@@ -243,6 +248,7 @@ export class KubernetesDriver implements RuntimeDriver {
   async close(): Promise<void> {
     this.closed = true;
     this.watchdog?.cancel();
+    this.gpuCapacity.stop();
     await this.pods.stop();
   }
 
