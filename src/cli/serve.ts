@@ -22,7 +22,6 @@ import { FsBlobStore } from '../storage/fs-blob-store.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
 import { GantryRegistry } from './registry.js';
-import type { RoutingTable } from '../gateway/routing-table.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
 
@@ -53,8 +52,8 @@ export async function serve(config: Config) {
   const ctx: CommandContext = { ...deps, secretBox, runtime: NO_RUNTIME, blobs };
   // A ready replica about to stop leaves the routing table first and finishes what it serves
   // (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
-  let routes: RoutingTable | undefined;
-  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => routes!.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
+  // (The driver is opened first: the hardware catalog wired below reads its GPUs when it knows them.)
+  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => parts.routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
   const parts = wireApp({
     ctx,
     // A cluster's nodes when the runtime knows them, else this machine's GPUs.
@@ -69,8 +68,7 @@ export async function serve(config: Config) {
     bodyLimit: config.bodyLimit,
     logger,
   });
-  const { traffic, metrics, queue, endpoints, importer } = parts;
-  routes = parts.routes;
+  const { routes, traffic, metrics, queue, endpoints, importer } = parts;
   const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
   const controller = new DeploymentController({
     clock: deps.clock,
