@@ -9,6 +9,7 @@
 //                                       the nodes, prints KUBECONFIG=<path>
 //   node scripts/k8s-testbed.mjs down   stops it and removes its state
 //   node scripts/k8s-testbed.mjs build  only builds
+//   node scripts/k8s-testbed.mjs restart kube-apiserver   kills a component and starts it again
 //
 // Nodes: two with 8 × nvidia.com/gpu labelled NVIDIA-H100-80GB-HBM3, one with 4 × NVIDIA-B200,
 // each tainted nvidia.com/gpu=present:NoSchedule as GPU nodes usually are.
@@ -111,6 +112,7 @@ function kwokStages() {
 
 /** Starts a component in a process group of its own (so `down` stops all it forked), its output in <run>/<name>.log. */
 function startLogged(name, args) {
+  writeFileSync(join(run, `${name}.args.json`), JSON.stringify(args));
   const logFile = join(run, `${name}.log`);
   const child = spawn('sh', ['-c', `exec "$0" "$@" >"${logFile}" 2>&1`, join(bin, name), ...args], { detached: true, stdio: 'ignore' });
   child.unref();
@@ -231,6 +233,18 @@ async function up() {
   process.stdout.write(`KUBECONFIG=${join(run, 'kubeconfig')}\n`);
 }
 
+/** Kills one component and starts it again with the same arguments (tests of watch reconnection). */
+async function restart(name) {
+  try {
+    process.kill(-Number(readFileSync(join(run, `${name}.pid`), 'utf8')), 'SIGKILL');
+  } catch {
+    // already gone
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  startLogged(name, JSON.parse(readFileSync(join(run, `${name}.args.json`), 'utf8')));
+  if (name === 'kube-apiserver') await until('kube-apiserver', async () => (await api('GET', '/readyz')).status === 200);
+}
+
 function down() {
   for (const name of ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd']) {
     const file = join(run, `${name}.pid`);
@@ -248,7 +262,8 @@ const command = process.argv[2];
 if (command === 'build') build();
 else if (command === 'up') await up();
 else if (command === 'down') down();
+else if (command === 'restart' && process.argv[3]) await restart(process.argv[3]);
 else {
-  process.stderr.write('usage: node scripts/k8s-testbed.mjs up|down|build\n');
+  process.stderr.write('usage: node scripts/k8s-testbed.mjs up|down|build|restart COMPONENT\n');
   process.exit(2);
 }

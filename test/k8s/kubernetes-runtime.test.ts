@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import Together from 'together-ai';
 import { eventually } from '../helpers/app.js';
@@ -15,6 +17,7 @@ import { startGantry, type GantryProcess } from '../helpers/gantry-process.js';
  * cluster's own objects checked through @kubernetes/client-node.
  */
 const kubeconfigPath = process.env.GANTRY_TEST_KUBECONFIG;
+const testbed = fileURLToPath(new URL('../../scripts/k8s-testbed.mjs', import.meta.url));
 const skip = kubeconfigPath ? undefined : 'GANTRY_TEST_KUBECONFIG is not set: run these with npm run test:k8s, which starts the test cluster';
 
 describe('the kubernetes runtime on a real control plane with simulated GPU nodes', { ...(skip ? { skip } : {}) }, () => {
@@ -210,6 +213,19 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
     // A few resync rounds later still the same two pods.
     await new Promise((r) => setTimeout(r, 2000));
     assert.deepEqual((await pods(webId)).map((p) => p.metadata!.name).sort(), beforeNames);
+  });
+
+  test('the pod watch survives a restart of the apiserver: later changes are still seen', async () => {
+    const r = spawnSync(process.execPath, [testbed, 'restart', 'kube-apiserver'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    await client.beta.jig.update('Web_1', { min_replicas: 1, max_replicas: 1 });
+    const d = await until(
+      'one replica seen after the apiserver came back',
+      () => client.beta.jig.retrieve('Web_1'),
+      (x) => x.status === 'Ready' && Object.keys(x.replica_events ?? {}).length === 1,
+      60_000,
+    );
+    assert.deepEqual(Object.keys(d.replica_events!), (await pods(webId)).map((p) => p.metadata!.name));
   });
 
   test('delete leaves nothing behind: no Deployment, pod, Secret, Service or anchor with its label', async () => {
