@@ -177,7 +177,20 @@ async function up() {
     `apiVersion: v1\nkind: Config\nclusters:\n- name: testbed\n  cluster:\n    server: https://127.0.0.1:${PORTS.apiserver}\n    insecure-skip-tls-verify: true\n` +
       `users:\n- name: admin\n  user:\n    token: ${TOKEN}\ncontexts:\n- name: testbed\n  context:\n    cluster: testbed\n    user: admin\n    namespace: default\ncurrent-context: testbed\n`,
   );
-  writeFileSync(join(run, 'kwok-stages.yaml'), kwokStages());
+  // Every simulated container's log is this file, served through the pod log API (kwok's ClusterLogs).
+  // (The CRI log format a kubelet reads: time, stream, P(artial)/F(ull), text.)
+  const at = new Date().toISOString();
+  writeFileSync(join(run, 'container.log'), `${at} stdout F simulated container: listening on 8000\n${at} stdout F simulated container: ready\n`);
+  writeFileSync(
+    join(run, 'kwok-config.yaml'),
+    `${kwokStages()}\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: all-containers\nspec:\n  logs:\n  - logsFile: ${join(run, 'container.log')}\n    follow: true\n`,
+  );
+  // The apiserver reaches kwok's kubelet API over HTTPS at the nodes' address for logs.
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '365', '-subj', '/CN=kwok', '-keyout', join(run, 'kwok.key'), '-out', join(run, 'kwok.crt')],
+    { stdio: 'ignore' },
+  );
   startLogged('etcd', [
     `--data-dir=${join(run, 'etcd')}`,
     `--listen-client-urls=http://127.0.0.1:${PORTS.etcd}`,
@@ -214,11 +227,14 @@ async function up() {
   startLogged('kube-scheduler', [kubeconfig, '--leader-elect=false', '--bind-address=127.0.0.1', `--secure-port=${PORTS.scheduler}`]);
   startLogged('kwok', [
     kubeconfig,
-    `--config=${join(run, 'kwok-stages.yaml')}`,
+    `--config=${join(run, 'kwok-config.yaml')}`,
     '--manage-all-nodes=false',
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
     `--server-address=127.0.0.1:${PORTS.kwok}`,
-    '--node-ip=10.0.0.1',
+    '--node-ip=127.0.0.1',
+    `--node-port=${PORTS.kwok}`,
+    `--tls-cert-file=${join(run, 'kwok.crt')}`,
+    `--tls-private-key-file=${join(run, 'kwok.key')}`,
   ]);
   for (const n of [node('gpu-h100-a', 'NVIDIA-H100-80GB-HBM3', 8), node('gpu-h100-b', 'NVIDIA-H100-80GB-HBM3', 8), node('gpu-b200-a', 'NVIDIA-B200', 4)]) {
     const r = await api('POST', '/api/v1/nodes', n);

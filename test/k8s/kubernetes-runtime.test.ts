@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -117,6 +117,29 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
     assert.equal(secret.metadata!.ownerReferences![0]!.kind, 'ConfigMap');
   });
 
+  test('logs come from the pod log API; follow streams new lines as the container writes them', async () => {
+    const logs = await client.beta.jig.retrieveLogs('Web_1');
+    assert.ok(logs.lines?.includes('simulated container: listening on 8000'), JSON.stringify(logs));
+    const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+    const res = await fetch(`${g.url}/v1/deployments/Web_1/logs?follow=true`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: RegExp) => {
+      while (!until.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+    };
+    await read(/listening on 8000/);
+    // kwok serves every simulated container's log from one file, in the kubelet's (CRI) format.
+    appendFileSync(join(dirname(kubeconfigPath!), 'container.log'), `${new Date().toISOString()} stdout F a line written while following\n`);
+    await read(/a line written while following/);
+    assert.match(text, /a line written while following/);
+    await reader.cancel();
+  });
+
   test("hardware comes from the cluster's GPU nodes: per product, up to one node's GPUs", async () => {
     const hw = await client.endpoints.listHardware();
     assert.deepEqual(
@@ -225,7 +248,10 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
       (x) => x.status === 'Ready' && Object.keys(x.replica_events ?? {}).length === 1,
       60_000,
     );
-    assert.deepEqual(Object.keys(d.replica_events!), (await pods(webId)).map((p) => p.metadata!.name));
+    assert.deepEqual(
+      Object.keys(d.replica_events!),
+      (await pods(webId)).map((p) => p.metadata!.name),
+    );
   });
 
   test('delete leaves nothing behind: no Deployment, pod, Secret, Service or anchor with its label', async () => {
