@@ -107,8 +107,61 @@ function kwokStages() {
     'pod/fast/pod-complete.yaml',
     'pod/fast/pod-delete.yaml',
   ];
-  return files.map((f) => readFileSync(join(base, f), 'utf8')).join('\n---\n');
+  const stages = files.map((f) => readFileSync(join(base, f), 'utf8'));
+  // Pods of a deployment named "crasher" crash-loop instead of becoming ready (tests of failure).
+  const notCrasher = `    - key: '.metadata.annotations["gantry.dev/deployment-name"]'\n      operator: 'NotIn'\n      values:\n      - 'crasher'\n`;
+  stages[files.indexOf('pod/fast/pod-ready.yaml')] = stages[files.indexOf('pod/fast/pod-ready.yaml')].replace(
+    '  selector:\n    matchExpressions:\n',
+    `  selector:\n    matchExpressions:\n${notCrasher}`,
+  );
+  stages.push(CRASH_LOOP_STAGE);
+  return stages.join('\n---\n');
 }
+
+const CRASH_LOOP_STAGE = `apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: pod-crash-loop
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Pending'
+    - key: '.metadata.annotations["gantry.dev/deployment-name"]'
+      operator: 'In'
+      values:
+      - 'crasher'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      phase: Running
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        type: Ready
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 6
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: back-off 5m0s restarting failed container
+        lastState:
+          terminated:
+            exitCode: 1
+            reason: Error
+      {{ end }}
+`;
 
 /** Starts a component in a process group of its own (so `down` stops all it forked), its output in <run>/<name>.log. */
 function startLogged(name, args) {
@@ -221,6 +274,9 @@ async function up() {
     `--root-ca-file=${join(run, 'certs', 'apiserver.crt')}`,
     // No cloud, no pod network: the controllers for those have nothing to do.
     '--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller',
+    // kwok renews node leases from one busy process on a shared 2-core machine: a heartbeat late
+    // by seconds must not mark nodes unhealthy (which turns every pod on them NotReady for good).
+    '--node-monitor-grace-period=300s',
     '--bind-address=127.0.0.1',
     `--secure-port=${PORTS.controllerManager}`,
   ]);
@@ -232,6 +288,9 @@ async function up() {
     '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
     `--server-address=127.0.0.1:${PORTS.kwok}`,
     '--node-ip=127.0.0.1',
+    // Pod IPs on loopback: a test's HTTP server listening on 0.0.0.0:PORT answers for the
+    // simulated pods, so the gateway's traffic to them is real.
+    '--cidr=127.0.1.0/24',
     `--node-port=${PORTS.kwok}`,
     `--tls-cert-file=${join(run, 'kwok.crt')}`,
     `--tls-private-key-file=${join(run, 'kwok.key')}`,

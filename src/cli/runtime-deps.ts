@@ -152,6 +152,7 @@ async function openKubernetes(config: Config): Promise<RuntimeDriver> {
     return await KubernetesDriver.open({
       kubeconfig,
       namespace: config.namespace,
+      ...(config.volumeFetcherImage ? { volumeFetcherImage: config.volumeFetcherImage } : {}),
       owner: createHash('sha256').update(config.databaseUrl).digest('hex').slice(0, 16),
       clock: systemClock,
       log: (msg, fields) => process.stdout.write(`${msg} ${JSON.stringify(fields ?? {})}\n`),

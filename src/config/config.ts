@@ -27,6 +27,8 @@ export interface Config {
   kubeconfig: string | undefined;
   /** The namespace the kubernetes runtime's objects live in. */
   namespace: string;
+  /** The kubernetes runtime's init container image that fetches volume versions. */
+  volumeFetcherImage: string | undefined;
   /** How process replicas are shut in (runtime/process/sandbox.ts). */
   sandbox: 'auto' | 'bwrap' | 'none';
   /** The Docker Engine API (docker runtime): unix:///path or tcp://host:port. */
@@ -194,6 +196,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     runtime,
     kubeconfig: kubeconfigIn.value === undefined ? undefined : resolve(cwd, kubeconfigIn.value),
     namespace,
+    volumeFetcherImage: pick('volumeFetcherImage').value,
     sandbox,
     dockerHost,
     registryAuth: authIn.value === undefined ? undefined : resolve(cwd, authIn.value),

@@ -113,6 +113,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: "the namespace of the kubernetes runtime's objects (default default)",
   },
+  volumeFetcherImage: {
+    flag: '--volume-fetcher-image',
+    arg: 'image',
+    env: 'GANTRY_VOLUME_FETCHER_IMAGE',
+    file: 'volume_fetcher_image',
+    scope: 'serve',
+    help: 'kubernetes runtime: the init container image (with sh and curl) that fetches volume versions into pods (default curlimages/curl:8.11.1)',
+  },
   registryAuth: {
     flag: '--registry-auth',
     arg: 'file',

@@ -23,7 +23,11 @@ export interface RevisionSpec {
   port: number;
   /** "" when readiness is "started". */
   healthCheckPath: string;
-  volumes: { hostPath: string; mountPath: string }[];
+  /**
+   * `hostPath`: where the version was copied on this machine (runtimes whose volumesFrom is
+   * 'host'); `source`: its files in Gantry's storage (runtimes that fetch them, 'storage').
+   */
+  volumes: { hostPath: string; mountPath: string; source?: { prefix: string; files: string[] } }[];
   terminationGracePeriodSeconds: number;
   /** Credentials for the image's registry when it is Gantry's own (the deployment's worker key). Never logged. */
   pullCredentials?: { username: string; password: string };
@@ -74,8 +78,11 @@ export interface RuntimeDriver {
   readonly kind: 'process' | 'docker' | 'kubernetes';
   /** The process runtime runs `command` + `args` itself, so a deployment without a command cannot run there. */
   readonly requiresCommand: boolean;
-  /** Whether replicas can mount volume versions (the kubernetes runtime cannot yet). */
-  readonly mountsVolumes: boolean;
+  /**
+   * How replicas get volume versions: 'host', from a directory of this machine Gantry fills
+   * before they start; 'storage', fetched by the replica's pod from Gantry's storage.
+   */
+  readonly volumesFrom: 'host' | 'storage';
   /** The GPUs replicas can get, when the runtime knows them itself (a cluster's nodes); else the machine's inventory serves. */
   readonly gpuCapacity?: GpuCapacity;
   /**

@@ -74,12 +74,6 @@ export class DeploymentController implements RuntimePort {
     if (this.o.driver.requiresCommand && draft.command.length === 0) {
       throw errors.invalid('command', `command is required with the ${this.o.driver.kind} runtime: each replica runs command + args as a local process`);
     }
-    if (!this.o.driver.mountsVolumes && draft.volumes.length > 0) {
-      throw errors.invalid(
-        'volumes',
-        `volumes are not supported on the ${this.o.driver.kind} runtime yet: put the files in the image, or download them at start from storage`,
-      );
-    }
   }
 
   logs(deploymentId: string, filter: LogFilter) {
@@ -130,8 +124,13 @@ export class DeploymentController implements RuntimePort {
       },
     );
     try {
-      // The container starts after its volumes are in place, as on Together.
-      await this.o.preloader?.ensure(d);
+      // The container starts after its volumes are in place, as on Together: copied to this
+      // machine first, or listed for the pod to fetch.
+      if (this.o.driver.volumesFrom === 'host') await this.o.preloader?.ensure(d);
+      else if (this.o.preloader && spec.volumes.length) {
+        const sources = await this.o.preloader.sources(d);
+        spec.volumes = spec.volumes.map((v, i) => ({ ...v, source: sources[i]! }));
+      }
     } catch (err) {
       await this.o.store.setDeploymentFailure(id, d.revision_id, `volume preload failed: ${(err as Error).message}`);
       throw err;

@@ -47,6 +47,17 @@ export class VolumePreloader {
     }
   }
 
+  /** Each mounted volume version's folder in storage and its files, for runtimes whose replicas fetch them. */
+  async sources(d: DeploymentRecord): Promise<{ prefix: string; files: string[] }[]> {
+    const out = [];
+    for (const mount of d.spec.volumes) {
+      const record = await this.version(d.project_id, mount.name, mount.version);
+      const files = await listFolder(this.o.blobs, d.project_id, record.source_prefix);
+      out.push({ prefix: record.source_prefix, files: files.map((f) => f.name) });
+    }
+    return out;
+  }
+
   /** Drops what is remembered of a deleted deployment. */
   forget(deploymentId: string) {
     this.preloads.delete(deploymentId);
@@ -63,17 +74,22 @@ export class VolumePreloader {
   }
 
   private async copy(projectId: string, volumeName: string, version: number, dir: string) {
-    const volume = await this.o.store.findVolume(projectId, volumeName);
-    if (!volume) throw new Error(`volume '${volumeName}' no longer exists`);
-    const record = (await this.o.store.volumeVersions([volume.id])).find((v) => v.version === version);
-    if (!record) throw new Error(`volume '${volumeName}' has no version ${version}`);
+    const record = await this.version(projectId, volumeName, version);
     const marker = `${dir}.preloaded`;
-    if (existsSync(marker) && (await readFile(marker, 'utf8')) === volume.id) return;
+    if (existsSync(marker) && (await readFile(marker, 'utf8')) === record.volume_id) return;
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     for (const f of await listFolder(this.o.blobs, projectId, record.source_prefix)) {
       await this.o.blobs.copyTo(f.key, join(dir, ...f.name.split('/')));
     }
-    await writeFile(marker, volume.id);
+    await writeFile(marker, record.volume_id);
+  }
+
+  private async version(projectId: string, volumeName: string, version: number) {
+    const volume = await this.o.store.findVolume(projectId, volumeName);
+    if (!volume) throw new Error(`volume '${volumeName}' no longer exists`);
+    const record = (await this.o.store.volumeVersions([volume.id])).find((v) => v.version === version);
+    if (!record) throw new Error(`volume '${volumeName}' has no version ${version}`);
+    return record;
   }
 }

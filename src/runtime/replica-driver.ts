@@ -29,7 +29,7 @@ export abstract class ReplicaDriver implements RuntimeDriver {
   abstract readonly kind: RuntimeDriver['kind'];
   abstract readonly requiresCommand: boolean;
   /** Volume versions are directories on this machine, bind-mounted into each replica. */
-  readonly mountsVolumes = true;
+  readonly volumesFrom = 'host' as const;
   protected readonly replicas = new Map<string, Replica>();
   protected readonly opts: ReplicaOptions;
   protected closed = false;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createServer } from 'node:http';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
@@ -29,7 +30,8 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
   let core: k8s.CoreV1Api;
   let apps: k8s.AppsV1Api;
   const start = async () => {
-    g = await startGantry(['--runtime', 'kubernetes', '--kubeconfig', kubeconfigPath!, '--namespace', namespace, '--data-dir', dir]);
+    // A short idle grace: the scale-to-zero test waits for it.
+    g = await startGantry(['--runtime', 'kubernetes', '--kubeconfig', kubeconfigPath!, '--namespace', namespace, '--data-dir', dir, '--idle-grace', '3']);
     const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
     client = new Together({ apiKey: key, baseURL: `${g.url}/v1`, maxRetries: 0 });
   };
@@ -156,13 +158,53 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
     );
   });
 
-  test('volumes are refused on this runtime with a 400 naming the field', async () => {
+  test("a mounted volume version is fetched into the pod by an init container, with the worker key, from Gantry's storage", async () => {
+    const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+    const upload = async (filename: string, text: string) => {
+      const res = await fetch(`${g.url}/v1/storage/upload-request`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ filename }),
+      });
+      const { upload_url } = (await res.json()) as { upload_url: { url: string; method: string; headers?: Record<string, string> } };
+      assert.equal((await fetch(upload_url.url, { method: upload_url.method, headers: upload_url.headers ?? {}, body: text })).status, 200);
+    };
+    await upload('weights/0/config.json', '{"layers": 2}');
+    await upload("weights/0/it's here/tokenizer.txt", 'a b c');
     await client.beta.jig.volumes.create({ name: 'weights', type: 'readOnly', content: { type: 'files', source_prefix: 'weights/0' } });
-    await assert.rejects(
-      client.beta.jig.deploy({ name: 'vol', image: 'x:1', gpu_type: 'h100-80gb', volumes: [{ name: 'weights', mount_path: '/w' }] }),
-      (e: any) => e.status === 400 && /volumes are not supported on the kubernetes runtime/.test(e.message),
+    const d = await client.beta.jig.deploy({
+      name: 'vol',
+      image: 'registry.example/vol:1',
+      gpu_type: 'h100-80gb',
+      gpu_count: 1,
+      volumes: [{ name: 'weights', mount_path: '/models' }],
+    });
+    await until(
+      'vol Ready',
+      () => client.beta.jig.retrieve('vol'),
+      (x) => x.status === 'Ready',
     );
-    await client.beta.jig.volumes.delete('weights');
+    const [pod] = await pods(d.id!);
+    const init = pod!.spec!.initContainers![0]!;
+    assert.equal(init.image, 'curlimages/curl:8.11.1');
+    const script = init.command![2]!;
+    assert.match(script, /fetch 'weights\/0\/config\.json' '\/gantry-volumes\/0\/config\.json'/);
+    assert.match(script, /fetch 'weights\/0\/it'\\''s%20here\/tokenizer\.txt'/);
+    const app = pod!.spec!.containers[0]!;
+    assert.deepEqual(
+      app.volumeMounts!.map((m) => ({ ...m })),
+      [{ name: 'volume-0', mountPath: '/models', readOnly: true }],
+    );
+    // What the script asks for, the worker key in the pod's Secret may read.
+    const secret = await core.readNamespacedSecret({ name: init.envFrom![0]!.secretRef!.name!, namespace });
+    const workerKey = Buffer.from(secret.data!.TOGETHER_API_KEY!, 'base64').toString();
+    const base = Buffer.from(secret.data!.TOGETHER_API_BASE_URL!, 'base64').toString();
+    const file = await fetch(`${base}/v1/storage/weights/0/it's%20here/tokenizer.txt`, { headers: { authorization: `Bearer ${workerKey}` } });
+    assert.equal(file.status, 200);
+    assert.equal(await file.text(), 'a b c');
+    const other = await fetch(`${base}/v1/storage/elsewhere.txt`, { headers: { authorization: `Bearer ${workerKey}` } });
+    assert.equal(other.status, 403);
+    await client.beta.jig.destroy('vol');
   });
 
   test('GPUs run out: a replica waits Unschedulable with the scheduler message, and is scheduled when GPUs free', async () => {
@@ -193,6 +235,59 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
       60_000,
     );
     await client.beta.jig.destroy('b200-b');
+  });
+
+  test('a revision whose pods crash-loop makes the deployment Failed, with the exit in the replica event', async () => {
+    // The testbed's kwok makes pods of a deployment named "crasher" crash-loop (a Stage).
+    await client.beta.jig.deploy({ name: 'crasher', image: 'registry.example/crash:1', gpu_type: 'h100-80gb', gpu_count: 1 });
+    const d = await until(
+      'crasher Failed',
+      () => client.beta.jig.retrieve('crasher'),
+      (x) => x.status === 'Failed',
+    );
+    const [event] = Object.values(d.replica_events!);
+    assert.equal(event!.replica_status, 'Waiting');
+    assert.equal(event!.replica_status_reason, 'CrashLoopBackOff');
+    assert.match(event!.replica_status_message!, /last exit: Error \(code 1\)/);
+    await client.beta.jig.destroy('crasher');
+  });
+
+  test('scale to zero and back: a request held for a deployment at zero wakes it and reaches the pod', async () => {
+    // Pods get loopback IPs from kwok, so this server answers for the simulated container.
+    const server = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+    const port = (server.address() as { port: number }).port;
+    try {
+      await client.beta.jig.deploy({
+        name: 'zero',
+        image: 'registry.example/zero:1',
+        gpu_type: 'h100-80gb',
+        gpu_count: 1,
+        port,
+        health_check_path: '/health',
+        min_replicas: 0,
+        max_replicas: 1,
+        autoscaling: { metric: 'HTTPTotalRequests', target: 10 },
+      });
+      const d = await until(
+        'scaled to zero after the idle grace',
+        () => client.beta.jig.retrieve('zero'),
+        (x) => x.status === 'ScaledToZero',
+        60_000,
+      );
+      assert.equal((await pods(d.id!)).length, 0);
+      const key = readFileSync(join(dir, 'admin.key'), 'utf8').trim();
+      const res = await fetch(`${g.url}/v1/deployment-request/zero/hello`, { headers: { authorization: `Bearer ${key}` } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), { path: '/hello' });
+      assert.equal((await pods(d.id!)).length, 1);
+      await client.beta.jig.destroy('zero');
+    } finally {
+      server.close();
+    }
   });
 
   test('scaling and a rolling update: the new revision takes over, the old one goes', async () => {

@@ -35,6 +35,8 @@ export const GPU_PRODUCTS: Record<string, string> = {
 };
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
+/** The image of the init container that fetches volume versions: any image with sh and curl serves (`--volume-fetcher-image`). */
+export const DEFAULT_VOLUME_FETCHER = 'curlimages/curl:8.11.1';
 /** Model servers may load weights for a long time before their health check passes: up to 30 minutes. */
 const STARTUP_SECONDS = 30 * 60;
 
@@ -123,14 +125,57 @@ export function pullSecret(namespace: string, owner: string, spec: RevisionSpec,
   };
 }
 
+/**
+ * The script of the init container: each file of each mounted volume version fetched from
+ * Gantry's storage with the worker key (which may read exactly the versions its deployment
+ * mounts) into the pod's emptyDir for that mount, which the app container mounts read-only.
+ */
+export function fetchScript(volumes: RevisionSpec['volumes']): string {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const lines = [
+    'set -eu',
+    'fetch() { mkdir -p "$(dirname "$2")"; curl -fsSL --retry 5 -H "Authorization: Bearer $TOGETHER_API_KEY" -o "$2" "$TOGETHER_API_BASE_URL/v1/storage/$1"; }',
+  ];
+  volumes.forEach((v, i) => {
+    for (const f of v.source?.files ?? []) {
+      const path = `${v.source!.prefix}/${f}`.split('/').map(encodeURIComponent).join('/');
+      lines.push(`fetch ${quote(path)} ${quote(`/gantry-volumes/${i}/${f}`)}`);
+    }
+  });
+  return lines.join('\n');
+}
+
 /** The revision's Deployment with `replicas` pods; a revision with more GPUs than a product label maps to none is the scheduler's to refuse. */
-export function workload(namespace: string, owner: string, spec: RevisionSpec, replicas: number, anchorUid: string): Obj {
+export function workload(
+  namespace: string,
+  owner: string,
+  spec: RevisionSpec,
+  replicas: number,
+  anchorUid: string,
+  fetcherImage = DEFAULT_VOLUME_FETCHER,
+): Obj {
   const labels = labelsOf(owner, spec.deploymentId, spec.revisionId);
   const name = revisionName(spec.deploymentId, spec.revisionId);
   const resources: Record<string, string> = { cpu: String(spec.cpu), memory: `${spec.memoryGiB}Gi` };
   if (spec.gpuCount > 0) resources[GPU_RESOURCE] = String(spec.gpuCount);
   const product = GPU_PRODUCTS[spec.gpuType];
   const probe = spec.healthCheckPath ? { httpGet: { path: spec.healthCheckPath, port: spec.port } } : { tcpSocket: { port: spec.port } };
+  const mounts = spec.volumes.map((v, i) => ({ name: `volume-${i}`, mountPath: v.mountPath, readOnly: true }));
+  const volumeSpec = spec.volumes.length
+    ? {
+        volumes: spec.volumes.map((_, i) => ({ name: `volume-${i}`, emptyDir: {} })),
+        initContainers: [
+          {
+            name: 'fetch-volumes',
+            image: fetcherImage,
+            command: ['sh', '-c', fetchScript(spec.volumes)],
+            envFrom: [{ secretRef: { name } }],
+            volumeMounts: spec.volumes.map((_, i) => ({ name: `volume-${i}`, mountPath: `/gantry-volumes/${i}` })),
+            resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+          },
+        ],
+      }
+    : {};
   const command = spec.command.length
     ? { command: spec.command, ...(spec.args.length ? { args: spec.args } : {}) }
     : spec.args.length
@@ -160,6 +205,7 @@ export function workload(namespace: string, owner: string, spec: RevisionSpec, r
           ...(product && spec.gpuCount > 0 ? { nodeSelector: { [GPU_PRODUCT_LABEL]: product } } : {}),
           tolerations: [{ key: GPU_RESOURCE, operator: 'Exists', effect: 'NoSchedule' }],
           ...(spec.pullCredentials ? { imagePullSecrets: [{ name: `${name}-pull` }] } : {}),
+          ...volumeSpec,
           containers: [
             {
               name: 'app',
@@ -167,6 +213,7 @@ export function workload(namespace: string, owner: string, spec: RevisionSpec, r
               ...command,
               ports: [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }],
               envFrom: [{ secretRef: { name } }],
+              ...(mounts.length ? { volumeMounts: mounts } : {}),
               resources: {
                 requests: { ...resources, 'ephemeral-storage': `${spec.storageGiB}Gi` },
                 limits: { ...resources, 'ephemeral-storage': `${spec.storageGiB}Gi` },

@@ -11,6 +11,8 @@ export interface KubernetesDriverOptions {
   namespace: string;
   /** Names this Gantry's objects (label gantry.dev/owner), so two Gantrys sharing a namespace never adopt each other's. */
   owner: string;
+  /** The init container image that fetches volume versions (sh and curl); DEFAULT_VOLUME_FETCHER when not given. */
+  volumeFetcherImage?: string;
   clock: Clock;
   log?: (msg: string, fields?: object) => void;
 }
@@ -31,8 +33,8 @@ const WATCH_STALE_MS = 5 * 60_000;
 export class KubernetesDriver implements RuntimeDriver {
   readonly kind = 'kubernetes' as const;
   readonly requiresCommand = false;
-  /** Not yet: a volume version would have to be delivered into the pod (an init container downloading it). */
-  readonly mountsVolumes = false;
+  /** An init container of each pod downloads the volume versions from Gantry's storage with the worker key. */
+  readonly volumesFrom = 'storage' as const;
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly core: k8s.CoreV1Api;
   private readonly pods: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
@@ -119,7 +121,7 @@ export class KubernetesDriver implements RuntimeDriver {
         if (pull) await this.applyObject(pull);
         await this.applyObject(envSecret(ns, this.o.owner, spec, anchorUid));
         await this.applyObject(service(ns, this.o.owner, spec, anchorUid));
-        await this.applyObject(workload(ns, this.o.owner, spec, t.replicas, anchorUid));
+        await this.applyObject(workload(ns, this.o.owner, spec, t.replicas, anchorUid, this.o.volumeFetcherImage));
       } else {
         // An older revision being rolled away: only its replica count changes.
         await this.objects.patch(
