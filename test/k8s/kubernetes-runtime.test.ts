@@ -315,6 +315,23 @@ describe('the kubernetes runtime on a real control plane with simulated GPU node
     assert.equal(deployments[0]!.spec!.template.spec!.containers[0]!.image, 'registry.example/web:2');
   });
 
+  test("a Deployment deleted behind Gantry's back is put back (the Deployments are watched too)", async () => {
+    const [before] = (await apps.listNamespacedDeployment({ namespace, labelSelector: selector(webId) })).items;
+    await apps.deleteNamespacedDeployment({ name: before!.metadata!.name!, namespace });
+    const back = await until(
+      'the Deployment re-created',
+      async () => (await apps.listNamespacedDeployment({ namespace, labelSelector: selector(webId) })).items,
+      (items) => items.length === 1 && items[0]!.metadata!.uid !== before!.metadata!.uid,
+    );
+    assert.equal(back[0]!.metadata!.name, before!.metadata!.name);
+    await until(
+      'Ready again',
+      () => client.beta.jig.retrieve('Web_1'),
+      (x) => x.status === 'Ready' && x.ready_replicas === 2,
+      60_000,
+    );
+  });
+
   test('a restarted gantry serve adopts the pods it finds: none replaced, none duplicated', async () => {
     const beforeNames = (await pods(webId)).map((p) => p.metadata!.name).sort();
     assert.equal(beforeNames.length, 2);

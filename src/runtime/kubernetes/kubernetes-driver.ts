@@ -5,6 +5,7 @@ import type { Clock } from '../../domain/clock.js';
 import { anchor, envSecret, LABELS, MANAGED_BY, pullSecret, revisionName, service, workload } from './k8s-objects.js';
 import { ClusterGpus } from './cluster-gpus.js';
 import { replicaOf } from './pod-state.js';
+import { Watch } from './watch.js';
 
 export interface KubernetesDriverOptions {
   kubeconfig: k8s.KubeConfig;
@@ -18,8 +19,6 @@ export interface KubernetesDriverOptions {
 }
 
 const FIELD_MANAGER = 'gantry';
-/** An informer that has not (re)listed or seen an event for this long is restarted. */
-const WATCH_STALE_MS = 5 * 60_000;
 
 /**
  * Runs replicas as pods of a Kubernetes cluster: a Deployment per revision, scaled to what
@@ -27,80 +26,48 @@ const WATCH_STALE_MS = 5 * 60_000;
  * cluster restarts and reschedules pods while Gantry decides how traffic moves between
  * revisions. Objects are written with server-side apply (idempotent: a restarted Gantry
  * re-applies what exists) and owned by a per-deployment anchor, whose deletion removes the rest.
- * What runs is read from an informer on the namespace's Gantry pods: relisted on 410 by the
- * library, restarted with backoff on any other error, and restarted when it goes quiet too long.
+ * What runs is read from watches (watch.ts) on the namespace's Gantry pods and Deployments.
  */
 export class KubernetesDriver implements RuntimeDriver {
   readonly kind = 'kubernetes' as const;
   readonly requiresCommand = false;
   /** An init container of each pod downloads the volume versions from Gantry's storage with the worker key. */
   readonly volumesFrom = 'storage' as const;
-  private readonly objects: k8s.KubernetesObjectApi;
-  private readonly core: k8s.CoreV1Api;
-  private readonly pods: k8s.Informer<k8s.V1Pod> & k8s.ObjectCache<k8s.V1Pod>;
-  private readonly listeners: ((deploymentId: string) => void)[] = [];
-  private readonly anchors = new Map<string, string>();
-  private closed = false;
-  private lastWatchEvent = 0;
-  private restartDelayMs = 1000;
-  private watchdog: { cancel(): void } | null = null;
-  private readonly selector: string;
   /** The cluster's GPU nodes, which /v1/hardware and endpoint placement read instead of a flag. */
   readonly gpuCapacity: ClusterGpus;
+  private readonly objects: k8s.KubernetesObjectApi;
+  private readonly core: k8s.CoreV1Api;
+  /** Replicas' state (ready pods' IP:port is where the gateway routes), and their workloads (a Deployment deleted by someone else is re-applied). */
+  private readonly pods: Watch<k8s.V1Pod>;
+  private readonly workloads: Watch<k8s.V1Deployment>;
+  private readonly listeners: ((deploymentId: string) => void)[] = [];
+  private readonly anchors = new Map<string, string>();
+  private readonly selector: string;
 
   private constructor(private readonly o: KubernetesDriverOptions) {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(o.kubeconfig);
     this.core = o.kubeconfig.makeApiClient(k8s.CoreV1Api);
+    const apps = o.kubeconfig.makeApiClient(k8s.AppsV1Api);
     this.gpuCapacity = new ClusterGpus(this.core, o.clock, o.log);
-    this.selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${o.owner}`;
-    this.pods = k8s.makeInformer(
-      o.kubeconfig,
-      `/api/v1/namespaces/${o.namespace}/pods`,
-      () => this.core.listNamespacedPod({ namespace: o.namespace, labelSelector: this.selector }),
-      this.selector,
-    );
-    const changed = (pod: k8s.V1Pod) => {
-      this.lastWatchEvent = o.clock.nowMs();
-      const id = pod.metadata?.labels?.[LABELS.deployment];
+    const labelSelector = (this.selector = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.owner}=${o.owner}`);
+    const ns = o.namespace;
+    const changed = (obj: k8s.KubernetesObject) => {
+      const id = obj.metadata?.labels?.[LABELS.deployment];
       if (id) for (const l of this.listeners) l(id);
     };
-    this.pods.on('add', changed);
-    this.pods.on('update', changed);
-    this.pods.on('delete', changed);
-    this.pods.on('connect', () => {
-      this.lastWatchEvent = o.clock.nowMs();
-      this.restartDelayMs = 1000;
-    });
-    this.pods.on('error', (err: unknown) => this.restartWatch(`watch of pods failed: ${(err as Error)?.message ?? err}`));
+    const watch = <T extends k8s.KubernetesObject>(what: string, path: string, list: () => Promise<k8s.KubernetesListObject<T>>) =>
+      new Watch<T>(what, o.kubeconfig, path, list, labelSelector, changed, o.clock, o.log);
+    this.pods = watch('pods', `/api/v1/namespaces/${ns}/pods`, () => this.core.listNamespacedPod({ namespace: ns, labelSelector }));
+    this.workloads = watch('deployments', `/apis/apps/v1/namespaces/${ns}/deployments`, () => apps.listNamespacedDeployment({ namespace: ns, labelSelector }));
   }
 
-  /** Connects (a clear error when the cluster cannot be reached) and fills the cache of pods before anything is decided. */
+  /** Connects (a clear error when the cluster cannot be reached) and fills the caches before anything is decided. */
   static async open(o: KubernetesDriverOptions): Promise<KubernetesDriver> {
     const driver = new KubernetesDriver(o);
     await driver.core.listNamespacedPod({ namespace: o.namespace, labelSelector: driver.selector, limit: 1 });
-    await driver.pods.start();
+    await Promise.all([driver.pods.start(), driver.workloads.start()]);
     await driver.gpuCapacity.start();
-    driver.lastWatchEvent = o.clock.nowMs();
-    driver.watchdog = o.clock.setInterval(() => {
-      if (!driver.closed && o.clock.nowMs() - driver.lastWatchEvent > WATCH_STALE_MS) driver.restartWatch('no watch event for 5 minutes');
-    }, 30_000);
     return driver;
-  }
-
-  /** client-node 1.x stops an informer for good on a non-410 error: start it again, with backoff. */
-  private restartWatch(why: string) {
-    if (this.closed) return;
-    this.o.log?.('kubernetes: restarting the pod watch', { reason: why, inMs: this.restartDelayMs });
-    const delay = this.restartDelayMs;
-    this.restartDelayMs = Math.min(this.restartDelayMs * 2, 30_000);
-    this.lastWatchEvent = this.o.clock.nowMs();
-    this.o.clock.setTimeout(() => {
-      if (this.closed) return;
-      void this.pods
-        .stop()
-        .then(() => this.pods.start())
-        .catch((err: Error) => this.restartWatch(err.message));
-    }, delay);
   }
 
   async apply(deploymentId: string, targets: RevisionTarget[]): Promise<void> {
@@ -156,8 +123,13 @@ export class KubernetesDriver implements RuntimeDriver {
     }
   }
 
+  /**
+   * The deployment's pods as replicas, a ready one at its pod IP and port: the Ready condition
+   * and IP that a Service's EndpointSlices are computed from (slices also refuse loopback
+   * addresses, which the test cluster gives its simulated pods so that traffic is real).
+   */
   observe(deploymentId: string): ReplicaState[] {
-    return this.pods
+    return this.pods.cache
       .list(this.o.namespace)
       .filter((p) => p.metadata?.labels?.[LABELS.deployment] === deploymentId)
       .map(replicaOf)
@@ -165,14 +137,8 @@ export class KubernetesDriver implements RuntimeDriver {
   }
 
   deployments(): string[] {
-    return [
-      ...new Set(
-        this.pods
-          .list(this.o.namespace)
-          .map((p) => p.metadata?.labels?.[LABELS.deployment])
-          .filter((id): id is string => !!id),
-      ),
-    ];
+    const objects = [...this.pods.cache.list(this.o.namespace), ...this.workloads.cache.list(this.o.namespace)];
+    return [...new Set(objects.map((o) => o.metadata?.labels?.[LABELS.deployment]).filter((id): id is string => !!id))];
   }
 
   onChange(listener: (deploymentId: string) => void): void {
@@ -248,14 +214,12 @@ export class KubernetesDriver implements RuntimeDriver {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    this.watchdog?.cancel();
     this.gpuCapacity.stop();
-    await this.pods.stop();
+    await Promise.all([this.pods.stop(), this.workloads.stop()]);
   }
 
   private podsOf(deploymentId: string, filter: LogFilter) {
-    return this.pods
+    return this.pods.cache
       .list(this.o.namespace)
       .filter(
         (p) =>
