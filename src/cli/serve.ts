@@ -62,6 +62,7 @@ export async function serve(config: Config) {
     endpoints: config.endpoints,
     downloadsDir: join(config.dataDir, 'downloads'),
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
+    jobRetentionMs: config.jobRetentionDays * 24 * 3600 * 1000,
     instanceId: loadInstanceId(config, deps.ids),
     publicUrl: () => platform.apiBaseUrl,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),

@@ -26,6 +26,8 @@ export interface WiringOptions {
   /** Download timeouts and retries (tests shorten them). */
   downloads?: Partial<Pick<ImportOptions, 'timeoutMs' | 'attempts' | 'retryDelayMs'>>;
   hold?: HoldLimits;
+  /** How long finished queue jobs are kept (the queue's default when not given). */
+  jobRetentionMs?: number;
   /** This server as clients and replicas reach it (signed URLs point there); read when needed, since the bound port is known only after listening. */
   publicUrl: () => string;
   /** The bearer token /metrics requires (`--metrics-token`); open when not given. */
@@ -59,6 +61,7 @@ export function wireApp(o: WiringOptions): AppDeps {
     ids: ctx.ids,
     // The routing table knows every deployment the controller has seen; the store, the rest.
     deploymentOf: async (projectId, name) => routes.lookup(projectId, name)?.deploymentId ?? ctx.store.findDeploymentIdByName(projectId, name),
+    ...(o.jobRetentionMs !== undefined ? { retentionMs: o.jobRetentionMs } : {}),
     log: (msg, fields) => logger.info(fields, msg),
   });
   return {

@@ -55,6 +55,8 @@ export interface Config {
   scaleDownWindowSeconds: number;
   /** An autoscaled deployment with min_replicas 0 goes to zero after this long without a request. */
   idleGraceSeconds: number;
+  /** Finished queue jobs are deleted this many days after they end (0: kept). */
+  jobRetentionDays: number;
   /** Deployments the controller reconciles at once. */
   reconcileConcurrency: number;
   /** Per-key limits: API requests per second, queue long polls held at once (0: none). */
@@ -169,6 +171,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const scaleDownWindowSeconds = wholeNumber(pick('scaleDownWindowSeconds'), 300, 0);
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
+  const jobRetentionDays = wholeNumber(pick('jobRetentionDays'), 7, 0);
   const rateLimits = { requestsPerSecond: wholeNumber(pick('rateLimit'), 1000, 0), longPolls: wholeNumber(pick('maxLongPolls'), 100, 0) };
   const endpoints = parseEndpoints(file, env.HF_ENDPOINT, addressList(pick('fetchAllow')), cwd);
   // The example engine stands in for vLLM unless the config file names an engine of its own.
@@ -190,6 +193,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     scaleDownWindowSeconds,
     idleGraceSeconds,
     reconcileConcurrency,
+    jobRetentionDays,
     rateLimits,
     metricsToken: pick('metricsToken').value,
     metricsListen: metricsListenIn.value === undefined ? undefined : parseListen(metricsListenIn.value, metricsListenIn.from),

@@ -233,6 +233,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'queue long polls one key may hold open at once, then 429; 0: none (default 100)',
   },
+  jobRetentionDays: {
+    flag: '--job-retention-days',
+    arg: 'days',
+    env: 'GANTRY_JOB_RETENTION_DAYS',
+    file: 'job_retention_days',
+    scope: 'serve',
+    help: 'finished queue jobs (done, failed, canceled) are deleted this many days after they end; 0 keeps them (default 7)',
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',

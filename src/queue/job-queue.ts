@@ -38,8 +38,16 @@ export interface JobQueueOptions {
    */
   deploymentOf?(projectId: string, name: string): Promise<string | undefined>;
   sweepMs?: number;
+  /** How long a finished job (done, failed, canceled) is kept, then deleted; 0 keeps them for good. Default 7 days, like Modal's results. */
+  retentionMs?: number;
   log?: (msg: string, fields: object) => void;
 }
+
+export const DEFAULT_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Rows one DELETE removes: small enough not to hold the database long, on either engine. */
+const RETENTION_BATCH = 1000;
+/** The retention sweep runs at most this often (the claim sweep runs every second). */
+const RETENTION_EVERY_MS = 60_000;
 
 /**
  * Together's job queue over the store: clients submit, status, cancel and clear; workers
@@ -54,6 +62,7 @@ export class JobQueue {
   private readonly finishListeners: ((projectId: string, model: string, latencyMs: number) => void)[] = [];
   private stopTimer = () => {};
   private sweeping: Promise<void> | null = null;
+  private lastRetention = 0;
 
   constructor(private readonly o: JobQueueOptions) {
     this.waiters = new Waiters(o.clock);
@@ -219,8 +228,24 @@ export class JobQueue {
           this.waiters.notify(keyOf(job.project_id, job.model));
         }
       }
+      await this.deleteExpired(now.getTime());
     })().finally(() => (this.sweeping = null));
     return this.sweeping;
+  }
+
+  /** Deletes jobs that ended more than the retention ago, in batches, at most once a minute. */
+  private async deleteExpired(nowMs: number) {
+    const retention = this.o.retentionMs ?? DEFAULT_JOB_RETENTION_MS;
+    if (retention === 0 || nowMs - this.lastRetention < RETENTION_EVERY_MS) return;
+    this.lastRetention = nowMs;
+    const before = new Date(nowMs - retention).toISOString();
+    let deleted = 0;
+    let n: number;
+    do {
+      n = await this.o.store.jobs.deleteFinished(before, RETENTION_BATCH);
+      deleted += n;
+    } while (n === RETENTION_BATCH);
+    if (deleted > 0) this.o.log?.('finished jobs past their retention deleted', { deleted, before });
   }
 
   private async release(job: JobRecord) {

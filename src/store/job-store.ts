@@ -94,6 +94,15 @@ export class JobStore {
     );
   }
 
+  /** Deletes up to `limit` jobs that ended before `beforeIso`; answers how many it deleted. */
+  async deleteFinished(beforeIso: string, limit: number): Promise<number> {
+    return this.ex.run(
+      `DELETE FROM jobs WHERE id IN (
+         SELECT id FROM jobs WHERE status IN ('done', 'failed', 'canceled') AND done_at < $1 ORDER BY done_at LIMIT $2)`,
+      [beforeIso, limit],
+    );
+  }
+
   /** Cancels a pending job. False if it was not pending. */
   async cancel(id: string, atIso: string): Promise<boolean> {
     return (await this.ex.run(`UPDATE jobs SET status = 'canceled', done_at = $2 WHERE id = $1 AND status = 'pending'`, [id, atIso])) > 0;

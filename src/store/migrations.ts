@@ -229,6 +229,10 @@ const STEPS: string[][] = [
     `INSERT INTO deployment_revision_events (deployment_id, event_number, revision_id, action, activated_at)
        SELECT id, 1, revision_id, 'create', updated_at FROM deployments`,
   ],
+  [
+    // Finished jobs are deleted after the retention period, oldest first, in batches.
+    'CREATE INDEX jobs_finished ON jobs (status, done_at)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

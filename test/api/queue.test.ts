@@ -105,6 +105,27 @@ for (const engine of engines) {
       assert.equal((await retrieve('timeout=100ms')).body.data, null);
     });
 
+    test('finished jobs are deleted once their retention (7 days) has passed; pending and running ones stay', async () => {
+      const done = await submit({ payload: { n: 'old' } });
+      const claimed = await retrieve('timeout=1s&claim_timeout=30');
+      assert.equal(claimed.body.data.request_id, done);
+      await report({ request_id: done, status: 'done', payload: { ok: true } });
+      const canceled = await submit({ payload: { n: 'canceled' } });
+      assert.equal((await t.call('POST', '/v1/queue/cancel', { body: { model: 'jobs', request_id: canceled } })).status, 200);
+      const waiting = await submit({ payload: { n: 'still waiting' } });
+      clock.step(6 * 24 * 3_600_000);
+      await t.parts.queue.sweep();
+      assert.equal((await status(done)).status, 'done', 'kept within the retention');
+      clock.step(24 * 3_600_000 + 60_000);
+      await t.parts.queue.sweep();
+      for (const id of [done, canceled]) {
+        const gone = await t.call('GET', `/v1/queue/status?model=jobs&request_id=${id}`);
+        assert.equal(gone.status, 404, `${id} outlived its retention`);
+      }
+      assert.equal((await status(waiting)).status, 'pending', 'a pending job is never deleted');
+      assert.equal((await t.call('POST', '/v1/queue/cancel', { body: { model: 'jobs', request_id: waiting } })).status, 200);
+    });
+
     test('a claim without status updates goes back with retries + 1; after 3 retries the job fails for good', async () => {
       const id = await submit({ payload: { n: 'flaky' } });
       for (let attempt = 0; attempt <= 3; attempt++) {
