@@ -8,6 +8,9 @@ import { decide, type DecideOptions } from './decide.js';
 import { every } from '../domain/periodic.js';
 import type { Clock } from '../domain/clock.js';
 
+/** How often what is kept of deleted deployments is dropped (it costs a read of every id). */
+const PRUNE_EVERY_MS = 60_000;
+
 /** The window that catches a burst: a step in load to a few times the target moves the decision within a second or two. */
 const SHORT_WINDOW_MS = 2_000;
 
@@ -43,6 +46,7 @@ export class Autoscaler {
   private readonly atZero = new Set<string>();
   private stopTimer = () => {};
   private running: Promise<void> | null = null;
+  private lastPrune = -Infinity;
 
   constructor(private readonly o: AutoscalerOptions) {}
 
@@ -58,21 +62,30 @@ export class Autoscaler {
     await this.running;
   }
 
-  /** One pass over every deployment; overlapping ticks are skipped. */
+  /**
+   * One pass over the autoscaled deployments that run replicas, have queued jobs or have had
+   * traffic (store.listAutoscaledToSize): one at zero with nothing to do is not read, so the
+   * pass does not grow with idle deployments. Overlapping ticks are skipped.
+   */
   async tick() {
     if (this.running) return;
     this.running = (async () => {
-      const all = await this.o.store.listAllDeployments();
-      // Deleted deployments leave nothing behind.
-      const live = new Set(all.map((d) => d.id));
-      for (const id of this.history.keys()) if (!live.has(id)) this.history.delete(id);
-      for (const id of this.atZero) if (!live.has(id)) this.atZero.delete(id);
-      this.o.traffic.retain(live);
-      // Every autoscaled deployment reads its queue: jobs keep any of them from zero, and wake it.
-      const depths = all.some((d) => d.spec.autoscaling) ? await this.o.queueDepths?.() : undefined;
-      for (const d of all) await this.size(d, depths);
+      if (this.o.clock.nowMs() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
+      const toSize = await this.o.store.listAutoscaledToSize(this.o.traffic.deploymentIds());
+      // Each reads its queue: jobs keep it from zero, and wake it.
+      const depths = toSize.length ? await this.o.queueDepths?.() : undefined;
+      for (const d of toSize) await this.size(d, depths);
     })().finally(() => (this.running = null));
     await this.running;
+  }
+
+  /** Deleted deployments leave nothing behind. */
+  private async prune() {
+    this.lastPrune = this.o.clock.nowMs();
+    const live = new Set(await this.o.store.listDeploymentIds());
+    for (const id of this.history.keys()) if (!live.has(id)) this.history.delete(id);
+    for (const id of this.atZero) if (!live.has(id)) this.atZero.delete(id);
+    this.o.traffic.retain(live);
   }
 
   /** Work arrived for a deployment (a submitted job): sized at once if it is at zero, else at the next tick. */

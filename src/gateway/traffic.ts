@@ -91,6 +91,11 @@ export class Traffic {
     return this.byDeployment.get(deploymentId)?.lastActivityMs ?? 0;
   }
 
+  /** Deployments that have had traffic (until `retain` drops the deleted ones). */
+  deploymentIds(): string[] {
+    return [...this.byDeployment.keys()];
+  }
+
   /** Drops what was recorded of deployments not in `ids` (deleted ones). */
   retain(ids: Set<string>) {
     for (const id of this.byDeployment.keys()) if (!ids.has(id)) this.byDeployment.delete(id);

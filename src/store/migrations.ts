@@ -233,6 +233,13 @@ const STEPS: string[][] = [
     // Finished jobs are deleted after the retention period, oldest first, in batches.
     'CREATE INDEX jobs_finished ON jobs (status, done_at)',
   ],
+  [
+    // The autoscaler reads only autoscaled deployments that run or have work, not every
+    // deployment every second. (Specs are stored as JSON.stringify writes them.)
+    'ALTER TABLE deployments ADD COLUMN autoscaled INTEGER NOT NULL DEFAULT 0',
+    `UPDATE deployments SET autoscaled = 1 WHERE spec NOT LIKE '%"autoscaling":null%'`,
+    'CREATE INDEX deployments_autoscaled ON deployments (autoscaled, desired_replicas)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -264,9 +264,21 @@ export class Store {
 
   async insertDeployment(d: DeploymentRecord): Promise<void> {
     await this.ex.run(
-      `INSERT INTO deployments (id, project_id, name, spec, revision_id, revision_hash, desired_replicas, created_at, updated_at, version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [d.id, d.project_id, d.name, JSON.stringify(d.spec), d.revision_id, d.revision_hash, d.desired_replicas, d.created_at, d.updated_at, d.version],
+      `INSERT INTO deployments (id, project_id, name, spec, revision_id, revision_hash, desired_replicas, created_at, updated_at, version, autoscaled)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+      [
+        d.id,
+        d.project_id,
+        d.name,
+        JSON.stringify(d.spec),
+        d.revision_id,
+        d.revision_hash,
+        d.desired_replicas,
+        d.created_at,
+        d.updated_at,
+        d.version,
+        d.spec.autoscaling ? 1 : 0,
+      ],
     );
   }
 
@@ -294,7 +306,29 @@ export class Store {
     return (await this.ex.all<{ id: string }>('SELECT id FROM deployments ORDER BY id')).map((r) => r.id);
   }
 
-  /** Every project's deployments, for the autoscaler's pass: one query a tick, not one per deployment. */
+  /**
+   * What the autoscaler must size this tick: autoscaled deployments that run replicas or have
+   * queued work, and those of `active` (traffic or held requests). One at zero with nothing to
+   * do costs nothing, however many there are.
+   */
+  async listAutoscaledToSize(active: readonly string[]): Promise<DeploymentRecord[]> {
+    const rows = await this.ex.all<DeploymentRow>(
+      `SELECT d.* FROM deployments d
+        WHERE d.autoscaled = 1
+          AND (d.desired_replicas > 0
+               OR EXISTS (SELECT 1 FROM jobs j WHERE j.project_id = d.project_id AND j.model = d.name AND j.status IN ('pending', 'running')))
+        ORDER BY d.id`,
+    );
+    const seen = new Set(rows.map((r) => r.id));
+    for (const id of active) {
+      if (seen.has(id)) continue;
+      const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1 AND autoscaled = 1', [id]);
+      if (row) rows.push(row);
+    }
+    return rows.map(toDeployment);
+  }
+
+  /** Every project's deployments, for passes that need each of them (usage, metrics history). */
   async listAllDeployments(): Promise<DeploymentRecord[]> {
     return (await this.ex.all<DeploymentRow>('SELECT * FROM deployments ORDER BY id')).map(toDeployment);
   }
@@ -307,9 +341,20 @@ export class Store {
   async updateDeployment(d: DeploymentRecord, expectedVersion: number): Promise<boolean> {
     const n = await this.ex.run(
       `UPDATE deployments SET name = $3, spec = $4, revision_id = $5, revision_hash = $6, desired_replicas = $7,
-              updated_at = $8, version = $9
+              updated_at = $8, version = $9, autoscaled = $10
         WHERE id = $1 AND version = $2`,
-      [d.id, expectedVersion, d.name, JSON.stringify(d.spec), d.revision_id, d.revision_hash, d.desired_replicas, d.updated_at, d.version],
+      [
+        d.id,
+        expectedVersion,
+        d.name,
+        JSON.stringify(d.spec),
+        d.revision_id,
+        d.revision_hash,
+        d.desired_replicas,
+        d.updated_at,
+        d.version,
+        d.spec.autoscaling ? 1 : 0,
+      ],
     );
     return n > 0;
   }
@@ -370,9 +415,9 @@ function lookupable(idOrName: string): boolean {
   return !idOrName.includes('\u0000');
 }
 
-type DeploymentRow = Omit<DeploymentRecord, 'spec'> & { spec: string };
+type DeploymentRow = Omit<DeploymentRecord, 'spec'> & { spec: string; autoscaled?: number };
 
-function toDeployment(row: DeploymentRow): DeploymentRecord {
+function toDeployment({ autoscaled: _autoscaled, ...row }: DeploymentRow): DeploymentRecord {
   return {
     ...row,
     spec: JSON.parse(row.spec),

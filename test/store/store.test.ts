@@ -49,6 +49,45 @@ for (const engine of engines) {
       });
     });
 
+    test("the autoscaler's read: autoscaled deployments that run, have queued jobs or are active; never idle ones at zero", async () => {
+      await withStore(engine, async (store) => {
+        const p = await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
+        const autoscaled = (name: string, desired: number): DeploymentRecord => {
+          const d = deployment(p.id, name);
+          return { ...d, desired_replicas: desired, spec: { ...d.spec, min_replicas: 0, autoscaling: { metric: 'HTTPTotalRequests', target: 10 } } };
+        };
+        for (const d of [autoscaled('running', 2), autoscaled('idle', 0), autoscaled('queued', 0), autoscaled('active', 0), deployment(p.id, 'fixed')]) {
+          await store.insertDeployment(d);
+        }
+        const job = (id: string, status: 'pending' | 'done') =>
+          store.jobs.insert({
+            id,
+            project_id: p.id,
+            model: 'queued',
+            status,
+            priority: 0,
+            payload: '{}',
+            info: '{}',
+            outputs: null,
+            retries: 0,
+            claimed_by: null,
+            claim_timeout_s: null,
+            claim_expires_at: null,
+            created_at: now,
+            claimed_at: null,
+            done_at: null,
+          });
+        await job('j1', 'pending');
+        const names = async (active: string[] = []) => (await store.listAutoscaledToSize(active)).map((d) => d.name).sort();
+        assert.deepEqual(await names(), ['queued', 'running']);
+        assert.deepEqual(await names(['dep_active', 'dep_fixed']), ['active', 'queued', 'running']);
+        // Autoscaling switched off (a PATCH) takes it out.
+        const running = (await store.findDeploymentById('dep_running'))!;
+        assert.equal(await store.updateDeployment({ ...running, spec: { ...running.spec, autoscaling: null }, version: 2 }, 1), true);
+        assert.deepEqual(await names(), ['queued']);
+      });
+    });
+
     test('a stale version cannot overwrite a newer write', async () => {
       await withStore(engine, async (store) => {
         const p = await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
