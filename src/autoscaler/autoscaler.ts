@@ -64,14 +64,14 @@ export class Autoscaler {
 
   /**
    * One pass over the autoscaled deployments that run replicas, have queued jobs or have had
-   * traffic (store.listAutoscaledToSize): one at zero with nothing to do is not read, so the
+   * traffic (store.listBusyDeployments): one at zero with nothing to do is not read, so the
    * pass does not grow with idle deployments. Overlapping ticks are skipped.
    */
   async tick() {
     if (this.running) return;
     this.running = (async () => {
       if (this.o.clock.nowMs() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
-      const toSize = await this.o.store.listAutoscaledToSize(this.o.traffic.deploymentIds());
+      const toSize = await this.o.store.listBusyDeployments(this.o.traffic.deploymentIds(), { autoscaledOnly: true });
       // Each reads its queue: jobs keep it from zero, and wake it.
       const depths = toSize.length ? await this.o.queueDepths?.() : undefined;
       for (const d of toSize) await this.size(d, depths);

@@ -37,6 +37,8 @@ export interface Caller {
 export interface RuntimePort {
   /** What really runs for a deployment. */
   observe(deploymentId: string): Observed;
+  /** The deployments the runtime runs replicas of now. */
+  runningDeployments(): string[];
   /** A deployment was created, changed or deleted: converge it. */
   changed(deploymentId: string): void;
   /** Refuses (with a 400) a deployment this runtime cannot run, e.g. no command on the process runtime. */
@@ -48,6 +50,7 @@ export interface RuntimePort {
 /** For an API without a runtime (tests of the API alone): nothing runs, nothing is logged. */
 export const NO_RUNTIME: RuntimePort = {
   observe: () => ({ replicas: [] }),
+  runningDeployments: () => [],
   changed: () => {},
   checkRunnable: () => {},
   logs: async () => [],

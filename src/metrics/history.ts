@@ -69,7 +69,9 @@ export class MetricsHistory {
     this.sampling = (async () => {
       const now = this.o.clock.nowMs();
       const at = Math.floor(now / INTERVAL_MS) * INTERVAL_MS - INTERVAL_MS;
-      const [deployments, counts] = await Promise.all([this.o.store.listAllDeployments(), this.o.store.jobs.activeCounts()]);
+      // Only deployments with replicas, jobs, traffic or a decision can have a point to record.
+      const busy = [...new Set([...this.o.traffic.deploymentIds(), ...this.decisions.keys()])];
+      const [deployments, counts] = await Promise.all([this.o.store.listBusyDeployments(busy, { autoscaledOnly: false }), this.o.store.jobs.activeCounts()]);
       const active = new Map<string, { pending: number; running: number }>();
       for (const c of counts) {
         const key = `${c.project_id}/${c.model}`;

@@ -42,6 +42,7 @@ export interface ControllerOptions {
 export class DeploymentController implements RuntimePort {
   private readonly queue: WorkQueue;
   private resyncTimer: Timer | null = null;
+  private stopped = false;
 
   constructor(private readonly o: ControllerOptions) {
     this.queue = new WorkQueue((id) => this.reconcile(id), {
@@ -55,11 +56,15 @@ export class DeploymentController implements RuntimePort {
 
   /** Reconciles everything now, then on every resync. */
   async start() {
-    await this.resync();
+    await this.resync(false);
   }
 
   changed(deploymentId: string) {
     this.queue.add(deploymentId);
+  }
+
+  runningDeployments(): string[] {
+    return this.o.driver.deployments();
   }
 
   observe(deploymentId: string): Observed {
@@ -85,21 +90,47 @@ export class DeploymentController implements RuntimePort {
   }
 
   async stop() {
+    this.stopped = true;
     this.resyncTimer?.cancel();
     this.resyncTimer = null;
     await this.queue.stop();
   }
 
-  private async resync() {
+  /**
+   * Queues deployments to reconcile. At start every one, at once (adoption); afterwards the busy
+   * ones, spread over the resync interval a page a second, so thousands of deployments cost a
+   * steady trickle of reconciles, not a burst that holds up the API every 30 seconds.
+   */
+  private async resync(spread = true) {
+    const intervalMs = this.o.resyncMs ?? 30_000;
+    let waitedMs = 0;
     try {
-      const ids = new Set([...(await this.o.store.listDeploymentIds()), ...this.o.driver.deployments()]);
-      for (const id of ids) this.queue.add(id);
+      // At start every deployment; afterwards those that want replicas or have work, and every
+      // one the runtime runs replicas of: one at zero with nothing running has nothing to converge.
+      const running = this.o.driver.deployments();
+      const wanted = spread
+        ? (await this.o.store.listBusyDeployments(running, { autoscaledOnly: false })).map((d) => d.id)
+        : await this.o.store.listDeploymentIds();
+      const ids = [...new Set([...wanted, ...running])];
+      const pages = spread ? Math.max(1, Math.floor(intervalMs / 1000)) : 1;
+      const size = Math.ceil(ids.length / pages);
+      for (let i = 0; i < ids.length; i += size) {
+        if (i > 0) {
+          await this.o.clock.sleep(1000);
+          waitedMs += 1000;
+        }
+        if (this.stopped) return;
+        for (const id of ids.slice(i, i + size)) this.queue.add(id);
+      }
     } finally {
       // Scheduled whatever happened: a store that failed once must not end resyncs for good.
-      this.resyncTimer = this.o.clock.setTimeout(
-        () => void this.resync().catch((err) => this.o.log?.('resync failed', { error: (err as Error).message })),
-        this.o.resyncMs ?? 30_000,
-      );
+      if (!this.stopped) {
+        this.resyncTimer = this.o.clock.setTimeout(
+          () => void this.resync().catch((err) => this.o.log?.('resync failed', { error: (err as Error).message })),
+          // The next pass starts one interval after this one started.
+          Math.max(0, intervalMs - waitedMs),
+        );
+      }
     }
   }
 
@@ -148,7 +179,7 @@ export class DeploymentController implements RuntimePort {
       const msg = `revision ${d.revision_id} cannot become ready: replica ${crashing.id} ${crashing.message ?? 'keeps crashing'}`;
       if (d.failure !== msg) this.o.log?.('deployment failed', { deployment: d.name, reason: msg });
       await this.o.store.setDeploymentFailure(id, d.revision_id, msg);
-    } else if (current.some((r) => r.readySince) || current.length === 0) {
+    } else if (d.failure !== null && (current.some((r) => r.readySince) || current.length === 0)) {
       await this.o.store.setDeploymentFailure(id, d.revision_id, null);
     }
     // Time, not an event, makes a ready replica available: come back then.

@@ -238,7 +238,7 @@ const STEPS: string[][] = [
     // deployment every second. (Specs are stored as JSON.stringify writes them.)
     'ALTER TABLE deployments ADD COLUMN autoscaled INTEGER NOT NULL DEFAULT 0',
     `UPDATE deployments SET autoscaled = 1 WHERE spec NOT LIKE '%"autoscaling":null%'`,
-    'CREATE INDEX deployments_autoscaled ON deployments (autoscaled, desired_replicas)',
+    'CREATE INDEX deployments_desired ON deployments (desired_replicas)',
   ],
 ];
 

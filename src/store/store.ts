@@ -307,30 +307,29 @@ export class Store {
   }
 
   /**
-   * What the autoscaler must size this tick: autoscaled deployments that run replicas or have
-   * queued work, and those of `active` (traffic or held requests). One at zero with nothing to
-   * do costs nothing, however many there are.
+   * The deployments with something going on: replicas wanted, queued or running jobs, or in
+   * `active` (traffic); only autoscaled ones if asked. The periodic passes (the autoscaler's,
+   * the metrics history's) read these, so a deployment at zero with nothing to do costs them
+   * nothing, however many there are.
    */
-  async listAutoscaledToSize(active: readonly string[]): Promise<DeploymentRecord[]> {
+  async listBusyDeployments(active: readonly string[], o: { autoscaledOnly: boolean }): Promise<DeploymentRecord[]> {
+    // Both halves are index reads: deployments wanting replicas (by desired_replicas), and the
+    // few with active jobs (found from the jobs side), never a scan of every deployment.
+    const only = o.autoscaledOnly ? 'AND d.autoscaled = 1' : '';
     const rows = await this.ex.all<DeploymentRow>(
-      `SELECT d.* FROM deployments d
-        WHERE d.autoscaled = 1
-          AND (d.desired_replicas > 0
-               OR EXISTS (SELECT 1 FROM jobs j WHERE j.project_id = d.project_id AND j.model = d.name AND j.status IN ('pending', 'running')))
-        ORDER BY d.id`,
+      `SELECT d.* FROM deployments d WHERE d.desired_replicas > 0 ${only}
+       UNION
+       SELECT d.* FROM deployments d
+         JOIN (SELECT DISTINCT project_id, model FROM jobs WHERE status IN ('pending', 'running')) j ON j.project_id = d.project_id AND j.model = d.name
+        WHERE 1 = 1 ${only}`,
     );
     const seen = new Set(rows.map((r) => r.id));
     for (const id of active) {
       if (seen.has(id)) continue;
-      const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1 AND autoscaled = 1', [id]);
-      if (row) rows.push(row);
+      const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
+      if (row && (row.autoscaled || !o.autoscaledOnly)) rows.push(row);
     }
     return rows.map(toDeployment);
-  }
-
-  /** Every project's deployments, for passes that need each of them (usage, metrics history). */
-  async listAllDeployments(): Promise<DeploymentRecord[]> {
-    return (await this.ex.all<DeploymentRow>('SELECT * FROM deployments ORDER BY id')).map(toDeployment);
   }
 
   async listDeployments(projectId: string): Promise<DeploymentRecord[]> {

@@ -23,7 +23,7 @@ export class UsageMeter {
   constructor(
     private readonly o: {
       store: Store;
-      runtime: Pick<RuntimePort, 'observe'>;
+      runtime: Pick<RuntimePort, 'observe' | 'runningDeployments'>;
       hardware: HardwareCatalog;
       clock: Clock;
       intervalMs?: number;
@@ -51,7 +51,11 @@ export class UsageMeter {
       this.minute = minute;
       this.recorded = new Set();
     }
-    const [deployments, endpoints] = await Promise.all([this.o.store.listAllDeployments(), this.o.store.endpoints.all()]);
+    // Only deployments with replicas can have a minute to record.
+    const [deployments, endpoints] = await Promise.all([
+      this.o.store.listBusyDeployments(this.o.runtime.runningDeployments(), { autoscaledOnly: false }),
+      this.o.store.endpoints.all(),
+    ]);
     const endpointOf = new Map(endpoints.map((e) => [e.deployment_id, e]));
     const rows: UsageMinute[] = [];
     for (const d of deployments) {

@@ -186,5 +186,7 @@ for (const engine of engines) {
 
 /** The default project's id (where `app` lives). */
 async function projectOf(t: TestApp): Promise<string> {
-  return (await t.store.listAllDeployments()).find((d) => d.name === 'app')!.project_id;
+  const ids = await t.store.listDeploymentIds();
+  const all = await Promise.all(ids.map((id) => t.store.findDeploymentById(id)));
+  return all.find((d) => d?.name === 'app')!.project_id;
 }

@@ -49,7 +49,7 @@ for (const engine of engines) {
       });
     });
 
-    test("the autoscaler's read: autoscaled deployments that run, have queued jobs or are active; never idle ones at zero", async () => {
+    test("the periodic passes' read: autoscaled deployments that run, have queued jobs or are active; never idle ones at zero", async () => {
       await withStore(engine, async (store) => {
         const p = await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
         const autoscaled = (name: string, desired: number): DeploymentRecord => {
@@ -78,9 +78,11 @@ for (const engine of engines) {
             done_at: null,
           });
         await job('j1', 'pending');
-        const names = async (active: string[] = []) => (await store.listAutoscaledToSize(active)).map((d) => d.name).sort();
+        const names = async (active: string[] = [], autoscaledOnly = true) =>
+          (await store.listBusyDeployments(active, { autoscaledOnly })).map((d) => d.name).sort();
         assert.deepEqual(await names(), ['queued', 'running']);
         assert.deepEqual(await names(['dep_active', 'dep_fixed']), ['active', 'queued', 'running']);
+        assert.deepEqual(await names([], false), ['fixed', 'queued', 'running'], 'without the filter, busy deployments of any kind');
         // Autoscaling switched off (a PATCH) takes it out.
         const running = (await store.findDeploymentById('dep_running'))!;
         assert.equal(await store.updateDeployment({ ...running, spec: { ...running.spec, autoscaling: null }, version: 2 }, 1), true);
