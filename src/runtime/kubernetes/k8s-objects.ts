@@ -41,7 +41,7 @@ export const DEFAULT_VOLUME_FETCHER = 'curlimages/curl:8.11.1';
 const STARTUP_SECONDS = 30 * 60;
 
 /** Kubernetes names: lowercase DNS labels. Gantry's ids are `dep_<hex>` and UUIDv7s, whose ends are random. */
-export function anchorName(deploymentId: string) {
+function anchorName(deploymentId: string) {
   return `gantry-${deploymentId.slice(-12)}`;
 }
 export function revisionName(deploymentId: string, revisionId: string) {
@@ -50,7 +50,7 @@ export function revisionName(deploymentId: string, revisionId: string) {
 
 type Obj = { apiVersion: string; kind: string; metadata: Record<string, unknown>; [k: string]: unknown };
 
-export function labelsOf(owner: string, deploymentId: string, revisionId?: string): Record<string, string> {
+function labelsOf(owner: string, deploymentId: string, revisionId?: string): Record<string, string> {
   return {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.owner]: owner,
@@ -69,7 +69,7 @@ export function anchor(namespace: string, owner: string, deploymentId: string, d
 }
 
 /** An owner reference to the anchor (its uid known once it exists). */
-export function ownedBy(deploymentId: string, anchorUid: string) {
+function ownedBy(deploymentId: string, anchorUid: string) {
   return [{ apiVersion: 'v1', kind: 'ConfigMap', name: anchorName(deploymentId), uid: anchorUid, blockOwnerDeletion: false, controller: false }];
 }
 
@@ -130,7 +130,7 @@ export function pullSecret(namespace: string, owner: string, spec: RevisionSpec,
  * Gantry's storage with the worker key (which may read exactly the versions its deployment
  * mounts) into the pod's emptyDir for that mount, which the app container mounts read-only.
  */
-export function fetchScript(volumes: RevisionSpec['volumes']): string {
+function fetchScript(volumes: RevisionSpec['volumes']): string {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   const lines = [
     'set -eu',
