@@ -251,6 +251,8 @@ async function up() {
     `--listen-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
     `--initial-advertise-peer-urls=http://127.0.0.1:${PORTS.etcdPeer}`,
     `--initial-cluster=default=http://127.0.0.1:${PORTS.etcdPeer}`,
+    // A throwaway test cluster: no fsync, so a busy disk cannot time out the apiserver's writes.
+    '--unsafe-no-fsync',
   ]);
   startLogged('kube-apiserver', [
     `--etcd-servers=http://127.0.0.1:${PORTS.etcd}`,
@@ -296,8 +298,14 @@ async function up() {
     `--tls-private-key-file=${join(run, 'kwok.key')}`,
   ]);
   for (const n of [node('gpu-h100-a', 'NVIDIA-H100-80GB-HBM3', 8), node('gpu-h100-b', 'NVIDIA-H100-80GB-HBM3', 8), node('gpu-b200-a', 'NVIDIA-B200', 4)]) {
-    const r = await api('POST', '/api/v1/nodes', n);
-    if (r.status !== 201) throw new Error(`creating node ${n.metadata.name}: ${r.status} ${JSON.stringify(r.body)}`);
+    // A control plane that has just started can still time out a write (a 500): try again.
+    let last = null;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      last = await api('POST', '/api/v1/nodes', n).catch((err) => ({ status: 0, body: String(err) }));
+      if (last.status === 201 || last.status === 409) break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    if (last.status !== 201 && last.status !== 409) throw new Error(`creating node ${n.metadata.name}: ${last.status} ${JSON.stringify(last.body)}`);
   }
   // Ready nodes without the not-ready taint, and the default service account, mean pods can be scheduled.
   await until('the nodes', async () => {
