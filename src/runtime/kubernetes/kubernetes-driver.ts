@@ -170,7 +170,8 @@ export class KubernetesDriver implements RuntimeDriver {
     const aborts: AbortController[] = [];
     let stopped = false;
     const follow = (pod: string, sinceTime?: string) => {
-      if (stopped) return;
+      // A pod that is gone has no more to say: its stream is not reopened.
+      if (stopped || !this.pods.cache.get(pod, this.o.namespace)) return;
       const stream = new PassThrough();
       let last = sinceTime;
       let partial = '';
