@@ -73,8 +73,11 @@ export class RegistryProcess {
       stderr = (stderr + d).slice(-4000);
       for (const line of d.split('\n').filter(Boolean)) o.log('image registry: ' + line);
     });
-    const exited = new Promise<string>((resolve) => child.on('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`)));
-    child.on('error', () => undefined);
+    const exited = new Promise<string>((resolve) => {
+      child.on('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exited with code ${code}`));
+      // A binary that cannot be started has no exit: its error ends it.
+      child.on('error', (err) => resolve(`could not start (${err.message})`));
+    });
     if (child.pid) recordGroup(o.dir, child.pid);
     const deadline = o.clock.nowMs() + READY_TIMEOUT_MS;
     while (!(await this.answers())) {
