@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'undici';
 import { eventually } from '../helpers/app.js';
-import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess, workerDeployment } from '../helpers/gantry-process.js';
 
 /**
  * The gateway, `ANY /v1/deployment-request/{name}/…`, through a spawned `gantry serve` on the
  * process runtime with real replicas of the fixture worker.
  */
-const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 
 describe('gateway', () => {
   let dir: string;
@@ -22,15 +21,7 @@ describe('gateway', () => {
 
   const call = apiCaller(() => g.url, key);
   const deploy = (name: string, extra: object = {}) =>
-    call('POST', '/v1/deployments', {
-      name,
-      image: 'local/worker:1',
-      gpu_type: 'none',
-      command: [process.execPath, worker],
-      health_check_path: '/health',
-      termination_grace_period_seconds: 2,
-      ...extra,
-    });
+    call('POST', '/v1/deployments', workerDeployment(name, { termination_grace_period_seconds: 2, ...extra }));
   const waitReady = async (name: string, n: number) => {
     const d = await eventually(
       async () => (await call('GET', `/v1/deployments/${name}`)).body,

@@ -5,13 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
 import { groupAlive } from '../../src/runtime/process/process-group.js';
-import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess, workerDeployment } from '../helpers/gantry-process.js';
 
 /**
  * Deployments that really run: a spawned `gantry serve` on the process runtime, driven over
  * HTTP as a user would, with the fixture worker as the workload.
  */
-const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 describe('deployments on the process runtime', () => {
   let dir: string;
   let g: GantryProcess;
@@ -49,11 +48,7 @@ describe('deployments on the process runtime', () => {
   });
 
   const base = (name: string, extra: object = {}) => ({
-    name,
-    image: 'local/worker:1',
-    gpu_type: 'none',
-    command: [process.execPath, worker],
-    health_check_path: '/health',
+    ...workerDeployment(name),
     environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }],
     termination_grace_period_seconds: 5,
     ...extra,

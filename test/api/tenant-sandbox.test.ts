@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
-import { apiCaller, runGantry, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, runGantry, startGantry, type GantryProcess, workerDeployment } from '../helpers/gantry-process.js';
 import { bwrapSkip } from '../helpers/runtime.js';
 
 /**
@@ -13,7 +13,6 @@ import { bwrapSkip } from '../helpers/runtime.js';
  * project's replica's environment (its decrypted secret) through /proc. In bubblewrap it reads
  * nothing of it.
  */
-const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 const VICTIM_TOKEN = 'hf_victim_token_9d8c7b6a5f4e3d2c1b0a';
 
 describe('tenant isolation on the process runtime (bubblewrap)', { skip: bwrapSkip() }, () => {
@@ -46,11 +45,7 @@ describe('tenant isolation on the process runtime (bubblewrap)', { skip: bwrapSk
   test("another project's replica reads none of Gantry's files, keys or database, nor the victim's environment", async () => {
     assert.equal((await admin('POST', '/v1/deployments/secrets', { name: 'hf', value: VICTIM_TOKEN })).status, 200);
     const victim = await admin('POST', '/v1/deployments', {
-      name: 'victim',
-      image: 'local/worker:1',
-      gpu_type: 'none',
-      command: [process.execPath, worker],
-      health_check_path: '/health',
+      ...workerDeployment('victim'),
       environment_variables: [{ name: 'HF_TOKEN', value_from_secret: 'hf' }],
     });
     assert.equal(victim.status, 200, JSON.stringify(victim.body));

@@ -3,16 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { eventually } from '../helpers/app.js';
-import { apiCaller, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, startGantry, type GantryProcess, workerDeployment } from '../helpers/gantry-process.js';
 
 /**
  * No request fails through the gateway while a deployment rolls to a new revision and scales
  * down: a ready replica leaves the routing table and finishes what it serves before it gets
  * SIGTERM. Eight clients send at least 5,000 requests across both changes; every one is a 200.
  */
-const worker = fileURLToPath(new URL('../fixtures/worker.js', import.meta.url));
 
 describe('zero failed requests across a rolling update and a scale-down', () => {
   let g: GantryProcess;
@@ -24,11 +22,7 @@ describe('zero failed requests across a rolling update and a scale-down', () => 
     dir = mkdtempSync(join(tmpdir(), 'gantry-zdt-'));
     g = await startGantry(['--data-dir', dir], { GANTRY_ADMIN_KEY: key });
     const created = await call('POST', '/v1/deployments', {
-      name: 'web',
-      image: 'local/worker:1',
-      gpu_type: 'none',
-      command: [process.execPath, worker],
-      health_check_path: '/health',
+      ...workerDeployment('web'),
       termination_grace_period_seconds: 5,
       min_replicas: 2,
     });

@@ -4,9 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '../helpers/app.js';
-import { apiCaller, runGantry, startGantry, type GantryProcess } from '../helpers/gantry-process.js';
+import { apiCaller, runGantry, startGantry, type GantryProcess, workerDeployment } from '../helpers/gantry-process.js';
 
-const worker = new URL('../fixtures/worker.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'gantry-rotate-'));
 const key = 'rotate-test-admin-key-0123456789abcdef0123';
 let g: GantryProcess | undefined;
@@ -20,17 +19,16 @@ test('gantry secrets rotate-key re-seals every value under a new key while the s
   const call = apiCaller(() => g!.url, key);
   assert.equal((await call('POST', '/v1/deployments/secrets', { name: 'before', value: 'sealed-before-rotation' })).status, 200);
   const deploy = (name: string, secret: string) =>
-    call('POST', '/v1/deployments', {
-      name,
-      image: 'local/worker:1',
-      gpu_type: 'none',
-      command: [process.execPath, worker],
-      health_check_path: '/health',
-      environment_variables: [
-        { name: 'WRITE_ENV_FILE', value: '1' },
-        { name: 'TOKEN', value_from_secret: secret },
-      ],
-    });
+    call(
+      'POST',
+      '/v1/deployments',
+      workerDeployment(name, {
+        environment_variables: [
+          { name: 'WRITE_ENV_FILE', value: '1' },
+          { name: 'TOKEN', value_from_secret: secret },
+        ],
+      }),
+    );
   /** TOKEN as the deployment's newest replica saw it. */
   const tokenOf = async (name: string) => {
     const d = await eventually(

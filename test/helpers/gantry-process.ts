@@ -8,6 +8,16 @@ import Together from 'together-ai';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 
+/** The worker fixture (test/fixtures/worker.js) as a process-runtime deployment, CPU-only and health-checked. */
+export const workerDeployment = (name: string, extra: object = {}) => ({
+  name,
+  image: 'local/worker:1',
+  gpu_type: 'none',
+  command: [process.execPath, fileURLToPath(new URL('../fixtures/worker.js', import.meta.url))],
+  health_check_path: '/health',
+  ...extra,
+});
+
 export interface GantryProcess {
   proc: ChildProcess;
   url: string;
