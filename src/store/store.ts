@@ -313,22 +313,21 @@ export class Store {
    * nothing, however many there are.
    */
   async listBusyDeployments(active: readonly string[], o: { autoscaledOnly: boolean }): Promise<DeploymentRecord[]> {
-    // Both halves are index reads: deployments wanting replicas (by desired_replicas), and the
-    // few with active jobs (found from the jobs side), never a scan of every deployment.
-    const only = o.autoscaledOnly ? 'AND d.autoscaled = 1' : '';
-    const rows = await this.ex.all<DeploymentRow>(
-      `SELECT d.* FROM deployments d WHERE d.desired_replicas > 0 ${only}
-       UNION
-       SELECT d.* FROM deployments d
+    // Index reads only, never a scan of every deployment: those wanting replicas (by
+    // desired_replicas), the few with active jobs (found from the jobs side), and `active` by id.
+    const where = (...conditions: string[]) => {
+      const all = o.autoscaledOnly ? [...conditions, 'd.autoscaled = 1'] : conditions;
+      return all.length ? `WHERE ${all.join(' AND ')}` : '';
+    };
+    const ids = [...new Set(active)];
+    const branches = [
+      `SELECT d.* FROM deployments d ${where('d.desired_replicas > 0')}`,
+      `SELECT d.* FROM deployments d
          JOIN (SELECT DISTINCT project_id, model FROM jobs WHERE status IN ('pending', 'running')) j ON j.project_id = d.project_id AND j.model = d.name
-        WHERE 1 = 1 ${only}`,
-    );
-    const seen = new Set(rows.map((r) => r.id));
-    for (const id of active) {
-      if (seen.has(id)) continue;
-      const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
-      if (row && (row.autoscaled || !o.autoscaledOnly)) rows.push(row);
-    }
+       ${where()}`,
+      ...(ids.length ? [`SELECT d.* FROM deployments d ${where(`d.id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`)}`] : []),
+    ];
+    const rows = await this.ex.all<DeploymentRow>(branches.join(' UNION '), ids);
     return rows.map(toDeployment);
   }
 
