@@ -42,6 +42,8 @@ export class KubernetesDriver implements RuntimeDriver {
   private readonly workloads: Watch<k8s.V1Deployment>;
   private readonly listeners: ((deploymentId: string) => void)[] = [];
   private readonly anchors = new Map<string, string>();
+  /** What was last applied for each revision's objects (by Deployment name), to skip re-sending it unchanged. */
+  private readonly applied = new Map<string, string>();
   private readonly selector: string;
 
   private constructor(private readonly o: KubernetesDriverOptions) {
@@ -82,14 +84,21 @@ export class KubernetesDriver implements RuntimeDriver {
     const wanted = new Set(targets.map((t) => revisionName(deploymentId, t.revisionId)));
     for (const t of targets) {
       const name = revisionName(deploymentId, t.revisionId);
+      const running = this.workloads.cache.get(name, ns);
       if (t.revision) {
         const spec = t.revision;
-        const pull = pullSecret(ns, this.o.owner, spec, anchorUid);
-        if (pull) await this.applyObject(pull);
-        await this.applyObject(envSecret(ns, this.o.owner, spec, anchorUid));
-        await this.applyObject(service(ns, this.o.owner, spec, anchorUid));
-        await this.applyObject(workload(ns, this.o.owner, spec, t.replicas, anchorUid, this.o.volumeFetcherImage));
-      } else {
+        const objects = [
+          pullSecret(ns, this.o.owner, spec, anchorUid),
+          envSecret(ns, this.o.owner, spec, anchorUid),
+          service(ns, this.o.owner, spec, anchorUid),
+          workload(ns, this.o.owner, spec, t.replicas, anchorUid, this.o.volumeFetcherImage),
+        ].filter((o) => o !== null);
+        // Reconciles come with every pod event: what was applied and still exists is not sent again.
+        const fingerprint = JSON.stringify(objects);
+        if (running && this.applied.get(name) === fingerprint) continue;
+        for (const o of objects) await this.applyObject(o);
+        this.applied.set(name, fingerprint);
+      } else if (running?.spec?.replicas !== t.replicas) {
         // An older revision being rolled away: only its replica count changes.
         await this.objects.patch(
           { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: ns }, spec: { replicas: t.replicas } },
@@ -101,25 +110,14 @@ export class KubernetesDriver implements RuntimeDriver {
         );
       }
     }
-    // Revisions no longer asked for: their Deployment and Secrets go.
-    const existing = await this.objects.list(
-      'apps/v1',
-      'Deployment',
-      ns,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      `${this.selector},${LABELS.deployment}=${deploymentId}`,
-    );
-    for (const d of existing.items) {
-      if (wanted.has(d.metadata!.name!)) continue;
-      const revision = d.metadata!.labels?.[LABELS.revision];
-      await this.deleteObject('apps/v1', 'Deployment', d.metadata!.name!);
-      if (revision) {
-        await this.deleteObject('v1', 'Secret', d.metadata!.name!);
-        await this.deleteObject('v1', 'Secret', `${d.metadata!.name!}-pull`);
-      }
+    // Revisions no longer asked for (as the watch has them): their Deployment and Secrets go.
+    for (const d of this.workloads.cache.list(ns)) {
+      const name = d.metadata!.name!;
+      if (d.metadata?.labels?.[LABELS.deployment] !== deploymentId || wanted.has(name)) continue;
+      this.applied.delete(name);
+      await this.deleteObject('apps/v1', 'Deployment', name);
+      await this.deleteObject('v1', 'Secret', name);
+      await this.deleteObject('v1', 'Secret', `${name}-pull`);
     }
   }
 
@@ -268,7 +266,10 @@ export class KubernetesDriver implements RuntimeDriver {
       ['v1', 'ConfigMap'],
     ] as const) {
       const list = await this.objects.list(apiVersion, kind, this.o.namespace, undefined, undefined, undefined, undefined, selector);
-      for (const item of list.items) await this.deleteObject(apiVersion, kind, item.metadata!.name!);
+      for (const item of list.items) {
+        this.applied.delete(item.metadata!.name!);
+        await this.deleteObject(apiVersion, kind, item.metadata!.name!);
+      }
     }
   }
 }
