@@ -85,8 +85,10 @@ for (const engine of engines) {
       assert.equal((await t.call('GET', '/v1/deployments')).body.data.length, 0, 'nothing was stored');
       const withEmpty = await t.call('POST', '/v1/deployments', { body: { ...base, name: 'empty-mounts', model_mounts: [] } });
       assert.equal(withEmpty.status, 200, JSON.stringify(withEmpty.body));
-      assert.equal(withEmpty.body.model_mounts, undefined, 'an empty model_mounts is accepted and not stored');
+      assert.equal('model_mounts' in (await t.store.findDeploymentById(withEmpty.body.id))!.spec, false, 'an empty model_mounts is accepted and not stored');
       assert.equal((await t.call('PATCH', '/v1/deployments/empty-mounts', { body: { model_mounts: [{ model_id: 'ml_1', mount_path: '/m' }] } })).status, 400);
+      assert.equal((await t.call('PATCH', '/v1/deployments/empty-mounts', { body: { model_mounts: [], description: 'x' } })).status, 200);
+      assert.equal('model_mounts' in (await t.store.findDeploymentById(withEmpty.body.id))!.spec, false, 'nor by a PATCH');
       assert.equal((await t.call('DELETE', '/v1/deployments/empty-mounts')).status, 200);
     });
 
@@ -232,6 +234,13 @@ for (const engine of engines) {
       for (const path of ['/v1/deployments/secrets', `/v1/deployments/secrets/${r.body.id}`]) {
         assert.ok(!JSON.stringify((await t.call('GET', path)).body).includes('very-secret-value'));
       }
+    });
+
+    test('without an image registry, base-path is a 404 saying how to get one', async () => {
+      const r = await t.call('GET', '/v1/image-repositories/base-path');
+      assert.equal(r.status, 404);
+      assert.equal(r.body.error.code, 'registry_off');
+      assert.match(r.body.error.message, /install docker-registry/);
     });
 
     test('HTTP-level failures: 401, 404, 413, 415, malformed JSON', async () => {

@@ -93,6 +93,13 @@ describe('gantry serve', () => {
       [['serve', '--rate-limit', '-5'], {}, /--rate-limit: must be a whole number, at least 0/],
       [['serve'], { GANTRY_METRICS_LISTEN: 'everywhere' }, /GANTRY_METRICS_LISTEN: 'everywhere' is not HOST:PORT/],
       [['secrets', 'rotate-key'], { GANTRY_SECRET_KEY: 'a'.repeat(64) }, /this command rotates the data dir's secret\.key only/],
+      [['serve', '--registry', '127.0.0.1:0'], {}, /--registry: the registry needs a fixed port \(images are named by it\), not 0/],
+      [['serve', '--registry', 'nowhere'], {}, /--registry: 'nowhere' is not HOST:PORT/],
+      // An explicit registry that cannot run stops Gantry (the default would carry on without one).
+      [['serve', '--registry', '127.0.0.1:5999'], { PATH: '/nonexistent' }, /--registry \(GANTRY_REGISTRY\): docker-registry is not installed/],
+      [['serve', '--runtime', 'kubernetes', '--namespace', 'Team_A'], {}, /--namespace: 'Team_A' is not a Kubernetes namespace name/],
+      [['serve', '--runtime', 'kubernetes', '--kubeconfig', '/nonexistent/kubeconfig'], {}, /the kubernetes runtime cannot reach its cluster \(--kubeconfig/],
+      [['serve', '--job-retention-days', '-1'], {}, /--job-retention-days: must be a whole number, at least 0/],
     ];
     const configFile = (content: object) => {
       const path = join(tempDir(), 'gantry.json');
