@@ -67,6 +67,8 @@ export interface AppDeps {
   consoleDir: string;
   /** Gantry's image registry, when `gantry serve` runs one: base-path and the token endpoint. */
   registry?: RegistryDeps;
+  /** Whether this instance leads (several instances on one database); /health reports it. Always, without one. */
+  leading?: () => boolean;
 }
 
 /** Builds the HTTP app without listening, so tests can drive it with inject() or a real socket. */
@@ -105,7 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
-  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok', leader: deps.leading?.() ?? true }));
   if (!deps.metricsElsewhere) metricsRoute(app, metrics, deps.metricsToken);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(async (c) => consoleRoutes(c, deps.consoleDir));

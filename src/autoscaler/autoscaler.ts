@@ -27,6 +27,8 @@ export interface AutoscalerOptions extends DecideOptions {
   /** Reads every queue's depth (pending + running) once; the answer looks one up by project and queue name. */
   queueDepths?(): Promise<(projectId: string, model: string) => number>;
   tickMs?: number;
+  /** Whether this instance may act (it holds the leader lease); always, without one. */
+  holds?: () => boolean;
   clock: Clock;
   log?: (msg: string, fields: object) => void;
   decisions?: Counter<'direction'>;
@@ -35,10 +37,10 @@ export interface AutoscalerOptions extends DecideOptions {
 }
 
 /**
- * Sizes every autoscaled deployment once a tick (and at once when a request is held for a
- * deployment without a ready replica): reads the gateway's traffic, decides (decide.ts),
- * and writes `desired_replicas`, which the deployment controller carries out. Each change is
- * logged with its inputs and counted.
+ * Sizes every autoscaled deployment once a tick (and at once when work arrives for one at
+ * zero: `wake`): reads every instance's gateway traffic, decides (decide.ts), and writes
+ * `desired_replicas`, which the deployment controller carries out. Each change is logged with
+ * its inputs and counted. Only the leader runs one.
  */
 export class Autoscaler {
   private readonly history = new Map<string, { at: number; recommended: number }[]>();
@@ -54,7 +56,6 @@ export class Autoscaler {
     // A failed pass (the store unreachable, say) is logged and the next tick tries again.
     const failed = (err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message });
     this.stopTimer = every(this.o.clock, this.o.tickMs ?? 1000, () => this.tick(), failed);
-    this.o.routes.onHold((id) => void this.tickOne(id).catch(failed));
   }
 
   async stop() {
@@ -68,7 +69,7 @@ export class Autoscaler {
    * pass does not grow with idle deployments. Overlapping ticks are skipped.
    */
   async tick() {
-    if (this.running) return;
+    if (this.running || !this.mayAct()) return;
     this.running = (async () => {
       if (this.o.clock.nowMs() - this.lastPrune >= PRUNE_EVERY_MS) await this.prune();
       const toSize = await this.o.store.listBusyDeployments(this.o.traffic.deploymentIds(), { autoscaledOnly: true });
@@ -88,13 +89,17 @@ export class Autoscaler {
     this.o.traffic.retain(live);
   }
 
-  /** Work arrived for a deployment (a submitted job): sized at once if it is at zero, else at the next tick. */
-  wake(id: string) {
-    if (this.atZero.has(id)) void this.tickOne(id).catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
+  /**
+   * Work arrived for a deployment, on any instance: a request held for a ready replica
+   * (`held`) sizes it at once; a submitted job does if it is at zero, else the next tick will.
+   */
+  wake(id: string, held: boolean) {
+    if (held || this.atZero.has(id)) void this.tickOne(id).catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
   }
 
-  /** Sizes one deployment at once (a request is being held for it). */
+  /** Sizes one deployment at once. */
   async tickOne(id: string) {
+    if (!this.mayAct()) return;
     const d = await this.o.store.findDeploymentById(id);
     if (d?.spec.autoscaling) await this.size(d, await this.o.queueDepths?.());
   }
@@ -115,7 +120,7 @@ export class Autoscaler {
       shortAvgMs: short.count ? short.durationMs / short.count : null,
       windowAvgMs: long.count ? long.durationMs / long.count : null,
       inFlight: this.o.traffic.inFlight(id),
-      held: this.o.routes.held(id),
+      held: this.o.routes.held(id) + this.o.traffic.remoteHeld(id),
       idleMs: last ? now - last : now - Date.parse(d.updated_at),
       custom: cfg.metric === 'CustomMetric' && this.o.customMetric ? await this.o.customMetric(id, cfg.custom_metric_name!) : null,
       queueDepth: depths ? depths(d.project_id, cfg.model ?? d.name) : null,
@@ -126,12 +131,16 @@ export class Autoscaler {
     const decision = decide(cfg, { min: d.spec.min_replicas, max: d.spec.max_replicas, current: d.desired_replicas }, signals, history, now, this.o);
     if (decision.desired === 0) this.atZero.add(id);
     else this.atZero.delete(id);
-    if (decision.desired === d.desired_replicas) return;
+    if (decision.desired === d.desired_replicas || !this.mayAct()) return;
     if (!(await this.o.store.setDesiredReplicas(id, d.version, decision.desired))) return;
     this.o.decisions?.inc({ direction: decision.desired > d.desired_replicas ? 'up' : 'down' });
     this.o.log?.('autoscaler decision', describe(d, decision.desired, decision.reason, signals));
     this.o.decided?.(id, `${d.desired_replicas} → ${decision.desired}: ${decision.reason}`);
     this.o.changed(id);
+  }
+
+  private mayAct() {
+    return this.o.holds?.() ?? true;
   }
 }
 

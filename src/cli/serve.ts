@@ -1,26 +1,27 @@
 import { unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
-import { Autoscaler } from '../autoscaler/autoscaler.js';
-import { scrapeCustomMetric } from '../autoscaler/custom-metric.js';
+import { LocalBus, PostgresBus } from '../cluster/bus.js';
+import { ClusterRuntime } from '../cluster/cluster-runtime.js';
+import { cannotJoin, INSTANCE_LIVE_MS } from '../cluster/instances.js';
+import { LeaderLease } from '../cluster/leader-lease.js';
+import { Observations } from '../cluster/observations.js';
+import { TrafficExchange } from '../cluster/traffic-exchange.js';
 import type { CommandContext } from '../commands/context.js';
-import { InactivityWatcher } from '../commands/endpoint-inactivity.js';
 import { ensureAdminKey } from '../commands/keys.js';
 import { ConfigError, type Config } from '../config/config.js';
 import { NO_RUNTIME } from '../contract/ports.js';
 import { registerRuntimeGauges } from '../metrics/http-metrics.js';
-import { MetricsHistory } from '../metrics/history.js';
 import { listenForMetrics } from '../api/metrics-endpoint.js';
-import { keyOf } from '../queue/job-queue.js';
-import { DeploymentController } from '../reconciler/deployment-controller.js';
+import { every } from '../domain/periodic.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
-import { VolumePreloader } from '../reconciler/volume-preload.js';
-import { detectGpus, GpuInventory } from '../runtime/gpus.js';
+import { detectGpus, GpuInventory, type GpuCapacity } from '../runtime/gpus.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
-import { UsageMeter } from '../usage/usage-meter.js';
-import { loadInstanceId, loadSecretBox, openDriver, openStore } from './runtime-deps.js';
+import { startDuties, type Duties } from './leader-duties.js';
+import { loadInstanceId, loadSecretBox, openStore } from './runtime-deps.js';
 import { GantryRegistry } from './registry.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
@@ -48,67 +49,64 @@ export async function serve(config: Config) {
     platform.trustEnv = { SSL_CERT_FILE: tls.selfSignedFile, NODE_EXTRA_CA_CERTS: tls.selfSignedFile };
   }
   const blobs = new FsBlobStore(join(config.dataDir, 'storage'), deps.ids);
-  // The controller is the runtime port of the commands; it is made from the wired routing table.
+  // The API's port to the runtime is set below: the leader's controller, or what it shares.
   const ctx: CommandContext = { ...deps, secretBox, runtime: NO_RUNTIME, blobs };
-  // A ready replica about to stop leaves the routing table first and finishes what it serves
-  // (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
-  // (The driver is opened first: the hardware catalog wired below reads its GPUs when it knows them.)
-  const driver = await openDriver(config, gpus, (deploymentId, replicaId, graceMs) => parts.routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000)));
+  // This process among the instances serving the database (two sharing a data dir are two).
+  const instanceId = loadInstanceId(config, deps.ids);
+  const member = `${instanceId}-${deps.ids.hex(4)}`;
+  const clusterLog = (msg: string, fields: object) => logger.warn(fields, msg);
+  const bus =
+    deps.store.db.dialect === 'postgres'
+      ? await PostgresBus.open(
+          config.databaseUrl,
+          member,
+          (channel, payload) => deps.store.db.run('SELECT pg_notify($1, $2)', [channel, payload]),
+          deps.clock,
+          clusterLog,
+        )
+      : new LocalBus();
+  // The hardware catalog reads the leader's runtime's GPUs (a cluster's nodes) once it has them, else this machine's.
+  let runtimeGpus: GpuCapacity | null = null;
+  const capacity: GpuCapacity = { types: () => (runtimeGpus ?? gpus).types(), free: (type) => (runtimeGpus ?? gpus).free(type) };
   const parts = wireApp({
     ctx,
-    // A cluster's nodes when the runtime knows them, else this machine's GPUs.
-    gpus: driver.gpuCapacity ?? gpus,
+    gpus: capacity,
     runtime: config.runtime,
     endpoints: config.endpoints,
     downloadsDir: join(config.dataDir, 'downloads'),
     hold: { maxHeld: config.holdMax, maxWaitMs: config.holdTimeoutSeconds * 1000 },
     jobRetentionMs: config.jobRetentionDays * 24 * 3600 * 1000,
-    instanceId: loadInstanceId(config, deps.ids),
+    instanceId,
     publicUrl: () => platform.apiBaseUrl,
     ...(config.metricsToken !== undefined ? { metricsToken: config.metricsToken } : {}),
     bodyLimit: config.bodyLimit,
     logger,
+    bus,
   });
-  const { routes, traffic, metrics, queue, endpoints, importer } = parts;
-  const preloader = new VolumePreloader({ store: deps.store, blobs, volumesDir: platform.volumesDir, clock: deps.clock });
-  const controller = new DeploymentController({
+  const { routes, traffic, metrics, queue, importer } = parts;
+  const lease = new LeaderLease({
+    store: deps.store.cluster,
     clock: deps.clock,
-    routes,
-    store: deps.store,
-    driver,
-    secretBox,
-    platform,
-    preloader,
-    maxConcurrent: config.reconcileConcurrency,
-    log: (msg, fields) => logger.info(fields ?? {}, msg),
-  });
-  ctx.runtime = controller;
-  registerRuntimeGauges(metrics, routes, driver);
-  const history = new MetricsHistory({
-    store: deps.store,
-    traffic,
-    observe: (id) => driver.observe(id),
-    clock: deps.clock,
-    log: (msg, fields) => logger.warn(fields, msg),
-  });
-  queue.onFinished((projectId, model, latencyMs) => history.jobFinished(projectId, model, latencyMs));
-  const autoscaler = new Autoscaler({
-    clock: deps.clock,
-    store: deps.store,
-    traffic,
-    routes,
-    observe: (id) => driver.observe(id),
-    changed: (id) => controller.changed(id),
-    customMetric: (id, name) => scrapeCustomMetric(driver.observe(id), name),
-    queueDepths: async () => {
-      const depths = await queue.depths();
-      return (projectId, model) => depths.get(keyOf(projectId, model)) ?? 0;
-    },
-    stabilizationMs: config.scaleDownWindowSeconds * 1000,
-    idleGraceMs: config.idleGraceSeconds * 1000,
-    decisions: metrics.autoscalerDecisions,
-    decided: (id, text) => history.decided(id, text),
+    holder: member,
+    url: () => platform.apiBaseUrl,
+    leaseMs: config.leaderLeaseSeconds * 1000,
     log: (msg, fields) => logger.info(fields, msg),
+  });
+  const observations = new Observations(deps.store.cluster, bus, routes, deps.clock, clusterLog);
+  const runtime = new ClusterRuntime(observations, bus, { kind: config.runtime, requiresCommand: config.runtime === 'process' }, () => lease.leaderUrl());
+  ctx.runtime = runtime;
+  registerRuntimeGauges(metrics, routes, runtime, () => lease.holds());
+  // Traffic goes to the leader through the store, where instances can share one (PostgreSQL).
+  const exchange =
+    deps.store.db.dialect === 'postgres' ? new TrafficExchange({ store: deps.store.cluster, traffic, routes, clock: deps.clock, instanceId: member }) : null;
+  let duties: Duties | null = null;
+  // Work for a deployment (a held request, a submitted job) on any instance wakes the leader's autoscaler.
+  routes.onHold((id) => bus.publish('wake', `${id} ${routes.held(id)} ${member}`));
+  queue.onSubmit((id) => bus.publish('wake', `${id} 0 ${member}`));
+  bus.subscribe('wake', (payload) => {
+    const [id, held, from] = payload.split(' ');
+    if (from !== member && Number(held) > 0) traffic.noteRemoteHeld(id!, Number(held));
+    duties?.autoscaler.wake(id!, Number(held) > 0);
   });
   // Upload jobs this instance ran before it stopped resume now; another instance's, once its lease lapses.
   await importer.start();
@@ -119,30 +117,64 @@ export async function serve(config: Config) {
     ...(registry ? { registry: registry.deps(() => platform.apiBaseUrl) } : {}),
     metricsElsewhere: config.metricsListen !== undefined,
     rateLimits: config.rateLimits,
+    leading: () => lease.holds(),
   });
+  const me = { id: member, host: hostname(), data_dir: config.dataDir, runtime: config.runtime };
+  const refusal = cannotJoin(me, await deps.store.cluster.liveInstances(deps.clock.nowMs() - INSTANCE_LIVE_MS));
+  if (refusal) throw new ConfigError(refusal);
   const metricsServer = config.metricsListen ? await listenForMetrics(metrics, config.metricsToken, config.metricsListen) : null;
   if (metricsServer) process.stdout.write(`metrics on ${metricsServer.url}/metrics\n`);
   const address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   const registryHost = await registry?.start(platform.apiBaseUrl, deps.clock, deps.ids, (msg) => logger.warn(msg));
   if (registryHost) platform.registryHost = registryHost;
-  logger.info({ runtime: driver.kind, gpus: (driver.gpuCapacity ?? gpus).types() }, 'runtime ready');
-  await controller.start();
-  autoscaler.start();
-  history.start();
-  const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: deps.clock, log: (msg, fields) => logger.info(fields, msg) });
-  inactivity.start();
-  const meter = new UsageMeter({
-    store: deps.store,
-    runtime: controller,
-    hardware: endpoints.hardware,
-    clock: deps.clock,
-    log: (msg, fields) => logger.warn(fields, msg),
+
+  let closing = false;
+  let started = false;
+  let startError: Error | null = null;
+  // Leading and following take turns in order, however fast the lease changes hands.
+  let turn: Promise<void> = Promise.resolve();
+  const lead = async () => {
+    duties = await startDuties({ config, ctx, parts, secretBox, blobs, gpus, platform, observations, exchange, holds: () => lease.holds(), logger });
+    runtimeGpus = duties.driver.gpuCapacity ?? null;
+    runtime.lead(duties.controller);
+    logger.info({ runtime: duties.driver.kind, gpus: capacity.types() }, 'leading: runtime ready');
+  };
+  const follow = async () => {
+    runtime.lead(null);
+    const stopping = duties;
+    duties = null;
+    runtimeGpus = null;
+    await stopping?.stop();
+    if (!closing) await observations.follow();
+  };
+  lease.onChange((leading) => {
+    turn = turn
+      .then(() => (leading ? lead() : follow()))
+      .catch((err: Error) => {
+        // A runtime that cannot be opened is a configuration error: at start it fails the start
+        // (below); later it ends this instance as it would have at start.
+        if (!started) return void (startError = err);
+        logger.fatal({ error: err.message }, leading ? 'could not take up the lead' : 'could not step down');
+        process.stderr.write(`${err.message}\n`);
+        process.exit(1);
+      });
   });
-  meter.start();
-  // A job submitted to a deployment at zero wakes it at once.
-  queue.onSubmit((id) => autoscaler.wake(id));
-  queue.start();
+  const heartbeat = async () => {
+    await deps.store.cluster.heartbeat({ ...me, url: platform.apiBaseUrl, seen_at: deps.clock.nowMs() });
+    await exchange?.report();
+    if (lease.holds()) await exchange?.merge();
+  };
+  await heartbeat();
+  const stopHeartbeat = every(deps.clock, 1000, heartbeat, (err) => clusterLog('cluster heartbeat failed', { error: err.message }));
+  await lease.start();
+  await turn;
+  if (startError) {
+    await lease.stop();
+    throw startError;
+  }
+  started = true;
+  if (!lease.holds()) await observations.follow();
   if (tls?.selfSignedFile) {
     process.stdout.write(
       `serving HTTPS with a self-signed certificate for localhost and 127.0.0.1: ${tls.selfSignedFile}\n` +
@@ -152,25 +184,25 @@ export async function serve(config: Config) {
   process.stdout.write(`listening on ${address}\n`);
   process.stdout.write(`web console: ${platform.apiBaseUrl}/console (sign in with an API key)\n`);
 
-  let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down');
     unwatchFile(keyFile);
-    inactivity.stop();
-    meter.stop();
+    stopHeartbeat();
     importer.stop();
-    await autoscaler.stop();
-    await history.stop();
-    await queue.stop();
     await app.close();
     metricsServer?.server.close();
-    await controller.stop();
+    // The duties stop before the lease is given up: a process-runtime leader's replicas end
+    // gracefully before the next leader starts its own. Containers and pods keep running and
+    // are adopted by the next leader (or the next start).
+    runtime.lead(null);
+    await turn;
+    await duties?.stop();
+    await lease.stop();
+    await deps.store.cluster.removeInstance(member).catch(() => {});
     await registry?.stop();
-    // Process replicas are Gantry's children and stop with it; containers keep running and
-    // are adopted on the next start.
-    await driver.close();
+    await bus.close();
     await deps.store.close();
     process.exit(0);
   };

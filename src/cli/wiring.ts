@@ -9,6 +9,7 @@ import { DEFAULT_HOLD, RoutingTable, type HoldLimits } from '../gateway/routing-
 import { Traffic } from '../gateway/traffic.js';
 import { createMetrics } from '../metrics/http-metrics.js';
 import { JobQueue } from '../queue/job-queue.js';
+import type { Bus } from '../cluster/bus.js';
 import { GpuInventory, type GpuCapacity } from '../runtime/gpus.js';
 import { fileURLToPath } from 'node:url';
 
@@ -36,6 +37,8 @@ export interface WiringOptions {
   instanceId?: string;
   bodyLimit?: number;
   logger?: FastifyBaseLogger;
+  /** How instances tell each other things (a queue's new job wakes every instance's workers); this process alone without one. */
+  bus?: Bus;
 }
 
 /**
@@ -62,8 +65,10 @@ export function wireApp(o: WiringOptions): AppDeps {
     // The routing table knows every deployment the controller has seen; the store, the rest.
     deploymentOf: async (projectId, name) => routes.lookup(projectId, name)?.deploymentId ?? ctx.store.findDeploymentIdByName(projectId, name),
     ...(o.jobRetentionMs !== undefined ? { retentionMs: o.jobRetentionMs } : {}),
+    ...(o.bus ? { announce: (key: string) => o.bus!.publish('jobs', key) } : {}),
     log: (msg, fields) => logger.info(fields, msg),
   });
+  o.bus?.subscribe('jobs', (key) => queue.wakeWaiters(key));
   return {
     ctx,
     logger,

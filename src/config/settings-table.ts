@@ -241,6 +241,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'finished queue jobs (done, failed, canceled) are deleted this many days after they end; 0 keeps them (default 7)',
   },
+  leaderLeaseSeconds: {
+    flag: '--leader-lease-seconds',
+    arg: 's',
+    env: 'GANTRY_LEADER_LEASE_SECONDS',
+    file: 'leader_lease_seconds',
+    scope: 'serve',
+    help: 'several instances on one PostgreSQL: another takes over this long after the leader stops renewing (default 3)',
+  },
   reconcileConcurrency: {
     flag: '--reconcile-concurrency',
     arg: 'n',

@@ -45,6 +45,8 @@ export interface RuntimePort {
   checkRunnable(draft: SpecDraft): void;
   logs(deploymentId: string, filter: LogFilter): Promise<string[]>;
   followLogs(deploymentId: string, filter: LogFilter, onLines: (lines: string[]) => void): () => void;
+  /** The URL of the instance that holds the runtime when it is another one (several instances): logs are read there. */
+  elsewhere?(): string | undefined;
 }
 
 /** For an API without a runtime (tests of the API alone): nothing runs, nothing is logged. */

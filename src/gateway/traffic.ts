@@ -3,14 +3,45 @@ import { systemClock, type Clock } from '../domain/clock.js';
 const HISTORY_SECONDS = 3600;
 /** Durations kept between two samples of the metrics history (for its percentiles); later ones overwrite the oldest. */
 const SAMPLE_CAP = 4096;
+/** Other instances' in-flight and held requests count this long after their last report. */
+const REMOTE_LOAD_MS = 3000;
 
-class DeploymentTraffic {
+/** Requests finished per second and their total duration, for the last hour. */
+class Seconds {
   readonly counts = new Float64Array(HISTORY_SECONDS);
   readonly durations = new Float64Array(HISTORY_SECONDS);
   /** The absolute second each slot holds. */
   readonly seconds = new Float64Array(HISTORY_SECONDS).fill(-1);
+
+  add(second: number, count: number, durationMs: number) {
+    const slot = second % HISTORY_SECONDS;
+    if (this.seconds[slot] !== second) {
+      if (this.seconds[slot]! > second) return; // older than the hour kept
+      this.seconds[slot] = second;
+      this.counts[slot] = 0;
+      this.durations[slot] = 0;
+    }
+    this.counts[slot]! += count;
+    this.durations[slot]! += durationMs;
+  }
+
+  at(second: number): { count: number; durationMs: number } {
+    const slot = second % HISTORY_SECONDS;
+    return this.seconds[slot] === second ? { count: this.counts[slot]!, durationMs: this.durations[slot]! } : { count: 0, durationMs: 0 };
+  }
+}
+
+class DeploymentTraffic {
+  /** What this instance's gateway saw. */
+  readonly local = new Seconds();
+  /** What other instances reported (cluster/traffic-exchange.ts), on the leader. */
+  readonly remote = new Seconds();
   inFlight = 0;
   lastActivityMs = 0;
+  /** Other instances' requests in flight and held, as of `remoteAtMs`. */
+  remoteInFlight = 0;
+  remoteHeld = 0;
+  remoteAtMs = 0;
   /** Since the last `takeSample`: request durations (at most SAMPLE_CAP), how many there were, and the most in flight at once. */
   sampled: number[] = [];
   sampledCount = 0;
@@ -19,8 +50,9 @@ class DeploymentTraffic {
 
 /**
  * What the gateway saw of each deployment's requests: per-second counts and durations for
- * the last hour, requests in flight, and the last activity. The autoscaler reads rates and
- * averages over any window from it.
+ * the last hour, requests in flight, and the last activity; on the leader also what the other
+ * instances' gateways reported. The autoscaler reads rates and averages over any window from
+ * it, all instances' traffic together.
  */
 export class Traffic {
   private readonly byDeployment = new Map<string, DeploymentTraffic>();
@@ -39,21 +71,43 @@ export class Traffic {
     t.inFlight = Math.max(0, t.inFlight - 1);
     const now = this.clock.nowMs();
     t.lastActivityMs = now;
-    const second = Math.floor(now / 1000);
-    const slot = second % HISTORY_SECONDS;
-    if (t.seconds[slot] !== second) {
-      t.seconds[slot] = second;
-      t.counts[slot] = 0;
-      t.durations[slot] = 0;
-    }
-    t.counts[slot]! += 1;
-    t.durations[slot]! += durationMs;
+    t.local.add(Math.floor(now / 1000), 1, durationMs);
     if (t.sampled.length < SAMPLE_CAP) t.sampled.push(durationMs);
     else t.sampled[t.sampledCount % SAMPLE_CAP] = durationMs;
     t.sampledCount++;
   }
 
-  /** What happened since the last call: the requests' durations and the most in flight at once; starts the next interval. */
+  /** Another instance's finished requests in one second. */
+  addRemote(deploymentId: string, second: number, count: number, durationMs: number) {
+    const t = this.of(deploymentId);
+    t.remote.add(second, count, durationMs);
+    t.lastActivityMs = Math.max(t.lastActivityMs, second * 1000);
+  }
+
+  /** The other instances' requests in flight and held now, summed. */
+  setRemoteLoad(deploymentId: string, inFlight: number, held: number) {
+    const t = this.of(deploymentId);
+    t.remoteInFlight = inFlight;
+    t.remoteHeld = held;
+    t.remoteAtMs = this.clock.nowMs();
+    if (inFlight + held > 0) t.lastActivityMs = t.remoteAtMs;
+  }
+
+  /** Another instance holds requests for the deployment (its wake-up message, before its next report). */
+  noteRemoteHeld(deploymentId: string, held: number) {
+    const t = this.of(deploymentId);
+    t.remoteHeld = Math.max(held, this.remoteFresh(t) ? t.remoteHeld : 0);
+    if (!this.remoteFresh(t)) t.remoteInFlight = 0;
+    t.remoteAtMs = t.lastActivityMs = this.clock.nowMs();
+  }
+
+  /** What this instance's gateway saw in one second, for its report to the leader. */
+  localSecond(deploymentId: string, second: number): { count: number; durationMs: number; inFlight: number } {
+    const t = this.byDeployment.get(deploymentId);
+    return t ? { ...t.local.at(second), inFlight: t.inFlight } : { count: 0, durationMs: 0, inFlight: 0 };
+  }
+
+  /** What happened here since the last call: the requests' durations and the most in flight at once; starts the next interval. */
   takeSample(deploymentId: string): { count: number; durationsMs: number[]; peakInFlight: number } {
     const t = this.byDeployment.get(deploymentId);
     if (!t) return { count: 0, durationsMs: [], peakInFlight: 0 };
@@ -64,7 +118,7 @@ export class Traffic {
     return sample;
   }
 
-  /** Requests finished over the last `windowMs`, and their total duration. */
+  /** Requests finished over the last `windowMs` on every instance, and their total duration. */
   window(deploymentId: string, windowMs: number): { count: number; durationMs: number; seconds: number } {
     const t = this.byDeployment.get(deploymentId);
     const seconds = Math.max(1, Math.min(HISTORY_SECONDS, Math.round(windowMs / 1000)));
@@ -73,17 +127,25 @@ export class Traffic {
     let count = 0;
     let durationMs = 0;
     for (let s = now - seconds + 1; s <= now; s++) {
-      const slot = ((s % HISTORY_SECONDS) + HISTORY_SECONDS) % HISTORY_SECONDS;
-      if (t.seconds[slot] === s) {
-        count += t.counts[slot]!;
-        durationMs += t.durations[slot]!;
+      for (const series of [t.local, t.remote]) {
+        const at = series.at(s);
+        count += at.count;
+        durationMs += at.durationMs;
       }
     }
     return { count, durationMs, seconds };
   }
 
+  /** Requests in flight on every instance. */
   inFlight(deploymentId: string): number {
-    return this.byDeployment.get(deploymentId)?.inFlight ?? 0;
+    const t = this.byDeployment.get(deploymentId);
+    return t ? t.inFlight + (this.remoteFresh(t) ? t.remoteInFlight : 0) : 0;
+  }
+
+  /** Requests other instances hold for a ready replica. */
+  remoteHeld(deploymentId: string): number {
+    const t = this.byDeployment.get(deploymentId);
+    return t && this.remoteFresh(t) ? t.remoteHeld : 0;
   }
 
   /** When a request last started or finished; 0 if never. */
@@ -99,6 +161,10 @@ export class Traffic {
   /** Drops what was recorded of deployments not in `ids` (deleted ones). */
   retain(ids: Set<string>) {
     for (const id of this.byDeployment.keys()) if (!ids.has(id)) this.byDeployment.delete(id);
+  }
+
+  private remoteFresh(t: DeploymentTraffic) {
+    return this.clock.nowMs() - t.remoteAtMs < REMOTE_LOAD_MS;
   }
 
   private of(id: string) {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RoutingTable } from '../gateway/routing-table.js';
-import type { RuntimeDriver } from '../contract/runtime.js';
+import type { RuntimePort } from '../contract/ports.js';
 
 /** Gantry's own Prometheus metrics; one registry per app so tests can run several apps side by side. */
 export function createMetrics() {
@@ -50,7 +50,20 @@ export function instrumentHttp(app: FastifyInstance, metrics: Metrics) {
 }
 
 /** Gauges read when scraped: requests held by the gateway, and replicas by state. */
-export function registerRuntimeGauges(metrics: Metrics, routes: RoutingTable, driver: RuntimeDriver) {
+export function registerRuntimeGauges(
+  metrics: Metrics,
+  routes: RoutingTable,
+  runtime: Pick<RuntimePort, 'runningDeployments' | 'observe'>,
+  leading: () => boolean,
+) {
+  new Gauge({
+    name: 'gantry_leader',
+    help: 'Whether this instance leads (runs the controller, autoscaler and sweeps): 1 or 0',
+    registers: [metrics.registry],
+    collect() {
+      this.set(leading() ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'gantry_gateway_held_requests',
     help: 'Requests waiting for a ready replica',
@@ -66,8 +79,8 @@ export function registerRuntimeGauges(metrics: Metrics, routes: RoutingTable, dr
     registers: [metrics.registry],
     collect() {
       const counts = { ready: 0, starting: 0, waiting: 0 };
-      for (const id of driver.deployments()) {
-        for (const r of driver.observe(id)) {
+      for (const id of runtime.runningDeployments()) {
+        for (const r of runtime.observe(id).replicas) {
           if (r.readySince) counts.ready++;
           else if (r.status === 'Running') counts.starting++;
           else counts.waiting++;

@@ -13,8 +13,8 @@ const MAX_RETRIES = 3;
 /** The longest long-poll a worker may ask for. */
 const MAX_WAIT_MS = 60_000;
 /**
- * A waiting worker looks at the queue again at least this often even without a wake-up: jobs
- * submitted through another Gantry instance (PostgreSQL) do not wake this one's waiters.
+ * A waiting worker looks at the queue again at least this often even without a wake-up: a
+ * wake-up from another instance (PostgreSQL NOTIFY) may be lost while its listener reconnects.
  */
 const RECHECK_MS = 1_000;
 /** `info` is merged JSON kept with the job; more than this is refused. */
@@ -37,6 +37,11 @@ export interface JobQueueOptions {
    * default; `gantry serve` asks the routing table first, which knows every running deployment.
    */
   deploymentOf?(projectId: string, name: string): Promise<string | undefined>;
+  /**
+   * Tells every instance's waiting workers that a queue has a claimable job (`gantry serve`
+   * sends it on the bus, which calls `wakeWaiters` on each); this instance's only, without one.
+   */
+  announce?(key: string): void;
   sweepMs?: number;
   /** How long a finished job (done, failed, canceled) is kept, then deleted; 0 keeps them for good. Default 7 days, like Modal's results. */
   retentionMs?: number;
@@ -86,8 +91,14 @@ export class JobQueue {
   }
 
   /** Called when a worker ends a job (done or failed), with its time from submit to end (the metrics history charts it). */
-  onFinished(listener: (projectId: string, model: string, latencyMs: number) => void) {
+  onFinished(listener: (projectId: string, model: string, latencyMs: number) => void): () => void {
     this.finishListeners.push(listener);
+    return () => this.finishListeners.splice(this.finishListeners.indexOf(listener), 1);
+  }
+
+  /** Wakes this instance's workers waiting on a queue (`project/model`): it has `count` new claimable jobs. */
+  wakeWaiters(key: string, count = 1) {
+    this.waiters.notify(key, count);
   }
 
   async submit(caller: Caller, body: SubmitBody): Promise<{ requestId: string }> {
@@ -111,7 +122,7 @@ export class JobQueue {
       claimed_at: null,
       done_at: null,
     });
-    this.waiters.notify(keyOf(caller.projectId, body.model));
+    this.announce(keyOf(caller.projectId, body.model));
     for (const l of this.submitListeners) l(deploymentId);
     return { requestId: id };
   }
@@ -225,7 +236,7 @@ export class JobQueue {
           }
         } else if (await this.o.store.jobs.requeue(job)) {
           this.o.log?.('queue job returned to the queue: claim lapsed', { request_id: job.id, model: job.model, retries: job.retries + 1 });
-          this.waiters.notify(keyOf(job.project_id, job.model));
+          this.announce(keyOf(job.project_id, job.model));
         }
       }
       await this.deleteExpired(now.getTime());
@@ -250,7 +261,12 @@ export class JobQueue {
 
   private async release(job: JobRecord) {
     await this.o.store.jobs.unclaim(job.id);
-    this.waiters.notify(keyOf(job.project_id, job.model));
+    this.announce(keyOf(job.project_id, job.model));
+  }
+
+  private announce(key: string) {
+    if (this.o.announce) this.o.announce(key);
+    else this.waiters.notify(key);
   }
 
   private async deployment(caller: Caller, model: string): Promise<string> {

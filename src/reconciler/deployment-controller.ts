@@ -1,6 +1,6 @@
 import { errors } from '../contract/errors.js';
 import type { SecretBox } from '../domain/secret-box.js';
-import type { LogFilter, RuntimeDriver } from '../contract/runtime.js';
+import type { LogFilter, ReplicaState, RuntimeDriver } from '../contract/runtime.js';
 import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
@@ -28,6 +28,13 @@ export interface ControllerOptions {
   minReadyMs?: number;
   /** Deployments reconciled at once (default 4); the rest wait their turn. */
   maxConcurrent?: number;
+  /**
+   * Whether this instance may act (it holds the leader lease): checked before each reconcile
+   * and again before the runtime is changed. Always, without one.
+   */
+  holds?: () => boolean;
+  /** Told what runs of a deployment after each reconcile (`[]` once it is gone): other instances' gateways route by it. */
+  observed?: (projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) => Promise<void>;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -76,9 +83,7 @@ export class DeploymentController implements RuntimePort {
   }
 
   checkRunnable(draft: SpecDraft) {
-    if (this.o.driver.requiresCommand && draft.command.length === 0) {
-      throw errors.invalid('command', `command is required with the ${this.o.driver.kind} runtime: each replica runs command + args as a local process`);
-    }
+    checkRunnable(this.o.driver, draft);
   }
 
   logs(deploymentId: string, filter: LogFilter) {
@@ -135,11 +140,14 @@ export class DeploymentController implements RuntimePort {
   }
 
   async reconcile(id: string): Promise<Outcome> {
+    if (!this.mayAct()) return;
     const d = await this.o.store.findDeploymentById(id);
     if (!d) {
       this.o.preloader?.forget(id);
       this.o.routes?.remove(id);
+      if (!this.mayAct()) return;
       await this.o.driver.apply(id, []);
+      await this.o.observed?.('', '', id, []);
       return;
     }
     const spec = await buildRevisionSpec(
@@ -169,8 +177,12 @@ export class DeploymentController implements RuntimePort {
     const observed = this.o.driver.observe(id);
     const now = this.o.clock.nowMs();
     const minReadyMs = this.o.minReadyMs ?? 1000;
+    // The store reads above take time: a lease lost meanwhile must not reach the runtime.
+    if (!this.mayAct()) return;
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
-    this.o.routes?.update(d.project_id, d.name, id, this.o.driver.observe(id));
+    const after = this.o.driver.observe(id);
+    this.o.routes?.update(d.project_id, d.name, id, after);
+    await this.o.observed?.(d.project_id, d.name, id, after);
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
     // An image that cannot be pulled fails at once; a crash only after several restarts. Both keep retrying.
@@ -185,5 +197,16 @@ export class DeploymentController implements RuntimePort {
     // Time, not an event, makes a ready replica available: come back then.
     const wait = nextAvailability(d.revision_id, observed, now, minReadyMs);
     return wait === null ? undefined : { requeueAfterMs: wait };
+  }
+
+  private mayAct() {
+    return !this.stopped && (this.o.holds?.() ?? true);
+  }
+}
+
+/** Refuses (a 400) a deployment the runtime cannot run: the process runtime runs `command` itself. */
+export function checkRunnable(runtime: Pick<RuntimeDriver, 'kind' | 'requiresCommand'>, draft: SpecDraft) {
+  if (runtime.requiresCommand && draft.command.length === 0) {
+    throw errors.invalid('command', `command is required with the ${runtime.kind} runtime: each replica runs command + args as a local process`);
   }
 }

@@ -240,6 +240,39 @@ const STEPS: string[][] = [
     `UPDATE deployments SET autoscaled = 1 WHERE spec NOT LIKE '%"autoscaling":null%'`,
     'CREATE INDEX deployments_desired ON deployments (desired_replicas)',
   ],
+  [
+    // Several instances on one database (docs/architecture.md, "Several instances"): the
+    // leader's lease, the instances that serve, what the leader's runtime observes (for the
+    // others' gateways and API), and every instance's traffic per second (for the autoscaler).
+    `CREATE TABLE leader_lease (
+       name TEXT PRIMARY KEY,
+       holder TEXT,
+       holder_url TEXT,
+       term INTEGER NOT NULL,
+       renewals INTEGER NOT NULL)`,
+    `CREATE TABLE instances (
+       id TEXT PRIMARY KEY,
+       host TEXT NOT NULL,
+       data_dir TEXT NOT NULL,
+       runtime TEXT NOT NULL,
+       url TEXT NOT NULL,
+       seen_at BIGINT NOT NULL)`,
+    `CREATE TABLE replica_observations (
+       deployment_id TEXT PRIMARY KEY,
+       project_id TEXT NOT NULL,
+       name TEXT NOT NULL,
+       replicas TEXT NOT NULL)`,
+    `CREATE TABLE traffic_reports (
+       instance_id TEXT NOT NULL,
+       deployment_id TEXT NOT NULL,
+       second BIGINT NOT NULL,
+       requests INTEGER NOT NULL,
+       duration_ms DOUBLE PRECISION NOT NULL,
+       in_flight INTEGER NOT NULL,
+       held INTEGER NOT NULL,
+       PRIMARY KEY (instance_id, deployment_id, second))`,
+    'CREATE INDEX traffic_reports_by_second ON traffic_reports (second)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -4,6 +4,7 @@ import { JobStore } from './job-store.js';
 import { UsageStore } from './usage-store.js';
 import { MetricStore } from './metric-store.js';
 import { RevisionStore } from './revision-store.js';
+import { ClusterStore } from './cluster-store.js';
 import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
 /** The columns that hold sealed values, each bound to its row's id (SecretBox's additional data). */
@@ -36,6 +37,8 @@ export class Store {
   readonly metrics: MetricStore;
   /** Deployments' revision history. */
   readonly revisions: RevisionStore;
+  /** What several instances on one database share: the leader lease, heartbeats, observations, traffic. */
+  readonly cluster: ClusterStore;
 
   constructor(
     readonly db: Database,
@@ -46,6 +49,7 @@ export class Store {
     this.usage = new UsageStore(ex);
     this.metrics = new MetricStore(ex);
     this.revisions = new RevisionStore(ex);
+    this.cluster = new ClusterStore(ex);
   }
 
   transaction<T>(fn: (store: Store) => Promise<T>): Promise<T> {

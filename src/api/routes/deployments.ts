@@ -3,6 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import * as deployments from '../../commands/deployments.js';
 import type { CommandContext } from '../../commands/context.js';
 import { callerOf } from '../auth.js';
+import { forwardToLeader } from '../forward-to-leader.js';
 import { Deleted, IdParams, ListOf, errorResponses } from '../../contract/schemas/common.js';
 import {
   CreateDeploymentRequest,
@@ -71,6 +72,9 @@ export function deploymentRoutes(app: FastifyInstance, ctx: CommandContext) {
     },
     async (req, reply) => {
       const d = await deployments.findDeployment(ctx, callerOf(req), req.params.id);
+      // Several instances: the leader holds the runtime, and so the logs.
+      const leader = ctx.runtime.elsewhere?.();
+      if (leader) return forwardToLeader(leader, req, reply);
       const filter = { replicaId: req.query.replica_id, revisionId: req.query.revision };
       const lines = await ctx.runtime.logs(d.id, filter);
       if (!req.query.follow) return { lines };

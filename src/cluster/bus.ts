@@ -1,0 +1,125 @@
+import pg from 'pg';
+import type { Clock } from '../domain/clock.js';
+
+/** The channels instances tell each other things on; payloads are short strings. */
+export type Channel =
+  /** A queue (`project/model`) has a claimable job: wake a waiting worker. */
+  | 'jobs'
+  /** Work arrived for a deployment (`id held`): the leader's autoscaler sizes it at once. */
+  | 'wake'
+  /** A deployment was written through the API: the leader's controller converges it. */
+  | 'changed'
+  /** The leader's runtime observation of a deployment changed: gateways reload its replicas. */
+  | 'observed';
+
+/**
+ * Messages between the Gantry instances on one database. Every message is also delivered in
+ * this process, so a single instance and several take the same path. Delivery is best effort
+ * (a message sent while a listener reconnects is lost): each use also re-reads the store on a
+ * timer, and a message only makes that sooner.
+ */
+export interface Bus {
+  publish(channel: Channel, payload: string): void;
+  subscribe(channel: Channel, handler: (payload: string) => void): void;
+  close(): Promise<void>;
+}
+
+type Handlers = Map<Channel, ((payload: string) => void)[]>;
+
+function deliver(handlers: Handlers, channel: Channel, payload: string) {
+  for (const h of handlers.get(channel) ?? []) h(payload);
+}
+
+/** One process (SQLite): messages are delivered here only. */
+export class LocalBus implements Bus {
+  private readonly handlers: Handlers = new Map();
+
+  publish(channel: Channel, payload: string) {
+    deliver(this.handlers, channel, payload);
+  }
+
+  subscribe(channel: Channel, handler: (payload: string) => void) {
+    this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler]);
+  }
+
+  async close() {}
+}
+
+const PREFIX = 'gantry_';
+const CHANNELS: Channel[] = ['jobs', 'wake', 'changed', 'observed'];
+
+/**
+ * PostgreSQL LISTEN/NOTIFY, as graphile-worker wakes its workers: one dedicated connection
+ * listens (reconnecting with backoff when it drops); NOTIFY goes through the store's pool.
+ * A message carries its sender, so an instance does not handle its own twice.
+ */
+export class PostgresBus implements Bus {
+  private readonly handlers: Handlers = new Map();
+  private client: pg.Client | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly url: string,
+    private readonly sender: string,
+    private readonly notify: (channel: string, payload: string) => Promise<unknown>,
+    private readonly clock: Clock,
+    private readonly log: (msg: string, fields: object) => void,
+  ) {}
+
+  static async open(
+    url: string,
+    sender: string,
+    notify: (channel: string, payload: string) => Promise<unknown>,
+    clock: Clock,
+    log: (msg: string, fields: object) => void,
+  ) {
+    const bus = new PostgresBus(url, sender, notify, clock, log);
+    await bus.connect();
+    return bus;
+  }
+
+  publish(channel: Channel, payload: string) {
+    deliver(this.handlers, channel, payload);
+    this.notify(PREFIX + channel, `${this.sender} ${payload}`).catch((err: Error) => this.log('notify failed', { channel, error: err.message }));
+  }
+
+  subscribe(channel: Channel, handler: (payload: string) => void) {
+    this.handlers.set(channel, [...(this.handlers.get(channel) ?? []), handler]);
+  }
+
+  async close() {
+    this.closed = true;
+    await this.client?.end().catch(() => {});
+  }
+
+  private async connect() {
+    const client = new pg.Client({ connectionString: this.url });
+    client.on('notification', (n) => {
+      const space = n.payload?.indexOf(' ') ?? -1;
+      if (space < 0 || !n.channel.startsWith(PREFIX) || n.payload!.slice(0, space) === this.sender) return;
+      deliver(this.handlers, n.channel.slice(PREFIX.length) as Channel, n.payload!.slice(space + 1));
+    });
+    client.on('error', (err) => {
+      this.log('listen connection lost; reconnecting', { error: err.message });
+      void this.reconnect(client);
+    });
+    client.on('end', () => void this.reconnect(client));
+    await client.connect();
+    for (const c of CHANNELS) await client.query(`LISTEN ${PREFIX}${c}`);
+    this.client = client;
+  }
+
+  private async reconnect(dead: pg.Client) {
+    if (this.closed || this.client !== dead) return;
+    this.client = null;
+    for (let delayMs = 200; !this.closed; delayMs = Math.min(delayMs * 2, 5000)) {
+      await this.clock.sleep(delayMs);
+      try {
+        await this.connect();
+        return;
+      } catch {
+        // The next attempt waits longer.
+      }
+    }
+  }
+}
