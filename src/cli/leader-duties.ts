@@ -54,9 +54,12 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
   const { routes, traffic, metrics, queue, endpoints, observations } = { ...parts, observations: o.observations };
   // A ready replica about to stop leaves every gateway's routes first and finishes what it
   // serves (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
-  const driver = await openDriver(o.config, o.gpus, async (deploymentId, replicaId, graceMs) => {
-    await observations.leaving(deploymentId, replicaId).catch((err: Error) => logger.warn({ error: err.message }, 'could not tell other gateways'));
-    await routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000));
+  const driver = await openDriver(o.config, o.gpus, {
+    beforeStop: async (deploymentId, replicaId, graceMs) => {
+      await observations.leaving(deploymentId, replicaId).catch((err: Error) => logger.warn({ error: err.message }, 'could not tell other gateways'));
+      await routes.drain(deploymentId, replicaId, Math.min(graceMs, 30_000));
+    },
+    mayStart: o.holds,
   });
   const preloader = new VolumePreloader({ store: ctx.store, blobs: o.blobs, volumesDir: o.platform.volumesDir, clock: ctx.clock });
   const controller = new DeploymentController({

@@ -5,7 +5,7 @@ import { systemClock } from '../domain/clock.js';
 import { randomIds, type IdSource } from '../domain/ids.js';
 import { parseSecretKey, SecretBox } from '../domain/secret-box.js';
 import { openDatabase } from '../store/database.js';
-import { DockerDriver } from '../runtime/docker/docker-driver.js';
+import { DockerDriver, dirOwner } from '../runtime/docker/docker-driver.js';
 import { KubernetesDriver } from '../runtime/kubernetes/kubernetes-driver.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
@@ -115,10 +115,10 @@ function writeAtomically(path: string, text: string) {
 }
 
 /** The runtime chosen with --runtime; each replica's directory (logs, working dir) is under the data dir. */
-export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?: ReplicaOptions['beforeStop']): Promise<RuntimeDriver> {
+export async function openDriver(config: Config, gpus: GpuInventory, hooks: Pick<ReplicaOptions, 'beforeStop' | 'mayStart'> = {}): Promise<RuntimeDriver> {
   if (config.runtime === 'kubernetes') return openKubernetes(config);
   const dir = join(config.dataDir, 'replicas');
-  const common = { dir, gpus, ...(beforeStop ? { beforeStop } : {}) };
+  const common = { dir, gpus, ...hooks };
   if (config.runtime === 'process') {
     const log = (msg: string) => process.stdout.write(`${msg}\n`);
     return new ProcessDriver({ ...common, baseEnv: config.baseEnv, log, sandbox: openSandbox(config, log) });
@@ -132,7 +132,10 @@ export async function openDriver(config: Config, gpus: GpuInventory, beforeStop?
     }
   }
   try {
-    return await DockerDriver.open({ ...common, host: config.dockerHost, ...(registryAuths ? { registryAuths } : {}) });
+    // On PostgreSQL every instance may lead and must adopt the same containers: they belong
+    // to the database, as the kubernetes runtime's objects do, not to one data dir.
+    const owner = config.databaseUrl.startsWith('sqlite:') ? {} : { owner: databaseOwner(config), formerOwners: [dirOwner(dir)] };
+    return await DockerDriver.open({ ...common, host: config.dockerHost, ...owner, ...(registryAuths ? { registryAuths } : {}) });
   } catch (err) {
     throw new ConfigError(`the docker runtime needs the Docker Engine API (--docker-host / DOCKER_HOST): ${(err as Error).message}`);
   }
@@ -153,7 +156,7 @@ async function openKubernetes(config: Config): Promise<RuntimeDriver> {
       kubeconfig,
       namespace: config.namespace,
       ...(config.volumeFetcherImage ? { volumeFetcherImage: config.volumeFetcherImage } : {}),
-      owner: createHash('sha256').update(config.databaseUrl).digest('hex').slice(0, 16),
+      owner: databaseOwner(config),
       clock: systemClock,
       log: (msg, fields) => process.stdout.write(`${msg} ${JSON.stringify(fields ?? {})}\n`),
     });
@@ -179,4 +182,9 @@ function openSandbox(config: Config, log: (msg: string) => void): BwrapSandbox |
   if (config.sandbox === 'bwrap') throw new ConfigError(`--sandbox bwrap (GANTRY_SANDBOX): cannot sandbox replicas here: ${why}`);
   log(`WARNING: process replicas are not sandboxed (${why}): each can read the data dir, keys and database, and every other replica; see docs/security.md`);
   return null;
+}
+
+/** The owner label of a runtime's objects when they belong to the database (every instance of it). */
+function databaseOwner(config: Config) {
+  return createHash('sha256').update(config.databaseUrl).digest('hex').slice(0, 16);
 }

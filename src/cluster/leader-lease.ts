@@ -76,7 +76,8 @@ export class LeaderLease {
     return Math.max(100, Math.floor(this.o.leaseMs / 3));
   }
 
-  private async tick() {
+  /** One election step: renew, or look and take over (the timer calls it every third of the lease). */
+  async tick() {
     // A step that hangs (the database unreachable) must not keep an expired leader acting.
     this.emit();
     if (this.stepping) return;

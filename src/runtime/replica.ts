@@ -47,6 +47,11 @@ export interface ReplicaOptions {
   ids: IdSource;
   /** Called before a ready replica is stopped: the gateway takes it out and lets its requests end. */
   beforeStop?: (deploymentId: string, replicaId: string, graceMs: number) => Promise<void>;
+  /**
+   * Whether this Gantry may start workloads now (it holds the leader lease): a leader that
+   * stalled past its lease must not restart a replica before it learns it no longer leads.
+   */
+  mayStart?: () => boolean;
 }
 
 /**
@@ -101,7 +106,7 @@ export class Replica {
 
   /** Starts the workload, once it holds the GPUs it needs. */
   async run() {
-    if (this.stopping || this.running || this.starting) return;
+    if (this.stopping || this.running || this.starting || this.opts.mayStart?.() === false) return;
     const got = this.opts.gpus.allocate(this.id, this.spec.gpuType, this.spec.gpuCount, this.gpuIndices ?? undefined);
     if ('missing' in got) return this.wait('Unschedulable', got.missing);
     this.gpuIndices = got.indices;

@@ -15,6 +15,8 @@ export type DockerDriverOptions = ReplicaDriverOptions & {
    * engine never adopt each other's. Defaults to a hash of `dir`.
    */
   owner?: string;
+  /** Owners this Gantry's containers had before (a single instance's dir hash, before it shared its database): adopted too. */
+  formerOwners?: string[];
 };
 
 /**
@@ -34,7 +36,7 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
     super(options);
     this.api = new DockerApi(options.host);
     this.images = new ImagePuller(this.api, options.registryAuths);
-    this.owner = options.owner ?? createHash('sha256').update(options.dir).digest('hex').slice(0, 16);
+    this.owner = options.owner ?? dirOwner(options.dir);
   }
 
   /** Connects to the engine (a clear error when it cannot) and adopts this owner's containers. */
@@ -42,7 +44,7 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
     const driver = new DockerDriver(options);
     try {
       await driver.api.call('GET', '/version');
-      await driver.adoptAll();
+      await driver.adoptAll(options.formerOwners ?? []);
     } catch (err) {
       await driver.api.close();
       throw err;
@@ -65,9 +67,12 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
     await this.api.close();
   }
 
-  private async adoptAll() {
-    const filters = JSON.stringify({ label: [`${LABEL.owner}=${this.owner}`] });
-    const { body: list } = await this.api.call<{ Id: string }[]>('GET', '/containers/json', { query: { all: true, filters } });
+  private async adoptAll(formerOwners: string[]) {
+    const list: { Id: string }[] = [];
+    for (const owner of new Set([this.owner, ...formerOwners])) {
+      const filters = JSON.stringify({ label: [`${LABEL.owner}=${owner}`] });
+      list.push(...(await this.api.call<{ Id: string }[]>('GET', '/containers/json', { query: { all: true, filters } })).body);
+    }
     for (const { Id } of list) {
       const { status, body: info } = await this.api.call<ContainerInfo>('GET', `/containers/${Id}/json`, {}, [404]);
       if (status === 404) continue;
@@ -83,6 +88,11 @@ export class DockerDriver extends ReplicaDriver implements ContainerEngine {
       this.add(replicaId, spec, gpus, new ContainerWorkload(this, containerName(replicaId), bodyFromInspect(info), Id));
     }
   }
+}
+
+/** The owner of a single instance's containers: a hash of its replicas dir. */
+export function dirOwner(dir: string) {
+  return createHash('sha256').update(dir).digest('hex').slice(0, 16);
 }
 
 function containerName(replicaId: string) {
