@@ -5,6 +5,12 @@ const HISTORY_SECONDS = 3600;
 const SAMPLE_CAP = 4096;
 /** Other instances' in-flight and held requests count this long after their last report. */
 const REMOTE_LOAD_MS = 3000;
+/**
+ * Other instances report a second once it is over, and the leader merges reports once a
+ * second: their traffic arrives this many seconds late, so a window reads theirs this much
+ * earlier (a two-second burst window would otherwise see none of it).
+ */
+const REMOTE_LAG_SECONDS = 2;
 
 /** Requests finished per second and their total duration, for the last hour. */
 class Seconds {
@@ -127,11 +133,10 @@ export class Traffic {
     let count = 0;
     let durationMs = 0;
     for (let s = now - seconds + 1; s <= now; s++) {
-      for (const series of [t.local, t.remote]) {
-        const at = series.at(s);
-        count += at.count;
-        durationMs += at.durationMs;
-      }
+      const local = t.local.at(s);
+      const remote = t.remote.at(s - REMOTE_LAG_SECONDS);
+      count += local.count + remote.count;
+      durationMs += local.durationMs + remote.durationMs;
     }
     return { count, durationMs, seconds };
   }

@@ -38,9 +38,7 @@ describe('SIGKILL of the leader under API, gateway and queue load (docker runtim
     for (let i = 0; i < 3; i++) {
       const dir = mkdtempSync(join(tmpdir(), `gantry-failover-${i}-`));
       dirs.push(dir);
-      instances.push(
-        await startGantry(['--data-dir', dir, '--database', db.url, '--runtime', 'docker', '--docker-host', host!, '--rate-limit', '0'], env),
-      );
+      instances.push(await startGantry(['--data-dir', dir, '--database', db.url, '--runtime', 'docker', '--docker-host', host!, '--rate-limit', '0'], env));
     }
   });
   after(async () => {

@@ -112,6 +112,40 @@ describe('several instances on one PostgreSQL (process runtime)', { skip: postgr
     }
   });
 
+  test('the autoscaler sizes on the traffic of every instance: load on followers scales as the same load on the leader', async () => {
+    const [viaA] = callers();
+    const autoscaled = (name: string) =>
+      workerDeployment(name, { min_replicas: 1, max_replicas: 4, autoscaling: { metric: 'HTTPTotalRequests', target: 4, time_interval_minutes: 1 } });
+    /** 12 requests a second (3 replicas' worth at 4 each) for `seconds`, spread over `through`; answers the most replicas asked for meanwhile. */
+    const load = async (name: string, through: GantryProcess[], seconds: number) => {
+      assert.equal((await viaA!('POST', '/v1/deployments', autoscaled(name))).status, 200);
+      await eventually(
+        () => viaA!('GET', `/v1/deployments/${name}`),
+        (r) => r.body.ready_replicas === 1,
+        20000,
+      );
+      let most = 0;
+      const sent: Promise<unknown>[] = [];
+      for (let i = 0; i < seconds * 12; i++) {
+        const g = through[i % through.length]!;
+        sent.push(fetch(`${g.url}/v1/deployment-request/${name}/hello`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.arrayBuffer()));
+        await new Promise((r) => setTimeout(r, 1000 / 12));
+        if (i % 12 === 0) most = Math.max(most, (await viaA!('GET', `/v1/deployments/${name}`)).body.desired_replicas);
+      }
+      await Promise.all(sent);
+      return Math.max(most, (await viaA!('GET', `/v1/deployments/${name}`)).body.desired_replicas);
+    };
+    const leader = instances[await leaderIndex()]!;
+    const followers = instances.filter((g) => g !== leader);
+    const onLeader = await load('on-leader', [leader], 8);
+    const onFollowers = await load('on-followers', followers, 8);
+    const split = await load('split', [leader, followers[0]!], 8);
+    for (const name of ['on-leader', 'on-followers', 'split']) await viaA!('DELETE', `/v1/deployments/${name}`);
+    assert.ok(onLeader >= 3, `12 req/s through the leader asks for 3 replicas or more (got ${onLeader})`);
+    assert.ok(onFollowers >= 3, `the same load through the two followers only, which the leader never sees itself (got ${onFollowers})`);
+    assert.ok(split >= 3, `the same load split between the leader and a follower (got ${split})`);
+  });
+
   test('a leader that stalls past its lease is replaced, and stops acting before it acts again (fencing)', async () => {
     const id = (await callers()[1]!('GET', '/v1/deployments/web')).body.id as string;
     const stalled = await leaderIndex();
