@@ -8,7 +8,7 @@ const LAYERS = [
   ['domain'], // pure rules: defaults, validation, status, revisions, clock and ids
   ['store', 'storage', 'runtime', 'gateway'], // the database, blobs, replicas, the data plane's pieces
   ['endpoints', 'queue', 'metrics', 'registry'],
-  ['usage', 'reconciler', 'autoscaler'], // control loops
+  ['usage', 'reconciler', 'autoscaler', 'cluster'], // control loops; several instances' lease, messages and shared state
   ['commands'], // what a request (or a chore acting like one) does
   ['api'], // HTTP: routes, auth, error rendering
   ['config', 'app'],

@@ -1,6 +1,6 @@
 import type { Observed, RuntimePort, SpecDraft } from '../contract/ports.js';
 import type { LogFilter, RuntimeDriver } from '../contract/runtime.js';
-import { checkRunnable } from '../reconciler/deployment-controller.js';
+import { checkRunnable } from '../domain/deployment.js';
 import type { Bus } from './bus.js';
 import type { Observations } from './observations.js';
 

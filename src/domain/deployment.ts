@@ -5,6 +5,7 @@ import { errors } from '../contract/errors.js';
 import type { DeploymentRecord, DeploymentSpec } from '../contract/records.js';
 import { normalizeAutoscaling } from './autoscaling.js';
 import type { Observed, SpecDraft } from '../contract/ports.js';
+import type { RuntimeDriver } from '../contract/runtime.js';
 
 /**
  * The platform lists the revision id among a deployment's variables (as Together does). A
@@ -236,4 +237,11 @@ export function renderRevision(r: { revision_id: string; revision_number: number
 export function clampDesired(spec: DeploymentSpec, previous: number | undefined): number {
   if (!spec.autoscaling || previous === undefined) return spec.min_replicas;
   return Math.min(spec.max_replicas, Math.max(spec.min_replicas, previous));
+}
+
+/** Refuses (a 400) a deployment the runtime cannot run: the process runtime runs `command` itself. */
+export function checkRunnable(runtime: Pick<RuntimeDriver, 'kind' | 'requiresCommand'>, draft: SpecDraft) {
+  if (runtime.requiresCommand && draft.command.length === 0) {
+    throw errors.invalid('command', `command is required with the ${runtime.kind} runtime: each replica runs command + args as a local process`);
+  }
 }

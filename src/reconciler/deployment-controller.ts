@@ -1,10 +1,10 @@
-import { errors } from '../contract/errors.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import type { LogFilter, ReplicaState, RuntimeDriver } from '../contract/runtime.js';
 import type { RoutingTable } from '../gateway/routing-table.js';
 import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
+import { checkRunnable } from '../domain/deployment.js';
 import type { VolumePreloader } from './volume-preload.js';
 import { TerminalError, WorkQueue, type Outcome } from './work-queue.js';
 import type { Clock, Timer } from '../domain/clock.js';
@@ -201,12 +201,5 @@ export class DeploymentController implements RuntimePort {
 
   private mayAct() {
     return !this.stopped && (this.o.holds?.() ?? true);
-  }
-}
-
-/** Refuses (a 400) a deployment the runtime cannot run: the process runtime runs `command` itself. */
-export function checkRunnable(runtime: Pick<RuntimeDriver, 'kind' | 'requiresCommand'>, draft: SpecDraft) {
-  if (runtime.requiresCommand && draft.command.length === 0) {
-    throw errors.invalid('command', `command is required with the ${runtime.kind} runtime: each replica runs command + args as a local process`);
   }
 }
