@@ -1,10 +1,8 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { createFastify } from './api/fastify.js';
 import swagger from '@fastify/swagger';
 import type { CommandContext } from './commands/context.js';
 import { KeyResolver, callerOf, requireApiKey } from './api/auth.js';
-import { clientErrorHandler, frameworkErrors, installErrorHandling, installJsonParser } from './api/error-handler.js';
-import { validatorCompiler } from './api/validation.js';
-import { installClientDeadlines } from './api/client-deadlines.js';
 import { deploymentRoutes } from './api/routes/deployments.js';
 import { deploymentRevisionRoutes } from './api/routes/deployment-revisions.js';
 import { secretRoutes } from './api/routes/secrets.js';
@@ -29,11 +27,8 @@ import type { JobQueue } from './queue/job-queue.js';
 import { gatewayRoutes, type GatewayTimeouts } from './api/routes/gateway.js';
 import type { RoutingTable } from './gateway/routing-table.js';
 import type { Traffic } from './gateway/traffic.js';
-import { instrumentHttp, type Metrics } from './metrics/http-metrics.js';
+import type { Metrics } from './metrics/http-metrics.js';
 import { VERSION } from './version.js';
-
-/** Ids and names are at most 100 characters; a little room for ids with prefixes. */
-const MAX_PARAM_LENGTH = 200;
 
 /** What the app is made of; `wireApp` (cli/wiring.ts) builds it the same way for serve and tests. */
 export interface AppDeps {
@@ -75,27 +70,7 @@ export interface AppDeps {
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { bodyLimit, metrics, queue, importer } = deps;
   const endpointEnv = deps.endpoints;
-  const options = {
-    bodyLimit,
-    loggerInstance: deps.logger,
-    // Per-request log lines would cost more than the requests themselves; errors are still logged.
-    logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
-    frameworkErrors: frameworkErrors(MAX_PARAM_LENGTH),
-    clientErrorHandler,
-  };
-  // One app either way; only the server under it differs (Fastify types the two apart).
-  const app = (deps.https ? Fastify({ ...options, https: deps.https }) : Fastify(options)) as unknown as FastifyInstance;
-  app.decorateRequest('caller', null);
-  app.setValidatorCompiler(validatorCompiler);
-  // The API takes JSON only; any other body is a 415, not a string to be misread.
-  app.removeContentTypeParser('text/plain');
-  installJsonParser(app, bodyLimit);
-  installClientDeadlines(app, deps.ctx.clock);
-  installErrorHandling(app, bodyLimit);
-
-  instrumentHttp(app, metrics);
+  const app = createFastify(deps);
 
   await app.register(swagger, {
     openapi: {

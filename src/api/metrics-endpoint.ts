@@ -19,7 +19,7 @@ export function metricsRoute(app: FastifyInstance, metrics: Metrics, token: stri
   app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
     if (!allowed(req.headers.authorization, token)) throw REFUSED();
     reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return metrics.text();
   });
 }
 
@@ -36,7 +36,7 @@ export async function listenForMetrics(
     const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
     if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') return send(404, 'text/plain', 'only GET /metrics is served here\n');
     if (!allowed(req.headers.authorization, token)) return send(401, 'application/json', JSON.stringify(REFUSED().toBody()));
-    metrics.registry.metrics().then(
+    metrics.text().then(
       (text) => send(200, metrics.registry.contentType, text),
       (err: Error) => send(500, 'text/plain', `${err.message}\n`),
     );

@@ -1,12 +1,11 @@
-import { unwatchFile, watchFile, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync, unwatchFile, watchFile, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../app.js';
 import { LocalBus, PostgresBus } from '../cluster/bus.js';
 import { ClusterRuntime } from '../cluster/cluster-runtime.js';
-import { cannotJoin, INSTANCE_LIVE_MS } from '../cluster/instances.js';
+import { cannotJoin, goneFromHost, INSTANCE_LIVE_MS } from '../cluster/instances.js';
 import { LeaderLease } from '../cluster/leader-lease.js';
 import { Observations } from '../cluster/observations.js';
 import { TrafficExchange } from '../cluster/traffic-exchange.js';
@@ -20,13 +19,16 @@ import { every } from '../domain/periodic.js';
 import type { PlatformEnv } from '../reconciler/revision-spec.js';
 import { detectGpus, GpuInventory, type GpuCapacity } from '../runtime/gpus.js';
 import { FsBlobStore } from '../storage/fs-blob-store.js';
+import { isGatewayWorker, serveGatewayWorker, startGatewayWorkers, type GatewayWorkers } from './gateway-workers.js';
 import { startDuties, type Duties } from './leader-duties.js';
+import { listenOn } from './listen.js';
 import { loadInstanceId, loadSecretBox, openStore } from './runtime-deps.js';
 import { GantryRegistry } from './registry.js';
 import { loadTls } from './tls.js';
 import { wireApp } from './wiring.js';
 
 export async function serve(config: Config) {
+  if (isGatewayWorker()) return serveGatewayWorker(config);
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] });
   const deps = await openStore(config);
   const secretBox = loadSecretBox(config);
@@ -90,15 +92,18 @@ export async function serve(config: Config) {
     holder: member,
     url: () => platform.apiBaseUrl,
     leaseMs: config.leaderLeaseSeconds * 1000,
+    holderGone: async (holder) => goneFromHost(await deps.store.cluster.instance(holder), hostname()),
     log: (msg, fields) => logger.info(fields, msg),
   });
   const observations = new Observations(deps.store.cluster, bus, routes, deps.clock, clusterLog);
   const runtime = new ClusterRuntime(observations, bus, { kind: config.runtime, requiresCommand: config.runtime === 'process' }, () => lease.leaderUrl());
   ctx.runtime = runtime;
   registerRuntimeGauges(metrics, routes, runtime, () => lease.holds());
-  // Traffic goes to the leader through the store, where instances can share one (PostgreSQL).
+  // Traffic goes to the leader through the store, where other instances (PostgreSQL) or this one's gateway workers report it.
   const exchange =
-    deps.store.db.dialect === 'postgres' ? new TrafficExchange({ store: deps.store.cluster, traffic, routes, clock: deps.clock, instanceId: member }) : null;
+    deps.store.db.dialect === 'postgres' || config.gatewayWorkers > 1
+      ? new TrafficExchange({ store: deps.store.cluster, traffic, routes, clock: deps.clock, instanceId: member })
+      : null;
   let duties: Duties | null = null;
   // Work for a deployment (a held request, a submitted job) on any instance wakes the leader's autoscaler.
   routes.onHold((id) => bus.publish('wake', `${id} ${routes.held(id)} ${member}`));
@@ -119,12 +124,21 @@ export async function serve(config: Config) {
     rateLimits: config.rateLimits,
     leading: () => lease.holds(),
   });
-  const me = { id: member, host: hostname(), data_dir: config.dataDir, runtime: config.runtime };
+  const me = { id: member, host: hostname(), data_dir: config.dataDir, runtime: config.runtime, pid: process.pid };
   const refusal = cannotJoin(me, await deps.store.cluster.liveInstances(deps.clock.nowMs() - INSTANCE_LIVE_MS));
   if (refusal) throw new ConfigError(refusal);
   const metricsServer = config.metricsListen ? await listenForMetrics(metrics, config.metricsToken, config.metricsListen) : null;
   if (metricsServer) process.stdout.write(`metrics on ${metricsServer.url}/metrics\n`);
-  const address = await listenOn(app, config);
+  // With gateway workers, they hold the listen socket and this process answers what they pass on.
+  let workers: GatewayWorkers | null = null;
+  const runDir = config.gatewayWorkers > 1 ? mkdtempSync(join(tmpdir(), 'gantry-main-')) : null;
+  let address: string;
+  if (runDir) {
+    const mainSocket = join(runDir, 'api.sock');
+    await app.listen({ path: mainSocket });
+    workers = await startGatewayWorkers({ count: config.gatewayWorkers, mainSocket, bus, metrics, log: logger });
+    address = workers.address;
+  } else address = await listenOn(app, config);
   platform.apiBaseUrl ||= address.replace('://0.0.0.0', '://127.0.0.1').replace('://[::]', '://127.0.0.1');
   const registryHost = await registry?.start(platform.apiBaseUrl, deps.clock, deps.ids, (msg) => logger.warn(msg));
   if (registryHost) platform.registryHost = registryHost;
@@ -191,7 +205,9 @@ export async function serve(config: Config) {
     unwatchFile(keyFile);
     stopHeartbeat();
     importer.stop();
+    await workers?.stop();
     await app.close();
+    if (runDir) rmSync(runDir, { recursive: true, force: true });
     metricsServer?.server.close();
     // The duties stop before the lease is given up: a process-runtime leader's replicas end
     // gracefully before the next leader starts its own. Containers and pods keep running and
@@ -208,22 +224,4 @@ export async function serve(config: Config) {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-/** Listens, turning the common failures into a message that says what to do. */
-async function listenOn(app: FastifyInstance, config: Config): Promise<string> {
-  const { host, port } = config.listen;
-  try {
-    return await app.listen({ host, port });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE')
-      throw new ConfigError(
-        `--listen (GANTRY_LISTEN): ${host}:${port} is already in use (another gantry serve?); choose another port with --listen ${host}:PORT, or port 0 for a free one`,
-      );
-    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`--listen (GANTRY_LISTEN): ${host} is not an address of this machine`);
-    if (code === 'EACCES')
-      throw new ConfigError(`--listen (GANTRY_LISTEN): not allowed to listen on port ${port} (ports below 1024 need root); choose another with --listen`);
-    throw err;
-  }
 }

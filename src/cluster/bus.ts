@@ -24,9 +24,9 @@ export interface Bus {
   close(): Promise<void>;
 }
 
-type Handlers = Map<Channel, ((payload: string) => void)[]>;
+export type Handlers = Map<Channel, ((payload: string) => void)[]>;
 
-function deliver(handlers: Handlers, channel: Channel, payload: string) {
+export function deliverTo(handlers: Handlers, channel: Channel, payload: string) {
   for (const h of handlers.get(channel) ?? []) h(payload);
 }
 
@@ -35,7 +35,7 @@ export class LocalBus implements Bus {
   private readonly handlers: Handlers = new Map();
 
   publish(channel: Channel, payload: string) {
-    deliver(this.handlers, channel, payload);
+    deliverTo(this.handlers, channel, payload);
   }
 
   subscribe(channel: Channel, handler: (payload: string) => void) {
@@ -46,7 +46,7 @@ export class LocalBus implements Bus {
 }
 
 const PREFIX = 'gantry_';
-const CHANNELS: Channel[] = ['jobs', 'wake', 'changed', 'observed'];
+export const CHANNELS: Channel[] = ['jobs', 'wake', 'changed', 'observed'];
 
 /**
  * PostgreSQL LISTEN/NOTIFY, as graphile-worker wakes its workers: one dedicated connection
@@ -79,7 +79,7 @@ export class PostgresBus implements Bus {
   }
 
   publish(channel: Channel, payload: string) {
-    deliver(this.handlers, channel, payload);
+    deliverTo(this.handlers, channel, payload);
     this.notify(PREFIX + channel, `${this.sender} ${payload}`).catch((err: Error) => this.log('notify failed', { channel, error: err.message }));
   }
 
@@ -97,7 +97,7 @@ export class PostgresBus implements Bus {
     client.on('notification', (n) => {
       const space = n.payload?.indexOf(' ') ?? -1;
       if (space < 0 || !n.channel.startsWith(PREFIX) || n.payload!.slice(0, space) === this.sender) return;
-      deliver(this.handlers, n.channel.slice(PREFIX.length) as Channel, n.payload!.slice(space + 1));
+      deliverTo(this.handlers, n.channel.slice(PREFIX.length) as Channel, n.payload!.slice(space + 1));
     });
     client.on('error', (err) => {
       this.log('listen connection lost; reconnecting', { error: err.message });

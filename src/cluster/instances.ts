@@ -25,3 +25,14 @@ export function cannotJoin(me: Pick<InstanceRecord, 'host' | 'data_dir' | 'runti
   }
   return null;
 }
+
+/** Whether `holder` was an instance on `host` whose process no longer runs (signal 0 finds no such process). */
+export function goneFromHost(holder: InstanceRecord | undefined, host: string): boolean {
+  if (!holder || holder.host !== host || holder.pid <= 0) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

@@ -10,6 +10,11 @@ export interface LeaderLeaseOptions {
   url: () => string;
   /** How long a lease lasts without a renewal (`--leader-lease-seconds`). */
   leaseMs: number;
+  /**
+   * Whether the holder is known to be gone (a process of this machine that no longer exists):
+   * then there is nothing to wait for, as after a restart of a lone instance.
+   */
+  holderGone?: (holder: string) => Promise<boolean>;
   log?: (msg: string, fields: object) => void;
 }
 
@@ -107,7 +112,7 @@ export class LeaderLease {
     }
     const unchanged = this.seen && sameLease(this.seen.lease, lease);
     if (!unchanged) this.seen = { lease, atMs: readAt };
-    const expired = lease.holder === null || (unchanged && readAt - this.seen!.atMs >= this.o.leaseMs);
+    const expired = lease.holder === null || (unchanged && readAt - this.seen!.atMs >= this.o.leaseMs) || ((await this.o.holderGone?.(lease.holder)) ?? false);
     if (expired && (await this.o.store.takeLease(LEASE_NAME, lease, this.o.holder, this.o.url()))) {
       this.term = lease.term + 1;
       this.validUntil = started + this.validityMs();

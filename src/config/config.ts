@@ -59,6 +59,8 @@ export interface Config {
   jobRetentionDays: number;
   /** Deployments the controller reconciles at once. */
   reconcileConcurrency: number;
+  /** Processes serving the data plane on the listen socket; 1: the main process alone. */
+  gatewayWorkers: number;
   /** Several instances: how long the leader's lease lasts without a renewal, in seconds. */
   leaderLeaseSeconds: number;
   /** Per-key limits: API requests per second, queue long polls held at once (0: none). */
@@ -174,6 +176,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
   const idleGraceSeconds = wholeNumber(pick('idleGraceSeconds'), 300, 0);
   const reconcileConcurrency = wholeNumber(pick('reconcileConcurrency'), 4, 1);
   const leaderLeaseSeconds = wholeNumber(pick('leaderLeaseSeconds'), 3, 1);
+  const gatewayWorkers = wholeNumber(pick('gatewayWorkers'), 1, 1);
   const jobRetentionDays = wholeNumber(pick('jobRetentionDays'), 7, 0);
   const rateLimits = { requestsPerSecond: wholeNumber(pick('rateLimit'), 1000, 0), longPolls: wholeNumber(pick('maxLongPolls'), 100, 0) };
   const endpoints = parseEndpoints(file, env.HF_ENDPOINT, addressList(pick('fetchAllow')), cwd);
@@ -197,6 +200,7 @@ export function loadConfig(flags: Flags, env: Record<string, string | undefined>
     idleGraceSeconds,
     reconcileConcurrency,
     leaderLeaseSeconds,
+    gatewayWorkers,
     jobRetentionDays,
     rateLimits,
     metricsToken: pick('metricsToken').value,

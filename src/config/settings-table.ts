@@ -241,6 +241,14 @@ export const SETTINGS = {
     scope: 'serve',
     help: 'finished queue jobs (done, failed, canceled) are deleted this many days after they end; 0 keeps them (default 7)',
   },
+  gatewayWorkers: {
+    flag: '--gateway-workers',
+    arg: 'n',
+    env: 'GANTRY_GATEWAY_WORKERS',
+    file: 'gateway_workers',
+    scope: 'serve',
+    help: 'processes that share the listen socket and serve the data plane (deployment requests, inference, WebSocket); 1: this process alone (default 1)',
+  },
   leaderLeaseSeconds: {
     flag: '--leader-lease-seconds',
     arg: 's',

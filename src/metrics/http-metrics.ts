@@ -35,7 +35,16 @@ export function createMetrics() {
     labelNames: ['direction'] as const,
     registers: [registry],
   });
-  return { registry, requests, duration, gatewayRequests, gatewayDuration, autoscalerDecisions };
+  return {
+    registry,
+    requests,
+    duration,
+    gatewayRequests,
+    gatewayDuration,
+    autoscalerDecisions,
+    /** The exposition /metrics serves: this registry's, or with gateway workers every process's summed (cli/gateway-workers.ts). */
+    text: (): Promise<string> => registry.metrics(),
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -50,6 +59,18 @@ export function instrumentHttp(app: FastifyInstance, metrics: Metrics) {
 }
 
 /** Gauges read when scraped: requests held by the gateway, and replicas by state. */
+/** Requests held by this process's gateway for a ready replica (each gateway worker has its own). */
+export function registerHeldGauge(metrics: Metrics, routes: RoutingTable) {
+  new Gauge({
+    name: 'gantry_gateway_held_requests',
+    help: 'Requests waiting for a ready replica',
+    registers: [metrics.registry],
+    collect() {
+      this.set(routes.heldTotal());
+    },
+  });
+}
+
 export function registerRuntimeGauges(
   metrics: Metrics,
   routes: RoutingTable,
@@ -64,14 +85,7 @@ export function registerRuntimeGauges(
       this.set(leading() ? 1 : 0);
     },
   });
-  new Gauge({
-    name: 'gantry_gateway_held_requests',
-    help: 'Requests waiting for a ready replica',
-    registers: [metrics.registry],
-    collect() {
-      this.set(routes.heldTotal());
-    },
-  });
+  registerHeldGauge(metrics, routes);
   new Gauge({
     name: 'gantry_replicas',
     help: 'Replicas by state: ready, starting (running, not ready yet), waiting',

@@ -15,6 +15,8 @@ export interface InstanceRecord {
   data_dir: string;
   runtime: string;
   url: string;
+  /** Its process id on `host`. */
+  pid: number;
   /** Epoch ms of its last heartbeat. */
   seen_at: number;
 }
@@ -88,9 +90,9 @@ export class ClusterStore {
 
   async heartbeat(i: InstanceRecord): Promise<void> {
     await this.ex.run(
-      `INSERT INTO instances (id, host, data_dir, runtime, url, seen_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (id) DO UPDATE SET host = $2, data_dir = $3, runtime = $4, url = $5, seen_at = $6`,
-      [i.id, i.host, i.data_dir, i.runtime, i.url, i.seen_at],
+      `INSERT INTO instances (id, host, data_dir, runtime, url, pid, seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (id) DO UPDATE SET host = $2, data_dir = $3, runtime = $4, url = $5, pid = $6, seen_at = $7`,
+      [i.id, i.host, i.data_dir, i.runtime, i.url, i.pid, i.seen_at],
     );
   }
 
@@ -98,7 +100,12 @@ export class ClusterStore {
   async liveInstances(sinceMs: number): Promise<InstanceRecord[]> {
     await this.ex.run('DELETE FROM instances WHERE seen_at < $1', [sinceMs - 3600_000]);
     const rows = await this.ex.all<InstanceRecord>('SELECT * FROM instances WHERE seen_at >= $1 ORDER BY id', [sinceMs]);
-    return rows.map((r) => ({ ...r, seen_at: Number(r.seen_at) }));
+    return rows.map((r) => ({ ...r, pid: Number(r.pid), seen_at: Number(r.seen_at) }));
+  }
+
+  async instance(id: string): Promise<InstanceRecord | undefined> {
+    const row = await this.ex.get<InstanceRecord>('SELECT * FROM instances WHERE id = $1', [id]);
+    return row && { ...row, pid: Number(row.pid), seen_at: Number(row.seen_at) };
   }
 
   async removeInstance(id: string): Promise<void> {

@@ -256,6 +256,7 @@ const STEPS: string[][] = [
        data_dir TEXT NOT NULL,
        runtime TEXT NOT NULL,
        url TEXT NOT NULL,
+       pid INTEGER NOT NULL,
        seen_at BIGINT NOT NULL)`,
     `CREATE TABLE replica_observations (
        deployment_id TEXT PRIMARY KEY,

@@ -262,7 +262,7 @@ for (const engine of engines) {
     });
 
     test('GET /health, /metrics and /openapi.json', async () => {
-      assert.deepEqual((await t.call('GET', '/health', { key: null })).body, { status: 'ok' });
+      assert.deepEqual((await t.call('GET', '/health', { key: null })).body, { status: 'ok', leader: true });
       const metrics = await t.call('GET', '/metrics', { key: null });
       assert.match(metrics.body, /gantry_http_requests_total\{method="GET",route="\/v1\/deployments\/:id",status="404"\} \d+/);
       assert.match(metrics.body, /gantry_http_request_duration_seconds_bucket/);
