@@ -82,7 +82,7 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
     clock: ctx.clock,
     log: (msg, fields) => logger.warn(fields, msg),
   });
-  queue.onFinished((projectId, model, latencyMs) => history.jobFinished(projectId, model, latencyMs));
+  const unlisten = queue.onFinished((projectId, model, latencyMs) => history.jobFinished(projectId, model, latencyMs));
   const autoscaler = new Autoscaler({
     clock: ctx.clock,
     store: ctx.store,
@@ -103,8 +103,16 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
     log: (msg, fields) => logger.info(fields, msg),
   });
   o.exchange?.resetMerged();
-  await controller.start();
-  await observations.takeOver(driver.deployments());
+  try {
+    // Rows of what the previous leader ran that this runtime does not are dropped before this
+    // controller's first reconciles write their own.
+    await observations.takeOver(driver.deployments());
+    await controller.start();
+  } catch (err) {
+    await controller.stop();
+    await driver.close();
+    throw err;
+  }
   autoscaler.start();
   history.start();
   const inactivity = new InactivityWatcher({ ctx, env: endpoints, traffic, clock: ctx.clock, log: (msg, fields) => logger.info(fields, msg) });
@@ -128,6 +136,7 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
       await autoscaler.stop();
       await history.stop();
       await queue.stop();
+      unlisten();
       await controller.stop();
       // Process replicas are this instance's children and stop with its leadership; containers
       // and pods keep running for the next leader to adopt.
