@@ -73,7 +73,9 @@ export async function startGatewayWorkers(o: {
       workers.delete(w);
       if (stopping) return;
       o.log.error({ worker: index, code, signal }, 'gateway worker exited; starting another');
-      systemClock.setTimeout(() => fork(index), 1000);
+      systemClock.setTimeout(() => {
+        if (!stopping) fork(index);
+      }, 1000);
     });
     return w;
   };
@@ -133,8 +135,10 @@ export async function startGatewayWorkers(o: {
 export async function serveGatewayWorker(config: Config) {
   const index = Number(process.env[WORKER_ENV]);
   const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization'] }).child({ gatewayWorker: index }) as FastifyBaseLogger;
-  // The main process's channel closing means it is gone: so is this worker.
+  // The main process's channel closing means it is gone: so is this worker. Ctrl-C in a
+  // terminal reaches every process of the group: the main process stops the workers itself.
   process.on('disconnect', () => process.exit(0));
+  process.on('SIGINT', () => {});
   const deps = await openStore(config);
   const ctx: CommandContext = {
     ...deps,
