@@ -112,6 +112,21 @@ describe('several instances on one PostgreSQL (process runtime)', { skip: postgr
     }
   });
 
+  test('a request held on a follower wakes a deployment at zero, though the leader is another instance', async () => {
+    const [viaA] = callers();
+    const created = await viaA!(
+      'POST',
+      '/v1/deployments',
+      workerDeployment('sleepy', { min_replicas: 0, max_replicas: 1, autoscaling: { metric: 'HTTPTotalRequests', target: 100 } }),
+    );
+    assert.equal(created.status, 200);
+    assert.equal(created.body.desired_replicas, 0);
+    const follower = instances[(await leaderIndex()) === 0 ? 1 : 0]!;
+    const res = await fetch(`${follower.url}/v1/deployment-request/sleepy/echo`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(res.status, 200, `held on the follower until the leader's autoscaler woke the deployment: ${await res.text()}`);
+    await viaA!('DELETE', '/v1/deployments/sleepy');
+  });
+
   test('the autoscaler sizes on the traffic of every instance: load on followers scales as the same load on the leader', async () => {
     const [viaA] = callers();
     const autoscaled = (name: string) =>
