@@ -14,8 +14,11 @@ const PRUNE_EVERY_MS = 60_000;
 /** The window that catches a burst: a step in load to a few times the target moves the decision within a second or two. */
 const SHORT_WINDOW_MS = 2_000;
 
+/** What the autoscaler reads and writes of deployments (the store; the simulator's one deployment). */
+export type AutoscalerStore = Pick<Store, 'listBusyDeployments' | 'findDeploymentById' | 'setDesiredReplicas' | 'listDeploymentIds'>;
+
 export interface AutoscalerOptions extends DecideOptions {
-  store: Store;
+  store: AutoscalerStore;
   traffic: Traffic;
   routes: RoutingTable;
   /** What runs now, per deployment (the runtime's observation). */
@@ -119,6 +122,8 @@ export class Autoscaler {
       windowRate: long.count / long.seconds,
       shortAvgMs: short.count ? short.durationMs / short.count : null,
       windowAvgMs: long.count ? long.durationMs / long.count : null,
+      shortConcurrency: short.durationMs / (short.seconds * 1000),
+      windowConcurrency: long.durationMs / (long.seconds * 1000),
       inFlight: this.o.traffic.inFlight(id),
       held: this.o.routes.held(id) + this.o.traffic.remoteHeld(id),
       idleMs: last ? now - last : now - Date.parse(d.updated_at),

@@ -8,6 +8,12 @@ export interface Signals {
   /** Average request duration in ms over the last few seconds and over the window; null without requests. */
   shortAvgMs: number | null;
   windowAvgMs: number | null;
+  /**
+   * Requests in flight on average (their total time over the window's length, by Little's law)
+   * over the last few seconds and over the metric's window.
+   */
+  shortConcurrency: number;
+  windowConcurrency: number;
   inFlight: number;
   /** Requests the gateway holds because no replica is ready. */
   held: number;
@@ -65,6 +71,17 @@ export function decide(
       // Proportional, as the HPA scales on a utilization: more replicas while the average exceeds the target.
       recommended = avg === null ? bounds.current : Math.ceil(Math.max(bounds.current, 1) * (avg / target));
       reason = avg === null ? 'no requests to average' : `average ${avg.toFixed(0)} ms against target ${target} ms`;
+      break;
+    }
+    case 'ConcurrentRequests': {
+      // As Knative's KPA: the window's average concurrency keeps a steady load; a burst (the
+      // last seconds, or what is in flight and held right now) scales up at once, and the
+      // stabilization window keeps that count until the burst has passed. Held requests count:
+      // replicas still starting do not make the backlog look smaller, nor ask for more twice.
+      const burst = Math.max(s.shortConcurrency, s.inFlight + s.held);
+      const value = Math.max(s.windowConcurrency, burst);
+      recommended = Math.ceil(value / target);
+      reason = `concurrency ${value.toFixed(2)} (window ${s.windowConcurrency.toFixed(2)}, burst ${burst.toFixed(2)}) over target ${target} per replica`;
       break;
     }
     case 'CustomMetric':

@@ -7,6 +7,8 @@ const METRIC_FIELDS: Record<string, { fields: string[]; defaults: Partial<Autosc
   HTTPAvgRequestDuration: { fields: ['target', 'time_interval_minutes'], defaults: { target: 500, time_interval_minutes: 10 } },
   QueueBacklogPerWorker: { fields: ['target', 'model'], defaults: { target: 1.01 } },
   CustomMetric: { fields: ['target', 'custom_metric_name'], defaults: { target: 500 } },
+  // Gantry's own, not Together's: requests in flight per replica (a server that works on one at a time: 1).
+  ConcurrentRequests: { fields: ['target', 'time_interval_minutes'], defaults: { target: 1, time_interval_minutes: 1 } },
 };
 
 /**

@@ -10,6 +10,8 @@ const quiet: Signals = {
   windowRate: 0,
   shortAvgMs: null,
   windowAvgMs: null,
+  shortConcurrency: 0,
+  windowConcurrency: 0,
   inFlight: 0,
   held: 0,
   idleMs: 0,

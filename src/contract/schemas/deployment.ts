@@ -13,6 +13,8 @@ export const AUTOSCALING_METRICS = [
   'HTTPAvgRequestDuration',
   'QueueBacklogPerWorker',
   'CustomMetric',
+  // Gantry's own: requests in flight per replica, as Knative's KPA scales (README, Autoscaling).
+  'ConcurrentRequests',
 ] as const;
 export const DEPLOYMENT_STATUSES = ['Updating', 'Scaling', 'Ready', 'Failed', 'ScaledToZero'] as const;
 
