@@ -2,7 +2,9 @@
  * Several instances on one PostgreSQL, in one run:
  *
  *   - takeover: two instances (process runtime, one data dir) with a one-replica deployment;
- *     the leader is killed with SIGKILL; measured are the times until the survivor takes the
+ *     the leader is killed with SIGKILL (a process the survivor can see is gone: it takes over
+ *     at once), or stopped with SIGSTOP (as a leader on another machine, or hung, looks: the
+ *     survivor waits out the lease); measured are the times until the survivor takes the
  *     lease, until its controller has started (adopted the runtime, first reconciles queued:
  *     its log line "leading: runtime ready"), and until the deployment answers through it
  *     again (the process runtime restarts replicas on a new leader). RUNS times, p50 and max.
@@ -59,7 +61,7 @@ const logged = (g: Instance, msg: string) => {
   return null;
 };
 
-async function takeover() {
+async function takeover(signal: 'SIGKILL' | 'SIGSTOP') {
   const lease: number[] = [];
   const ready: number[] = [];
   const serving: number[] = [];
@@ -78,7 +80,8 @@ async function takeover() {
       }
       if (!(await leads(a))) throw new Error('the first instance does not lead');
       const killedAt = Date.now();
-      await a.stop('SIGKILL');
+      if (signal === 'SIGKILL') await a.stop('SIGKILL');
+      else process.kill(a.pid, 'SIGSTOP');
       let leaseAt = 0;
       let servingAt = 0;
       while (!leaseAt || !servingAt) {
@@ -150,15 +153,16 @@ async function queue(instances: number) {
 }
 
 try {
-  const t = await takeover();
+  const kill = await takeover('SIGKILL');
+  const stall = await takeover('SIGSTOP');
   const one = await queue(1);
   const two = await queue(2);
-  const row = (name: string, xs: number[]) => `| ${name} | ${pct(xs, 50)} | ${Math.max(...xs)} |`;
-  console.log(`\nleader SIGKILL, ${RUNS} runs (lease ${3} s, process runtime):\n`);
-  console.log('| from SIGKILL until | p50 ms | max ms |\n|---|---:|---:|');
-  console.log(row('the survivor holds the lease', t.lease));
-  console.log(row('its controller has started (runtime adopted, reconciles queued)', t.ready));
-  console.log(row('the deployment is served again (a replica it started is ready)', t.serving));
+  console.log(`\nthe leader killed or stopped, ${RUNS} runs each (--leader-lease-seconds 3, process runtime):\n`);
+  console.log('| from the signal until | SIGKILL p50 ms | SIGKILL max ms | SIGSTOP p50 ms | SIGSTOP max ms |\n|---|---:|---:|---:|---:|');
+  const row = (name: string, a: number[], b: number[]) => `| ${name} | ${pct(a, 50)} | ${Math.max(...a)} | ${pct(b, 50)} | ${Math.max(...b)} |`;
+  console.log(row('the survivor holds the lease', kill.lease, stall.lease));
+  console.log(row('its controller has started (runtime adopted, reconciles queued)', kill.ready, stall.ready));
+  console.log(row('the deployment is served again (a replica it started is ready)', kill.serving, stall.serving));
   console.log(`\nqueue over HTTP, ${SUBMITTERS} submitters and ${WORKERS} workers, ${SECONDS} s:\n`);
   console.log('| instances | jobs/s | ratio |\n|---|---:|---:|');
   console.log(`| 1 | ${one.toFixed(0)} | 1.00 |`);

@@ -3,7 +3,8 @@
  * runtime, so the upstream is not the limit) reached through
  *   - nginx with 1 and 2 worker processes (the reference),
  *   - HAProxy with 1 and 2 threads, its backend fed from Gantry's routing table through the
- *     runtime API (`add server`/`del server`, as a controller of it would; no API-key check),
+ *     runtime API (server slots set to each ready replica, as a controller of it would; no
+ *     API-key check),
  *   - the smallest Node.js proxy (one process, round robin),
  *   - Gantry's gateway in one process, and with `--gateway-workers 2`,
  * in one run, wrk -t1 at 64 connections, GET /echo. The two Gantry rows are two instances on one
@@ -84,7 +85,7 @@ try {
   const haproxies = [await startHaproxy(work, 1), await startHaproxy(work, 2)];
   for (const h of haproxies) stops.unshift(() => h.stop());
   const fedAt = performance.now();
-  for (const h of haproxies) await h.setServers(await readyAddresses(), new Set());
+  for (const h of haproxies) await h.setServers(await readyAddresses(), new Map());
   const feedMs = performance.now() - fedAt;
   const nginxes = [await startNginx(work, ports, 1), await startNginx(work, ports, 2)];
   for (const n of nginxes) stops.unshift(() => n.stop());
