@@ -90,7 +90,15 @@ export async function simulate(trace: SimRequest[], setup: SimSetup, policy: Sim
     if (r.stopping && r.busy === 0 && r.queue.length === 0 && r.stoppedAt === null) r.stoppedAt = clock.nowMs();
   };
   const startReplica = (ready: boolean) => {
-    const r: SimReplica = { id: `r${nextReplica++}`, startedAt: clock.nowMs(), readyAt: ready ? 0 : null, stopping: false, stoppedAt: null, busy: 0, queue: [] };
+    const r: SimReplica = {
+      id: `r${nextReplica++}`,
+      startedAt: clock.nowMs(),
+      readyAt: ready ? 0 : null,
+      stopping: false,
+      stoppedAt: null,
+      busy: 0,
+      queue: [],
+    };
     replicas.set(r.id, r);
     if (!ready)
       clock.setTimeout(() => {

@@ -13,7 +13,10 @@ export interface ServiceModel {
  */
 export function parseAzureTrace(csv: string, model: ServiceModel, compress = 1): SimRequest[] {
   const lines = csv.split(/\r?\n/).filter((l) => l.trim());
-  const header = lines.shift()?.split(',').map((h) => h.trim());
+  const header = lines
+    .shift()
+    ?.split(',')
+    .map((h) => h.trim());
   const at = header?.indexOf('TIMESTAMP') ?? -1;
   const context = header?.indexOf('ContextTokens') ?? -1;
   const generated = header?.indexOf('GeneratedTokens') ?? -1;
