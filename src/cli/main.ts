@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Flags } from '../config/config.js';
 import { SETTINGS, type SettingName } from '../config/settings-table.js';
 import { createApiKey, PROJECT_NAME_RULE, validProjectName } from '../commands/keys.js';
 import { VERSION } from '../version.js';
+import { autoscaleSimulate } from './autoscale-simulate.js';
 import { doctor } from './doctor.js';
 import { openStore, rotateSecretKey } from './runtime-deps.js';
 import { serve } from './serve.js';
@@ -49,6 +50,26 @@ program
       { dockerHost: opts.dockerHost ?? process.env.DOCKER_HOST, databaseUrl: opts.database ?? process.env.GANTRY_DATABASE_URL },
       (line) => process.stdout.write(line + '\n'),
     );
+  });
+
+program
+  .command('autoscale')
+  .description('autoscaling tools')
+  .command('simulate')
+  .description("replay a recorded trace against Gantry's autoscaler on a simulated clock, for each policy: wait, rejected requests, replica-seconds, GPU cost")
+  .requiredOption('--trace <file>', 'requests in the Azure LLM trace format: TIMESTAMP,ContextTokens,GeneratedTokens')
+  .requiredOption('--deployment-spec <file>', 'a deployment as JSON (min_replicas, max_replicas, gpu_type, gpu_count, autoscaling) with a "simulation" object')
+  .option(
+    '--policy <policy>',
+    'spec, fixed:N, fixed:peak or METRIC:TARGET[:WINDOW_MINUTES]; repeat for several (default: spec and fixed:peak)',
+    (v: string, all: string[]) => [...all, v],
+    [],
+  )
+  .option('--compress <n>', "divide the trace's times (and the spec's durations) by n", '1')
+  .option('--chart <file.svg>', 'write the results as an SVG chart')
+  .option('--json', 'print the results as JSON')
+  .action(async (opts: { trace: string; deploymentSpec: string; policy: string[]; compress: string; chart?: string; json?: boolean }) => {
+    await autoscaleSimulate({ ...opts, compress: Number(opts.compress) }, (line) => process.stdout.write(line + '\n'));
   });
 
 const keys = program.command('keys').description('manage API keys in the same data dir or database');
