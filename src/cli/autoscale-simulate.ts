@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AUTOSCALING_METRICS, type AutoscalingConfig } from '../contract/schemas/deployment.js';
-import { peakFleet, simulate, type SimPolicy, type SimResult, type SimSetup } from '../autoscaler/simulate.js';
+import { peakFleet, simulate, type SimPolicy, type SimSetup } from '../autoscaler/simulate.js';
 import { parseAzureTrace } from '../autoscaler/trace.js';
 import { ConfigError } from '../config/config.js';
 import { normalizeAutoscaling } from '../domain/autoscaling.js';
 import { DEFAULT_GPU_PRICES } from '../endpoints/hardware.js';
-import { simulationChart } from './simulate-chart.js';
+import { simulationChart, type SimulationRow } from './simulate-chart.js';
 
 export interface SimulateOptions {
   trace: string;
@@ -35,11 +35,6 @@ interface SpecFile {
     hold_max?: number;
     hold_timeout_seconds?: number;
   };
-}
-
-export interface SimulationRow extends SimResult {
-  /** GPU cost of the replica-seconds at the hardware's list price, in dollars. */
-  costDollars: number;
 }
 
 /**

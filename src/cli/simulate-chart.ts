@@ -1,4 +1,10 @@
-import type { SimulationRow } from './autoscale-simulate.js';
+import type { SimResult } from '../autoscaler/simulate.js';
+
+/** A policy's simulated results, with their GPU cost. */
+export interface SimulationRow extends SimResult {
+  /** GPU cost of the replica-seconds at the hardware's list price, in dollars. */
+  costDollars: number;
+}
 
 const PANEL_W = 300;
 const PANEL_H = 200;
