@@ -8,7 +8,9 @@ export interface SimulationRow extends SimResult {
 
 const PANEL_W = 300;
 const PANEL_H = 200;
-const BAR_AREA = 140;
+const BAR_AREA = 120;
+/** Where a panel's bars stand, below its title and the tallest bar's label. */
+const BASELINE = 170;
 const COLORS = ['#4269d0', '#efb118', '#ff725c', '#6cc5b0', '#3ca951', '#ff8ab7', '#a463f2', '#97bbf5'];
 
 /** XML text, escaped. */
@@ -38,11 +40,11 @@ export function simulationChart(rows: SimulationRow[]): string {
     const max = Math.max(...values, 1e-9);
     const barW = Math.min(40, (PANEL_W - 40) / Math.max(1, rows.length) - 6);
     parts.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 20}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
-    parts.push(`<line x1="${x0 + 20}" y1="${y0 + 30 + BAR_AREA}" x2="${x0 + PANEL_W - 20}" y2="${y0 + 30 + BAR_AREA}" stroke="#999"/>`);
+    parts.push(`<line x1="${x0 + 20}" y1="${y0 + BASELINE}" x2="${x0 + PANEL_W - 20}" y2="${y0 + BASELINE}" stroke="#999"/>`);
     values.forEach((v, j) => {
       const h = (v / max) * BAR_AREA;
       const x = x0 + 24 + j * (barW + 6);
-      const y = y0 + 30 + BAR_AREA - h;
+      const y = y0 + BASELINE - h;
       parts.push(`<rect x="${x}" y="${y.toFixed(1)}" width="${barW}" height="${h.toFixed(1)}" fill="${COLORS[j % COLORS.length]}"/>`);
       parts.push(`<text x="${x + barW / 2}" y="${(y - 3).toFixed(1)}" text-anchor="middle" font-size="10">${esc(label(v))}</text>`);
     });
