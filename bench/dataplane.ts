@@ -14,14 +14,14 @@
  *   npm run build && node --import tsx bench/dataplane.ts      (BENCH_SECONDS=10)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReplicaState } from '../src/contract/runtime.js';
 import { openDatabase } from '../src/store/database.js';
 import { Store } from '../src/store/store.js';
-import { startGantry } from './lib/gantry.js';
+import { deployFixtureWorker, startGantry } from './lib/gantry.js';
 import { startHaproxy } from './lib/haproxy.js';
 import { freePort, startNginx } from './lib/nginx.js';
 import { wrk, type WrkRow } from './lib/wrk.js';
@@ -32,7 +32,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const REPLICAS = 3;
 const KEY = 'bench-dataplane-key-0123456789abcdef0123456789';
-const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-dp-'));
 const data = join(work, 'data');
 const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
@@ -46,31 +45,8 @@ const stops: (() => unknown)[] = [() => pg.stop(), () => rmSync(work, { recursiv
 try {
   const leader = await startGantry(data, KEY, ['--database', pg.url]);
   stops.unshift(() => leader.stop());
-  const created = await fetch(`${leader.url}/v1/deployments`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({
-      name: 'up',
-      image: 'local/worker:1',
-      gpu_type: 'none',
-      command: [process.execPath, worker],
-      health_check_path: '/health',
-      min_replicas: REPLICAS,
-      max_replicas: REPLICAS,
-      environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }],
-    }),
-  });
-  const { id } = (await created.json()) as { id: string };
-  for (;;) {
-    const s = (await (await fetch(`${leader.url}/v1/deployments/up`, { headers })).json()) as { ready_replicas: number };
-    if (s.ready_replicas === REPLICAS) break;
-    await sleep(50);
-  }
-  const base = join(data, 'replicas', id);
-  const ports = readdirSync(base)
-    .map((r) => join(base, r, 'env.json'))
-    .filter(existsSync)
-    .map((f) => JSON.parse(readFileSync(f, 'utf8')).env.PORT as string);
+  const ports = await deployFixtureWorker(leader.url, KEY, data, REPLICAS);
+  const id = (await (await fetch(`${leader.url}/v1/deployments/up`, { headers })).json()).id as string;
   const workers = await startGantry(data, KEY, ['--database', pg.url, '--gateway-workers', '2']);
   stops.unshift(() => workers.stop());
 

@@ -9,49 +9,24 @@
  *   npm run build && node --import tsx bench/gateway.ts      (BENCH_SECONDS=10)
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startGantry } from './lib/gantry.js';
+import { deployFixtureWorker, startGantry } from './lib/gantry.js';
 import { freePort, startNginx } from './lib/nginx.js';
 import { wrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
 const KEY = 'bench-gateway-key-0123456789abcdef0123456789';
-const worker = fileURLToPath(new URL('../test/fixtures/worker.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-gw-'));
 
 const { url, stop } = await startGantry(join(work, 'data'), KEY);
 let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
 let minimal: ReturnType<typeof spawn> | null = null;
 try {
-  const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
-  const d = (await (
-    await fetch(`${url}/v1/deployments`, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({
-        name: 'up',
-        image: 'local/worker:1',
-        gpu_type: 'none',
-        command: [process.execPath, worker],
-        health_check_path: '/health',
-        environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }],
-      }),
-    })
-  ).json()) as { id: string };
-  for (;;) {
-    const s = (await (await fetch(`${url}/v1/deployments/up`, { headers })).json()) as { status: string };
-    if (s.status === 'Ready') break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const base = join(work, 'data', 'replicas', d.id);
-  const envFile = readdirSync(base)
-    .map((r) => join(base, r, 'env.json'))
-    .find(existsSync)!;
-  const upstreamPort = JSON.parse(readFileSync(envFile, 'utf8')).env.PORT as string;
+  const upstreamPort = (await deployFixtureWorker(url, KEY, join(work, 'data')))[0]!;
 
   nginx = await startNginx(work, upstreamPort);
   const nginxPort = nginx.port;

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Starts the compiled `gantry serve` on a free loopback port with `key` as the admin key
@@ -42,4 +45,38 @@ export async function startGantry(dataDir: string, key: string, extraArgs: strin
       await exited;
     },
   };
+}
+
+/**
+ * Deploys the fixture worker (test/fixtures/worker.js) as `up` on the process runtime with
+ * `replicas` replicas, waits until all are ready, and answers the ports they listen on (each
+ * writes its environment to env.json in its directory under `dataDir`).
+ */
+export async function deployFixtureWorker(url: string, key: string, dataDir: string, replicas = 1): Promise<string[]> {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const created = await fetch(`${url}/v1/deployments`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({
+      name: 'up',
+      image: 'local/worker:1',
+      gpu_type: 'none',
+      command: [process.execPath, fileURLToPath(new URL('../../test/fixtures/worker.js', import.meta.url))],
+      health_check_path: '/health',
+      min_replicas: replicas,
+      max_replicas: replicas,
+      environment_variables: [{ name: 'WRITE_ENV_FILE', value: '1' }],
+    }),
+  });
+  const { id } = (await created.json()) as { id: string };
+  for (;;) {
+    const s = (await (await fetch(`${url}/v1/deployments/up`, { headers })).json()) as { ready_replicas: number };
+    if (s.ready_replicas === replicas) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const base = join(dataDir, 'replicas', id);
+  return readdirSync(base)
+    .map((r) => join(base, r, 'env.json'))
+    .filter(existsSync)
+    .map((f) => JSON.parse(readFileSync(f, 'utf8')).env.PORT as string);
 }
