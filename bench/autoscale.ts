@@ -178,15 +178,23 @@ try {
   const capacityRps = 1000 / (arrivals.reduce((s, a) => s + a.serviceMs, 0) / arrivals.length);
   const target = Math.max(1, Math.round(capacityRps * 0.7));
   const window = Math.max(1, Math.round(300 / COMPRESS));
+  // The setting `gantry autoscale simulate` found on this trace (bench/README.md): 20 s of scale-down window, compressed.
+  const concurrencyWindow = Math.max(1, Math.round(20 / COMPRESS));
   const table: string[] = [];
-  for (const [title, spec] of [
+  for (const [title, spec, scaleDownWindow] of [
     [
       `autoscaler (HTTPTotalRequests target ${target}/replica, 1..${fleet + 2}, scale-down window ${window} s)`,
       { min_replicas: 1, max_replicas: fleet + 2, autoscaling: { metric: 'HTTPTotalRequests', target, time_interval_minutes: 1 } },
+      window,
     ],
-    [`fixed fleet of ${fleet} (the busiest minute at 70 %)`, { min_replicas: fleet, max_replicas: fleet }],
+    [
+      `autoscaler (ConcurrentRequests target 4/replica, 1..${fleet + 2}, scale-down window ${concurrencyWindow} s)`,
+      { min_replicas: 1, max_replicas: fleet + 2, autoscaling: { metric: 'ConcurrentRequests', target: 4, time_interval_minutes: 1 } },
+      concurrencyWindow,
+    ],
+    [`fixed fleet of ${fleet} (the busiest minute at 70 %)`, { min_replicas: fleet, max_replicas: fleet }, window],
   ] as const) {
-    const { url, stop } = await startGantry(join(work, `t${table.length}`), KEY, ['--scale-down-window', String(window), '--hold-max', '100000']);
+    const { url, stop } = await startGantry(join(work, `t${table.length}`), KEY, ['--scale-down-window', String(scaleDownWindow), '--hold-max', '100000']);
     try {
       await deploy(url, 'trace', { ...spec, environment_variables: [{ name: 'MAX_CONCURRENT', value: '1' }] });
       const r = await replay(url, 'trace', arrivals);

@@ -49,6 +49,8 @@ export class Autoscaler {
   private readonly history = new Map<string, { at: number; recommended: number }[]>();
   /** Autoscaled deployments at zero replicas as of their last sizing: work for them wakes them at once. */
   private readonly atZero = new Set<string>();
+  /** Deployments being sized at once after a wake-up. */
+  private readonly waking = new Set<string>();
   private stopTimer = () => {};
   private running: Promise<void> | null = null;
   private lastPrune = -Infinity;
@@ -97,7 +99,12 @@ export class Autoscaler {
    * (`held`) sizes it at once; a submitted job does if it is at zero, else the next tick will.
    */
   wake(id: string, held: boolean) {
-    if (held || this.atZero.has(id)) void this.tickOne(id).catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }));
+    // One sizing at a time per deployment: a burst of held requests asks once, not once each.
+    if ((!held && !this.atZero.has(id)) || this.waking.has(id)) return;
+    this.waking.add(id);
+    void this.tickOne(id)
+      .catch((err: Error) => this.o.log?.('autoscaler pass failed', { error: err.message }))
+      .finally(() => this.waking.delete(id));
   }
 
   /** Sizes one deployment at once. */

@@ -74,14 +74,16 @@ export function decide(
       break;
     }
     case 'ConcurrentRequests': {
-      // As Knative's KPA: the window's average concurrency keeps a steady load; a burst (the
-      // last seconds, or what is in flight and held right now) scales up at once, and the
-      // stabilization window keeps that count until the burst has passed. Held requests count:
-      // replicas still starting do not make the backlog look smaller, nor ask for more twice.
-      const burst = Math.max(s.shortConcurrency, s.inFlight + s.held);
-      const value = Math.max(s.windowConcurrency, burst);
+      // As Knative's KPA: the larger of the window's and the last seconds' average concurrency
+      // (requests' time over the window's length); in a burst, what is in flight and held right
+      // now when it asks for twice the replicas or more (panic), which the stabilization
+      // window then keeps until the burst has passed.
+      const steady = Math.max(s.windowConcurrency, s.shortConcurrency);
+      const now = s.inFlight + s.held;
+      const panic = Math.ceil(now / target) >= 2 * Math.max(1, bounds.current);
+      const value = panic ? Math.max(steady, now) : steady;
       recommended = Math.ceil(value / target);
-      reason = `concurrency ${value.toFixed(2)} (window ${s.windowConcurrency.toFixed(2)}, burst ${burst.toFixed(2)}) over target ${target} per replica`;
+      reason = `concurrency ${value.toFixed(2)}${panic ? ` (panic: ${now} in flight and held)` : ''} over target ${target} per replica`;
       break;
     }
     case 'CustomMetric':

@@ -5,6 +5,7 @@ import { TestClock, type Timer } from '../domain/clock.js';
 import { RoutingTable, type HoldLimits, type Upstream } from '../gateway/routing-table.js';
 import { Traffic } from '../gateway/traffic.js';
 import { Autoscaler } from './autoscaler.js';
+import { replicaCapacity } from '../domain/autoscaling.js';
 
 /** One request of a trace: when it arrives (ms from the start) and how long a replica works on it. */
 export interface SimRequest {
@@ -85,7 +86,7 @@ export async function simulate(trace: SimRequest[], setup: SimSetup, policy: Sim
       address: r.id,
       restarts: 0,
     }));
-  const publish = () => routes.update(ID, ID, ID, observe());
+  const publish = () => routes.update(ID, ID, ID, observe(), replicaCapacity(deployment.spec.autoscaling));
   const stopIfIdle = (r: SimReplica) => {
     if (r.stopping && r.busy === 0 && r.queue.length === 0 && r.stoppedAt === null) r.stoppedAt = clock.nowMs();
   };

@@ -38,3 +38,12 @@ export function normalizeAutoscaling(input: AutoscalingConfig | null | undefined
   if (metric === 'QueueBacklogPerWorker' && !out.model) out.model = deploymentName;
   return out;
 }
+
+/**
+ * The most requests the gateway sends one replica at once: with ConcurrentRequests, the target
+ * rounded up (a server that works on one request at a time gets one, and the others wait in the
+ * gateway for the first replica with room, new ones included); otherwise no limit.
+ */
+export function replicaCapacity(autoscaling: AutoscalingConfig | null | undefined): number | undefined {
+  return autoscaling?.metric === 'ConcurrentRequests' ? Math.max(1, Math.ceil(autoscaling.target ?? 1)) : undefined;
+}

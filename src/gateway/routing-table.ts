@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../domain/clock.js';
 
 /** A ready replica as the gateway sees it. */
 export interface Upstream {
+  deploymentId: string;
   replicaId: string;
   address: string;
   /** Requests forwarded to it and not finished yet. */
@@ -24,6 +25,11 @@ export interface Route {
   waiters: Waiter[];
   /** Where the next search starts, so equally loaded replicas take turns. */
   turn: number;
+  /**
+   * The most requests a replica is sent at once; more wait here (held) for the first replica
+   * with room, as Knative's activator queues for a container concurrency. None: no limit.
+   */
+  capacity?: number;
 }
 
 export interface HoldLimits {
@@ -57,14 +63,17 @@ export class RoutingTable {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  /** Records what the controller observed of a deployment; wakes held requests. */
-  update(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) {
+  /** Records what the controller observed of a deployment (and how many requests a replica takes at once); wakes held requests. */
+  update(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[], capacity?: number) {
     const route = this.ensure(projectId, name, deploymentId);
+    if (capacity === undefined) delete route.capacity;
+    else route.capacity = capacity;
     for (const id of this.leaving) if (!replicas.some((r) => r.id === id && r.status !== 'Terminated')) this.leaving.delete(id);
     const ready = replicas.filter((r) => r.readySince && r.address && !this.leaving.has(r.id));
     // Counters of replicas that stay are kept, so balancing survives updates.
     route.upstreams = ready.map(
-      (r) => route.upstreams.find((u) => u.replicaId === r.id && u.address === r.address) ?? { replicaId: r.id, address: r.address!, inFlight: 0 },
+      (r) =>
+        route.upstreams.find((u) => u.replicaId === r.id && u.address === r.address) ?? { deploymentId, replicaId: r.id, address: r.address!, inFlight: 0 },
     );
     this.wake(route);
   }
@@ -122,7 +131,7 @@ export class RoutingTable {
     const now = pick(route, exclude);
     if (now) return Promise.resolve(take(now));
     if (route.waiters.length >= this.limits.maxHeld) {
-      return Promise.reject(errors.unavailable(`deployment has no ready replica and ${this.limits.maxHeld} requests are already waiting for one`, 1));
+      return Promise.reject(errors.unavailable(`deployment has no ready replica with room and ${this.limits.maxHeld} requests are already waiting for one`, 1));
     }
     return new Promise<Upstream>((resolve, reject) => {
       const leave = () => {
@@ -140,7 +149,10 @@ export class RoutingTable {
       const timer = this.clock.setTimeout(
         () =>
           waiter.reject(
-            errors.unavailable(`no replica of the deployment became ready within ${this.limits.maxWaitMs / 1000} s`, Math.ceil(this.limits.maxWaitMs / 1000)),
+            errors.unavailable(
+              `no replica of the deployment became ready${route.capacity ? ' or had room' : ''} within ${this.limits.maxWaitMs / 1000} s`,
+              Math.ceil(this.limits.maxWaitMs / 1000),
+            ),
           ),
         this.limits.maxWaitMs,
       );
@@ -153,6 +165,9 @@ export class RoutingTable {
   release(u: Upstream) {
     u.inFlight--;
     if (u.inFlight === 0) this.drained.get(u.replicaId)?.();
+    // A request held for room takes the place this one leaves.
+    const route = this.byId.get(u.deploymentId);
+    if (route?.waiters.length) this.wake(route);
   }
 
   /**
@@ -180,8 +195,9 @@ export class RoutingTable {
   private wake(route: Route) {
     for (const w of [...route.waiters]) {
       const u = pick(route, w.exclude);
-      if (!u) continue;
-      w.resolve(take(u));
+      // No room for this one: none for those after it either (unless it excluded the one with room).
+      if (!u && !w.exclude) break;
+      if (u) w.resolve(take(u));
     }
   }
 }
@@ -191,13 +207,14 @@ function take(u: Upstream) {
   return u;
 }
 
-/** Least outstanding requests; among equals, replicas take turns. */
+/** Least outstanding requests, below the route's capacity; among equals, replicas take turns. */
 function pick(route: Route, exclude?: string): Upstream | undefined {
   const { upstreams } = route;
+  const capacity = route.capacity ?? Infinity;
   let best: Upstream | undefined;
   for (let i = 0; i < upstreams.length; i++) {
     const u = upstreams[(route.turn + i) % upstreams.length]!;
-    if (u.replicaId !== exclude && (!best || u.inFlight < best.inFlight)) best = u;
+    if (u.replicaId !== exclude && u.inFlight < capacity && (!best || u.inFlight < best.inFlight)) best = u;
   }
   route.turn++;
   return best;

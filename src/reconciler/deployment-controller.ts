@@ -5,6 +5,7 @@ import type { Store } from '../store/store.js';
 import { nextAvailability, planRollout } from './plan.js';
 import { buildRevisionSpec, type PlatformEnv } from './revision-spec.js';
 import { checkRunnable } from '../domain/deployment.js';
+import { replicaCapacity } from '../domain/autoscaling.js';
 import type { VolumePreloader } from './volume-preload.js';
 import { TerminalError, WorkQueue, type Outcome } from './work-queue.js';
 import type { Clock, Timer } from '../domain/clock.js';
@@ -181,7 +182,7 @@ export class DeploymentController implements RuntimePort {
     if (!this.mayAct()) return;
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
     const after = this.o.driver.observe(id);
-    this.o.routes?.update(d.project_id, d.name, id, after);
+    this.o.routes?.update(d.project_id, d.name, id, after, replicaCapacity(d.spec.autoscaling));
     await this.o.observed?.(d.project_id, d.name, id, after);
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);

@@ -45,7 +45,8 @@ export function runGantry(args: string[], env: Record<string, string> = {}) {
 export async function startGantry(args: string[], env: Record<string, string> = {}): Promise<GantryProcess> {
   const { proc, output, exited } = runGantry(['serve', '--listen', '127.0.0.1:0', ...args], env);
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gantry serve did not start:\n${output()}`)), 20000);
+    // Generous: a loaded machine compiles TypeScript slowly, and gateway workers are three processes.
+    const timer = setTimeout(() => reject(new Error(`gantry serve did not start:\n${output()}`)), 60000);
     const check = () => {
       const m = /^listening on (\S+)$/m.exec(output());
       if (m) {

@@ -50,3 +50,28 @@ test('a drained replica takes no new request, is waited for until its last one e
   await clock.advance(1);
   assert.equal(timedOut, true, 'a request that never ends holds the stop at most maxMs');
 });
+
+test('with a capacity, a replica gets at most that many requests at once; the rest wait for the first with room, a new replica included', async () => {
+  const clock = new TestClock();
+  const table = new RoutingTable({ maxHeld: 10, maxWaitMs: 10_000 }, clock);
+  table.update('p', 'web', 'dep_1', [replica('a')], 1);
+  const route = table.lookup('p', 'web')!;
+  const signal = new AbortController().signal;
+  const first = await table.acquire(route, signal);
+  assert.equal(first.replicaId, 'a');
+  const got: string[] = [];
+  const second = table.acquire(route, signal).then((u) => (got.push(u.replicaId), u));
+  const third = table.acquire(route, signal).then((u) => (got.push(u.replicaId), u));
+  await clock.advance(0);
+  assert.deepEqual(got, [], 'a is at its capacity: both wait');
+  assert.equal(table.held('dep_1'), 2);
+  table.update('p', 'web', 'dep_1', [replica('a'), replica('b')], 1);
+  await clock.advance(0);
+  assert.deepEqual(got, ['b'], 'a replica that becomes ready takes one');
+  table.release(first);
+  await clock.advance(0);
+  assert.deepEqual(got, ['b', 'a'], 'the place a request leaves goes to the next waiting');
+  await Promise.all([second, third]);
+  table.update('p', 'web', 'dep_1', [replica('a'), replica('b')]);
+  assert.equal((await table.acquire(route, signal)).replicaId.length, 1, 'without a capacity, no limit');
+});
