@@ -53,6 +53,16 @@ describe('autoscaler decisions (stepped clock)', () => {
     assert.equal(decide(queue, bounds, { ...quiet, queueDepth: 0, idleMs: 600_000 }, longAgo, 0, opts).desired, 0, 'an empty queue and no requests: to zero');
   });
 
+  test('ConcurrentRequests: the averages for a steady load; what is in flight and held only when it asks for twice the replicas (panic)', () => {
+    const conc = { metric: 'ConcurrentRequests' as const, target: 2, time_interval_minutes: 1 };
+    const at = (current: number, s: Partial<Signals>) => decide(conc, { min: 0, max: 10, current }, { ...quiet, ...s }, [], 0, opts).desired;
+    assert.equal(at(2, { windowConcurrency: 5.2, shortConcurrency: 3 }), 3, 'ceil(5.2 / 2) from the window');
+    assert.equal(at(2, { windowConcurrency: 1, shortConcurrency: 7 }), 4, 'the last seconds when higher');
+    assert.equal(at(2, { windowConcurrency: 1, inFlight: 5, held: 1 }), 2, 'in flight and held ask for 3, less than twice 2: no panic');
+    assert.equal(at(2, { windowConcurrency: 1, inFlight: 4, held: 12 }), 8, 'they ask for 8, twice 2 or more: panic, at once');
+    assert.equal(at(0, { held: 1 }), 1, 'a held request wakes it from zero');
+  });
+
   test('a burst scales up at once: ceil(rate / target), within max', () => {
     assert.deepEqual(run([{ at: 0, s: { shortRate: 45, inFlight: 3 } }]), [5]);
     assert.deepEqual(run([{ at: 0, s: { shortRate: 500 } }]), [10], 'clamped to max_replicas');
