@@ -5,7 +5,7 @@
  * the numbers are the API's and the store's, not the runtime's. Load comes from wrk (C, one
  * thread) so the load generator takes as little as possible of the machine's two cores.
  *
- *   npm run build && npm run bench:api            (BENCH_SECONDS=10 by default)
+ *   npm run build && npm run bench:api            (BENCH_SECONDS=10, CONNECTIONS=64 by default)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { startGantry } from './lib/gantry.js';
 import { wrk as runWrk } from './lib/wrk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const CONNECTIONS = 64;
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 64);
 const KEY = 'bench-admin-key-0123456789abcdef0123456789';
 const work = mkdtempSync(join(tmpdir(), 'gantry-bench-'));
 
