@@ -1,7 +1,9 @@
 /**
  * The job queue, in one run: Gantry's queue (src/queue/job-queue.ts) on SQLite and on
- * PostgreSQL, beside pg-boss (the most used Node.js queue on PostgreSQL) on the same PostgreSQL
- * server, all in this process (pg-boss is a library, so the comparison leaves HTTP out):
+ * PostgreSQL, beside pg-boss (the most used Node.js queue on PostgreSQL) and graphile-worker
+ * (the fastest, LISTEN/NOTIFY wake-ups, batched job fetches) on the same PostgreSQL server, all in
+ * this process (both are libraries, so the comparison leaves HTTP out). graphile-worker 0.18
+ * needs Node.js 22.18; this machine has Node.js 20, so it is 0.17.3, the last that runs here:
  *
  *   - jobs/s end to end: SUBMITTERS loops submit while WORKERS loops claim and complete,
  *     for SECONDS; counted are jobs completed.
@@ -17,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { JobQueue } from '../src/queue/job-queue.js';
 import { systemClock } from '../src/domain/clock.js';
 import { randomIds } from '../src/domain/ids.js';
@@ -150,6 +153,9 @@ try {
       await s.close();
     }
   }
+  console.error('graphile-worker 0.17 on PostgreSQL…');
+  const g = await graphile(await freshDb('bench_graphile'));
+  rows.push(`| graphile-worker 0.17 on PostgreSQL | ${g.rate.toFixed(0)} | ${pct(g.latency, 50).toFixed(2)} | ${pct(g.latency, 99).toFixed(2)} |`);
   console.log(`\n${WORKERS} workers, ${SUBMITTERS} submitters, ${SECONDS} s; claim latency over ${LATENCY_SAMPLES} jobs\n`);
   console.log('| queue | jobs/s (submit → claim → done) | claim p50 ms | claim p99 ms |');
   console.log('|---|---:|---:|---:|');
@@ -181,4 +187,58 @@ async function bossLatency(url: string) {
   }
   await boss.stop({ graceful: false, wait: false });
   return samples;
+}
+
+/**
+ * graphile-worker runs the tasks itself: a runner with WORKERS concurrent jobs (woken by
+ * LISTEN/NOTIFY, fetching jobs in batches) while SUBMITTERS loops add jobs; counted are jobs
+ * completed in SECONDS. Claim latency: a job added to an idle runner, until its task starts.
+ */
+async function graphile(url: string): Promise<{ rate: number; latency: number[] }> {
+  const utils = await makeWorkerUtils({ connectionString: url });
+  await utils.migrate();
+  let done = 0;
+  let onStart: (() => void) | null = null;
+  const runner = await run({
+    connectionString: url,
+    concurrency: WORKERS,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger: new Logger(() => () => {}),
+    taskList: {
+      bench: async () => {
+        done++;
+      },
+      lat: async () => {
+        onStart?.();
+      },
+    },
+  });
+  try {
+    let stop = false;
+    const submitters = Array.from({ length: SUBMITTERS }, async () => {
+      while (!stop) await utils.addJob('bench', { n: 1 });
+    });
+    await sleep(1000);
+    const from = done;
+    await sleep(SECONDS * 1000);
+    const rate = (done - from) / SECONDS;
+    stop = true;
+    await Promise.all(submitters);
+    // Let what was submitted drain before timing single jobs.
+    while ((await utils.withPgClient((c) => c.query('SELECT count(*)::int AS n FROM graphile_worker.jobs'))).rows[0].n > 0) await sleep(100);
+    const latency: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      await sleep(5);
+      const started = new Promise<void>((r) => (onStart = r));
+      const t = performance.now();
+      await utils.addJob('lat', {});
+      await started;
+      latency.push(performance.now() - t);
+    }
+    return { rate, latency };
+  } finally {
+    await runner.stop();
+    await utils.release();
+  }
 }
