@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent } from 'undici';
+import { peakFleet, type SimRequest } from '../src/autoscaler/simulate.js';
+import { parseAzureTrace } from '../src/autoscaler/trace.js';
 import { startGantry } from './lib/gantry.js';
 
 const KEY = 'bench-autoscale-key-0123456789abcdef0123456789';
@@ -102,28 +104,12 @@ async function reaction(url: string) {
   return { decisionMs, servingMs };
 }
 
-interface Arrival {
-  atMs: number;
-  serviceMs: number;
-}
+type Arrival = SimRequest;
 
+/** The trace as `gantry autoscale simulate` reads it (TRACE_LIMIT: the first N requests only). */
 function loadTrace(): Arrival[] {
-  const lines = readFileSync(trace, 'utf8').trim().split('\n').slice(1);
-  const limit = process.env.TRACE_LIMIT ? Number(process.env.TRACE_LIMIT) : lines.length;
-  const rows = lines.slice(0, limit).map((l) => {
-    const [ts, ctx, gen] = l.split(',');
-    return { t: Date.parse(`${ts!.replace(' ', 'T').slice(0, 23)}Z`), ctx: Number(ctx), gen: Number(gen) };
-  });
-  const t0 = rows[0]!.t;
-  return rows.map((r) => ({ atMs: (r.t - t0) / COMPRESS, serviceMs: (0.05 * r.ctx + 15 * r.gen) / COMPRESS }));
-}
-
-/** Replicas needed for the busiest minute of the trace at 70 % utilization (the fixed fleet). */
-function peakFleet(arrivals: Arrival[]) {
-  const minuteMs = 60_000 / COMPRESS;
-  const work = new Map<number, number>();
-  for (const a of arrivals) work.set(Math.floor(a.atMs / minuteMs), (work.get(Math.floor(a.atMs / minuteMs)) ?? 0) + a.serviceMs);
-  return Math.ceil(Math.max(...work.values()) / minuteMs / 0.7);
+  const arrivals = parseAzureTrace(readFileSync(trace, 'utf8'), { msPerContextToken: 0.05, msPerGeneratedToken: 15 }, COMPRESS);
+  return process.env.TRACE_LIMIT ? arrivals.slice(0, Number(process.env.TRACE_LIMIT)) : arrivals;
 }
 
 async function replay(url: string, name: string, arrivals: Arrival[]) {
@@ -174,7 +160,7 @@ try {
     }
   }
   const arrivals = loadTrace();
-  const fleet = peakFleet(arrivals);
+  const fleet = peakFleet(arrivals, 1, 60_000 / COMPRESS);
   const capacityRps = 1000 / (arrivals.reduce((s, a) => s + a.serviceMs, 0) / arrivals.length);
   const target = Math.max(1, Math.round(capacityRps * 0.7));
   const window = Math.max(1, Math.round(300 / COMPRESS));

@@ -215,7 +215,8 @@ export async function simulate(trace: SimRequest[], setup: SimSetup, policy: Sim
   };
   scheduleNext();
   const lastArrival = trace.at(-1)?.atMs ?? 0;
-  const endMs = lastArrival + setup.hold.maxWaitMs + Math.max(0, ...trace.map((r) => r.serviceMs)) + 1000;
+  // A bound only (a spread over the trace would overflow the stack on a long one).
+  const endMs = lastArrival + setup.hold.maxWaitMs + trace.reduce((m, r) => Math.max(m, r.serviceMs), 0) + 1000;
   // Every timer runs at its time in order (the autoscaler's tick among the requests); the loop ends once every request has.
   while (clock.nowMs() < endMs && finished + rejected < trace.length) await clock.advance(1000);
   arrival?.cancel();
@@ -247,5 +248,6 @@ function percentile(xs: number[], p: number): number {
 export function peakFleet(trace: SimRequest[], concurrency: number, windowMs: number, utilization = 0.7): number {
   const work = new Map<number, number>();
   for (const r of trace) work.set(Math.floor(r.atMs / windowMs), (work.get(Math.floor(r.atMs / windowMs)) ?? 0) + r.serviceMs);
-  return Math.max(1, Math.ceil(Math.max(0, ...work.values()) / windowMs / concurrency / utilization));
+  const busiest = [...work.values()].reduce((m, v) => Math.max(m, v), 0);
+  return Math.max(1, Math.ceil(busiest / windowMs / concurrency / utilization));
 }
