@@ -51,7 +51,8 @@ export interface Duties {
  */
 export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
   const { ctx, parts, logger } = o;
-  const { routes, traffic, metrics, queue, endpoints, observations } = { ...parts, observations: o.observations };
+  const { routes, traffic, metrics, queue, endpoints } = parts;
+  const { observations } = o;
   // A ready replica about to stop leaves every gateway's routes first and finishes what it
   // serves (at most its grace period, 30 s at most): rolling updates and scale-downs drop no request.
   const driver = await openDriver(o.config, o.gpus, {
@@ -72,7 +73,7 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
     preloader,
     maxConcurrent: o.config.reconcileConcurrency,
     holds: o.holds,
-    observed: (projectId, name, id, replicas) => observations.publish(projectId, name, id, replicas),
+    observed: (projectId, name, id, replicas, capacity) => observations.publish(projectId, name, id, replicas, capacity),
     log: (msg, fields) => logger.info(fields ?? {}, msg),
   });
   const history = new MetricsHistory({

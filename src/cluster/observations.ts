@@ -1,7 +1,7 @@
 import type { ReplicaState } from '../contract/runtime.js';
 import type { Clock, Timer } from '../domain/clock.js';
 import type { RoutingTable } from '../gateway/routing-table.js';
-import type { ClusterStore } from '../store/cluster-store.js';
+import type { ClusterStore, ObservationRecord } from '../store/cluster-store.js';
 import type { Bus } from './bus.js';
 
 /** How often an instance that does not lead re-reads every observation (messages only make it sooner). */
@@ -16,7 +16,7 @@ export class Observations {
   /** The leader's last write per deployment (to skip unchanged ones). */
   private readonly published = new Map<string, string>();
   /** The others' copy, by deployment. */
-  private readonly copy = new Map<string, { projectId: string; name: string; replicas: ReplicaState[]; json: string }>();
+  private readonly copy = new Map<string, { projectId: string; name: string; replicas: ReplicaState[]; capacity: number | null; json: string }>();
   private timer: Timer | null = null;
 
   constructor(
@@ -33,13 +33,14 @@ export class Observations {
 
   // The leader's side
 
-  /** Records what runs of a deployment, when it changed; `[]` when nothing does or it is gone. */
-  async publish(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) {
+  /** Records what runs of a deployment and how many requests a replica takes at once, when it changed; `[]` when nothing runs or it is gone. */
+  async publish(projectId: string, name: string, deploymentId: string, replicas: ReplicaState[], capacity?: number) {
     const json = JSON.stringify(replicas);
-    if ((this.published.get(deploymentId) ?? '[]') === json) return;
-    await this.store.putObservation({ deployment_id: deploymentId, project_id: projectId, name, replicas: json });
+    const known = json === '[]' ? '[]' : `${capacity ?? ''} ${json}`;
+    if ((this.published.get(deploymentId) ?? '[]') === known) return;
+    await this.store.putObservation({ deployment_id: deploymentId, project_id: projectId, name, replicas: json, capacity: capacity ?? null });
     if (json === '[]') this.published.delete(deploymentId);
-    else this.published.set(deploymentId, json);
+    else this.published.set(deploymentId, known);
     this.bus.publish('observed', deploymentId);
   }
 
@@ -48,7 +49,7 @@ export class Observations {
     const row = await this.store.observation(deploymentId);
     if (!row) return;
     const replicas = (JSON.parse(row.replicas) as ReplicaState[]).map((r) => (r.id === replicaId ? { ...r, readySince: null } : r));
-    await this.publish(row.project_id, row.name, deploymentId, replicas);
+    await this.publish(row.project_id, row.name, deploymentId, replicas, row.capacity ?? undefined);
   }
 
   /** A new leader: rows of deployments its runtime does not run are stale. */
@@ -89,27 +90,29 @@ export class Observations {
     const seen = new Set<string>();
     for (const r of rows) {
       seen.add(r.deployment_id);
-      this.apply(r.deployment_id, r.project_id, r.name, r.replicas);
+      this.apply(r);
     }
-    for (const id of [...this.copy.keys()]) if (!seen.has(id)) this.apply(id, '', '', '[]');
+    for (const id of [...this.copy.keys()]) if (!seen.has(id)) this.apply({ deployment_id: id, project_id: '', name: '', replicas: '[]', capacity: null });
   }
 
   private async reloadOne(id: string) {
-    const r = await this.store.observation(id);
-    this.apply(id, r?.project_id ?? '', r?.name ?? '', r?.replicas ?? '[]');
+    this.apply((await this.store.observation(id)) ?? { deployment_id: id, project_id: '', name: '', replicas: '[]', capacity: null });
   }
 
-  private apply(id: string, projectId: string, name: string, json: string) {
+  private apply(row: ObservationRecord) {
     if (!this.timer) return;
+    const id = row.deployment_id;
     const known = this.copy.get(id);
+    const json = row.replicas === '[]' ? '[]' : `${row.capacity ?? ''} ${row.replicas}`;
     if ((known?.json ?? '[]') === json) return;
     if (json === '[]') {
       this.copy.delete(id);
       if (known) this.routes.update(known.projectId, known.name, id, []);
       return;
     }
-    const replicas = JSON.parse(json) as ReplicaState[];
-    this.copy.set(id, { projectId, name, replicas, json });
-    this.routes.update(projectId, name, id, replicas);
+    const replicas = JSON.parse(row.replicas) as ReplicaState[];
+    const capacity = row.capacity === null ? null : Number(row.capacity);
+    this.copy.set(id, { projectId: row.project_id, name: row.name, replicas, capacity, json });
+    this.routes.update(row.project_id, row.name, id, replicas, capacity ?? undefined);
   }
 }

@@ -35,7 +35,7 @@ export interface ControllerOptions {
    */
   holds?: () => boolean;
   /** Told what runs of a deployment after each reconcile (`[]` once it is gone): other instances' gateways route by it. */
-  observed?: (projectId: string, name: string, deploymentId: string, replicas: ReplicaState[]) => Promise<void>;
+  observed?: (projectId: string, name: string, deploymentId: string, replicas: ReplicaState[], capacity?: number) => Promise<void>;
   log?: (msg: string, fields?: object) => void;
 }
 
@@ -182,8 +182,9 @@ export class DeploymentController implements RuntimePort {
     if (!this.mayAct()) return;
     await this.o.driver.apply(id, planRollout(spec, d.desired_replicas, observed, now, minReadyMs));
     const after = this.o.driver.observe(id);
-    this.o.routes?.update(d.project_id, d.name, id, after, replicaCapacity(d.spec.autoscaling));
-    await this.o.observed?.(d.project_id, d.name, id, after);
+    const capacity = replicaCapacity(d.spec.autoscaling);
+    this.o.routes?.update(d.project_id, d.name, id, after, capacity);
+    await this.o.observed?.(d.project_id, d.name, id, after, capacity);
 
     const current = observed.filter((r) => r.revisionId === d.revision_id);
     // An image that cannot be pulled fails at once; a crash only after several restarts. Both keep retrying.

@@ -27,6 +27,8 @@ export interface ObservationRecord {
   project_id: string;
   name: string;
   replicas: string;
+  /** The most requests a replica is sent at once (the routing table's capacity); null: no limit. */
+  capacity: number | null;
 }
 
 /** One instance's traffic for one deployment in one second. */
@@ -119,9 +121,9 @@ export class ClusterStore {
       return;
     }
     await this.ex.run(
-      `INSERT INTO replica_observations (deployment_id, project_id, name, replicas) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (deployment_id) DO UPDATE SET project_id = $2, name = $3, replicas = $4`,
-      [o.deployment_id, o.project_id, o.name, o.replicas],
+      `INSERT INTO replica_observations (deployment_id, project_id, name, replicas, capacity) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (deployment_id) DO UPDATE SET project_id = $2, name = $3, replicas = $4, capacity = $5`,
+      [o.deployment_id, o.project_id, o.name, o.replicas, o.capacity],
     );
   }
 

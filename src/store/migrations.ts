@@ -262,7 +262,8 @@ const STEPS: string[][] = [
        deployment_id TEXT PRIMARY KEY,
        project_id TEXT NOT NULL,
        name TEXT NOT NULL,
-       replicas TEXT NOT NULL)`,
+       replicas TEXT NOT NULL,
+       capacity INTEGER)`,
     `CREATE TABLE traffic_reports (
        instance_id TEXT NOT NULL,
        deployment_id TEXT NOT NULL,
