@@ -4,6 +4,8 @@ import type { Clock } from '../domain/clock.js';
 import type { IdSource } from '../domain/ids.js';
 import type { JobRecord, JobStatus } from '../contract/records.js';
 import type { Store } from '../store/store.js';
+import type { Claim, Finish } from '../store/job-store.js';
+import { Batcher } from '../domain/batcher.js';
 import { Waiters } from './waiters.js';
 import { every } from '../domain/periodic.js';
 import type { Caller } from '../contract/ports.js';
@@ -65,12 +67,22 @@ export class JobQueue {
   private readonly waiters: Waiters;
   private readonly submitListeners: ((deploymentId: string) => void)[] = [];
   private readonly finishListeners: ((projectId: string, model: string, latencyMs: number) => void)[] = [];
+  // Submits, claims (per queue) and ends of jobs are written in batches (group commit): one
+  // statement per batch instead of one per job, the same code whether one worker waits or many.
+  private readonly inserts: Batcher<JobRecord, undefined>;
+  private readonly claims = new Map<string, Batcher<Claim, JobRecord | undefined>>();
+  private readonly finishes: Batcher<Finish, JobRecord | undefined>;
   private stopTimer = () => {};
   private sweeping: Promise<void> | null = null;
   private lastRetention = 0;
 
   constructor(private readonly o: JobQueueOptions) {
     this.waiters = new Waiters(o.clock);
+    this.inserts = new Batcher(async (jobs) => {
+      await o.store.jobs.insertMany(jobs);
+      return jobs.map(() => undefined);
+    });
+    this.finishes = new Batcher((reports) => o.store.jobs.finishMany(reports));
   }
 
   /** Starts the sweep that returns lapsed claims to the queue (and once at once: claims that lapsed while Gantry was down). */
@@ -105,7 +117,7 @@ export class JobQueue {
     const deploymentId = await this.deployment(caller, body.model);
     const now = this.o.clock.now();
     const id = this.o.ids.uuidv7();
-    await this.o.store.jobs.insert({
+    await this.inserts.add({
       id,
       project_id: caller.projectId,
       model: body.model,
@@ -177,13 +189,7 @@ export class JobQueue {
     const deadline = this.o.clock.nowMs() + Math.min(p.waitMs, MAX_WAIT_MS);
     for (;;) {
       const seen = this.waiters.version(key);
-      const now = this.o.clock.now();
-      const job = await this.o.store.jobs.claimNext(caller.projectId, p.model, {
-        hostname: p.hostname,
-        timeoutS: p.claimTimeoutS,
-        atIso: now.toISOString(),
-        atMs: now.getTime(),
-      });
+      const job = await this.claimer(caller.projectId, p.model).add({ hostname: p.hostname, timeoutS: p.claimTimeoutS, atMs: this.o.clock.nowMs() });
       if (job) {
         // The worker went away while its claim was being made: the job goes straight back.
         if (signal.aborted) await this.release(job);
@@ -203,6 +209,23 @@ export class JobQueue {
    * `info`; `done` stores `payload` as the outputs; `failed` ends it for good (never retried).
    */
   async report(caller: Caller, r: StatusReportBody): Promise<JobView> {
+    if (r.status !== 'running' && isEmpty(r.info)) {
+      // The usual end of a job (Together's worker sends info only with a failure): one batched
+      // UPDATE, no read first. A job that was not running in that queue takes the path below,
+      // which says why.
+      await this.deployment(caller, r.model);
+      const outputs = r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null;
+      const now = this.o.clock.now();
+      const job = await this.finishes.add({
+        id: r.request_id,
+        project_id: caller.projectId,
+        model: r.model,
+        status: r.status,
+        outputs,
+        done_at: now.toISOString(),
+      });
+      if (job) return this.finished(job, now.getTime());
+    }
     const job = await this.job(caller, r.model, r.request_id);
     if (job.status !== 'running') throw notRunning(job);
     const info = infoText({ ...parse(job.info), ...(r.info ?? {}) });
@@ -214,13 +237,27 @@ export class JobQueue {
     } else {
       const outputs = r.status === 'done' ? JSON.stringify(r.payload ?? {}) : null;
       const doneAt = now.toISOString();
-      if (await jobs.finish(job.id, r.status, info, outputs, doneAt)) {
-        for (const l of this.finishListeners) l(job.project_id, job.model, now.getTime() - Date.parse(job.created_at));
-        return render({ ...job, status: r.status, info, outputs, done_at: doneAt });
-      }
+      if (await jobs.finish(job.id, r.status, info, outputs, doneAt))
+        return this.finished({ ...job, status: r.status, info, outputs, done_at: doneAt }, now.getTime());
     }
     // Moved between the read and the write (the claim lapsed, or another report ended it).
     throw notRunning(await this.job(caller, r.model, r.request_id));
+  }
+
+  private finished(job: JobRecord, atMs: number): JobView {
+    for (const l of this.finishListeners) l(job.project_id, job.model, atMs - Date.parse(job.created_at));
+    return render(job);
+  }
+
+  /** The batcher of claims on one queue (one per queue, kept like the waiters). */
+  private claimer(projectId: string, model: string) {
+    const key = keyOf(projectId, model);
+    let batcher = this.claims.get(key);
+    if (!batcher) {
+      batcher = new Batcher((claims) => this.o.store.jobs.claimMany(projectId, model, claims, this.o.clock.now().toISOString()));
+      this.claims.set(key, batcher);
+    }
+    return batcher;
   }
 
   /** Returns lapsed claims to the queue, or fails them after MAX_RETRIES. */
@@ -289,6 +326,8 @@ export const keyOf = (projectId: string, model: string) => `${projectId}/${model
 function notRunning(job: JobRecord) {
   return errors.conflict(`request ${job.id} is ${job.status}, not running: only a running job takes status updates`, 'job_not_running');
 }
+
+const isEmpty = (info: Record<string, unknown> | undefined) => !info || Object.keys(info).length === 0;
 
 function parse(text: string): Record<string, unknown> {
   return JSON.parse(text) as Record<string, unknown>;

@@ -6,9 +6,43 @@ export interface Claim {
   hostname: string;
   /** Seconds without a status update before the job goes back to the queue; null: never. */
   timeoutS: number | null;
-  atIso: string;
   atMs: number;
 }
+
+/** A report that ends a job and leaves its info as it was. */
+export interface Finish {
+  id: string;
+  project_id: string;
+  model: string;
+  status: 'done' | 'failed';
+  outputs: string | null;
+  done_at: string;
+}
+
+type ColumnType = 'text' | 'integer' | 'bigint';
+
+const JOB_TYPES: Record<keyof JobRecord, ColumnType> = {
+  id: 'text',
+  project_id: 'text',
+  model: 'text',
+  status: 'text',
+  priority: 'integer',
+  payload: 'text',
+  info: 'text',
+  outputs: 'text',
+  retries: 'integer',
+  claimed_by: 'text',
+  claim_timeout_s: 'integer',
+  claim_expires_at: 'bigint',
+  created_at: 'text',
+  claimed_at: 'text',
+  done_at: 'text',
+};
+const JOB_COLUMNS = Object.keys(JOB_TYPES);
+/** A batch's changed rows, named column by column: SQLite's RETURNING takes no `jobs.*` beside a FROM. */
+const RETURNING_JOBS = JOB_COLUMNS.map((c) => `jobs.${c}`).join(', ');
+const CLAIM_TYPES: Record<string, ColumnType> = { n: 'bigint', hostname: 'text', timeout_s: 'integer', expires_at: 'bigint' };
+const FINISH_TYPES: Record<keyof Finish, ColumnType> = { id: 'text', project_id: 'text', model: 'text', status: 'text', outputs: 'text', done_at: 'text' };
 
 /**
  * The queue's SQL. Every change of status is one conditional UPDATE on the status it expects,
@@ -22,27 +56,12 @@ export class JobStore {
     private readonly dialect: Database['dialect'],
   ) {}
 
-  async insert(job: JobRecord): Promise<void> {
+  /** Stores jobs (a batch of submits: one statement for all of them). */
+  async insertMany(jobs: JobRecord[]): Promise<void> {
     await this.ex.run(
-      `INSERT INTO jobs (id, project_id, model, status, priority, payload, info, outputs, retries, claimed_by, claim_timeout_s, claim_expires_at, created_at, claimed_at, done_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-      [
-        job.id,
-        job.project_id,
-        job.model,
-        job.status,
-        job.priority,
-        job.payload,
-        job.info,
-        job.outputs,
-        job.retries,
-        job.claimed_by,
-        job.claim_timeout_s,
-        job.claim_expires_at,
-        job.created_at,
-        job.claimed_at,
-        job.done_at,
-      ],
+      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
+       SELECT ${JOB_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM ${this.rows('$1', 'r', JOB_TYPES)}`,
+      [JSON.stringify(jobs)],
     );
   }
 
@@ -64,16 +83,32 @@ export class JobStore {
     return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2 AND model = $3', [id, projectId, model]);
   }
 
-  /** Takes the next pending job (highest priority, then oldest) for a worker, or none. */
-  claimNext(projectId: string, model: string, claim: Claim): Promise<JobRecord | undefined> {
+  /**
+   * Takes the next pending jobs (highest priority, then oldest) for a batch of claims, in one
+   * statement: the first claim gets the first job, and so on; claims past the queue's end get
+   * none. (The rows come back in no set order; sorted as they were picked, the i-th is the
+   * i-th claim's, which SQLite needs: its RETURNING cannot name the claims' side of the join.)
+   */
+  async claimMany(projectId: string, model: string, claims: Claim[], atIso: string): Promise<(JobRecord | undefined)[]> {
     const skipLocked = this.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
-    return this.ex.get<JobRecord>(
-      `UPDATE jobs SET status = 'running', claimed_by = $3, claim_timeout_s = $4, claim_expires_at = $5, claimed_at = $6
-        WHERE id = (SELECT id FROM jobs WHERE project_id = $1 AND model = $2 AND status = 'pending'
-                     ORDER BY priority DESC, id LIMIT 1${skipLocked})
-        RETURNING *`,
-      [projectId, model, claim.hostname, claim.timeoutS, claim.timeoutS === null ? null : claim.atMs + claim.timeoutS * 1000, claim.atIso],
+    const rows = claims.map((c, i) => ({
+      n: i + 1,
+      hostname: c.hostname,
+      timeout_s: c.timeoutS,
+      expires_at: c.timeoutS === null ? null : c.atMs + c.timeoutS * 1000,
+    }));
+    const jobs = await this.ex.all<JobRecord>(
+      `UPDATE jobs SET status = 'running', claimed_by = c.hostname, claim_timeout_s = c.timeout_s, claim_expires_at = c.expires_at, claimed_at = $4
+        FROM (SELECT id, row_number() OVER (ORDER BY priority DESC, id) AS n
+                FROM (SELECT id, priority FROM jobs WHERE project_id = $1 AND model = $2 AND status = 'pending'
+                       ORDER BY priority DESC, id LIMIT $3${skipLocked}) picked) p
+        JOIN ${this.rows('$5', 'c', CLAIM_TYPES)} ON c.n = p.n
+        WHERE jobs.id = p.id
+        RETURNING ${RETURNING_JOBS}`,
+      [projectId, model, claims.length, atIso, JSON.stringify(rows)],
     );
+    jobs.sort((a, b) => b.priority - a.priority || (a.id < b.id ? -1 : 1));
+    return claims.map((_, i) => jobs[i]);
   }
 
   /** A heartbeat of a running job: new info, claim extended. False if the job is not running. */
@@ -81,7 +116,7 @@ export class JobStore {
     return (await this.ex.run(`UPDATE jobs SET info = $2, claim_expires_at = $3 WHERE id = $1 AND status = 'running'`, [id, info, expiresAt])) > 0;
   }
 
-  /** Ends a running job (done or failed). False if it was not running any more. */
+  /** Ends a running job (done or failed) whose info has changed. False if it was not running any more. */
   async finish(id: string, status: 'done' | 'failed', info: string, outputs: string | null, atIso: string): Promise<boolean> {
     return (
       (await this.ex.run(`UPDATE jobs SET status = $2, info = $3, outputs = $4, done_at = $5, claim_expires_at = NULL WHERE id = $1 AND status = 'running'`, [
@@ -92,6 +127,45 @@ export class JobStore {
         atIso,
       ])) > 0
     );
+  }
+
+  /**
+   * Ends running jobs of a batch of reports that leave `info` as it is, in one statement,
+   * without reading them first. Answers each job as it is now, or undefined where the job
+   * was not running in that queue (the caller reads it to say why). An id twice in a batch is
+   * ended by its first report only.
+   */
+  async finishMany(reports: Finish[]): Promise<(JobRecord | undefined)[]> {
+    const seen = new Set<string>();
+    const first = reports.filter((r) => !seen.has(r.id) && seen.add(r.id));
+    const jobs = await this.ex.all<JobRecord>(
+      `UPDATE jobs SET status = f.status, outputs = f.outputs, done_at = f.done_at, claim_expires_at = NULL
+        FROM ${this.rows('$1', 'f', FINISH_TYPES)}
+        WHERE jobs.id = f.id AND jobs.project_id = f.project_id AND jobs.model = f.model AND jobs.status = 'running'
+        RETURNING ${RETURNING_JOBS}`,
+      [JSON.stringify(first)],
+    );
+    const byId = new Map(jobs.map((j) => [j.id, j]));
+    return reports.map((r) => {
+      const job = byId.get(r.id);
+      byId.delete(r.id);
+      return job;
+    });
+  }
+
+  /**
+   * A JSON array parameter as a table of typed columns, so a batch is one statement with one
+   * parameter (and one prepared statement) whatever its size.
+   */
+  private rows(param: string, alias: string, types: Record<string, ColumnType>): string {
+    if (this.dialect === 'postgres') {
+      return `json_to_recordset(${param}::json) AS ${alias}(${Object.entries(types)
+        .map(([c, t]) => `${c} ${t}`)
+        .join(', ')})`;
+    }
+    return `(SELECT ${Object.keys(types)
+      .map((c) => `value->>'${c}' AS ${c}`)
+      .join(', ')} FROM json_each(${param})) AS ${alias}`;
   }
 
   /** Deletes up to `limit` jobs that ended before `beforeIso`; answers how many it deleted. */

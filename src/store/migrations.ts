@@ -275,6 +275,13 @@ const STEPS: string[][] = [
        PRIMARY KEY (instance_id, deployment_id, second))`,
     'CREATE INDEX traffic_reports_by_second ON traffic_reports (second)',
   ],
+  [
+    // A claim takes the highest priority first, then the oldest: an index in that order lets
+    // it read one entry. Ascending priority made both engines sort the whole pending backlog
+    // of the queue on every claim (SQLite: a temporary B-tree for the id term).
+    'DROP INDEX jobs_next',
+    'CREATE INDEX jobs_next ON jobs (project_id, model, status, priority DESC, id)',
+  ],
 ];
 
 export const SCHEMA_VERSION = STEPS.length;

@@ -48,8 +48,10 @@ class SqliteDatabase implements Database {
     while (this.lock) await this.lock;
     return this.direct.get<T>(sql, params);
   }
+  /** One statement commits on its own (SQLite's autocommit); it only waits for an open transaction. */
   async run(sql: string, params?: readonly Param[]) {
-    return this.transaction((tx) => tx.run(sql, params));
+    while (this.lock) await this.lock;
+    return this.direct.run(sql, params);
   }
 
   async transaction<T>(fn: (tx: Executor) => Promise<T>): Promise<T> {
@@ -57,13 +59,13 @@ class SqliteDatabase implements Database {
     let release!: () => void;
     this.lock = new Promise((r) => (release = r));
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.prepare('BEGIN IMMEDIATE').run();
       try {
         const result = await fn(this.direct);
-        this.db.exec('COMMIT');
+        this.prepare('COMMIT').run();
         return result;
       } catch (err) {
-        this.db.exec('ROLLBACK');
+        this.prepare('ROLLBACK').run();
         throw err;
       }
     } finally {

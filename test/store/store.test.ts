@@ -60,23 +60,25 @@ for (const engine of engines) {
           await store.insertDeployment(d);
         }
         const job = (id: string, status: 'pending' | 'done') =>
-          store.jobs.insert({
-            id,
-            project_id: p.id,
-            model: 'queued',
-            status,
-            priority: 0,
-            payload: '{}',
-            info: '{}',
-            outputs: null,
-            retries: 0,
-            claimed_by: null,
-            claim_timeout_s: null,
-            claim_expires_at: null,
-            created_at: now,
-            claimed_at: null,
-            done_at: null,
-          });
+          store.jobs.insertMany([
+            {
+              id,
+              project_id: p.id,
+              model: 'queued',
+              status,
+              priority: 0,
+              payload: '{}',
+              info: '{}',
+              outputs: null,
+              retries: 0,
+              claimed_by: null,
+              claim_timeout_s: null,
+              claim_expires_at: null,
+              created_at: now,
+              claimed_at: null,
+              done_at: null,
+            },
+          ]);
         await job('j1', 'pending');
         const names = async (active: string[] = [], autoscaledOnly = true) =>
           (await store.listBusyDeployments(active, { autoscaledOnly })).map((d) => d.name).sort();
