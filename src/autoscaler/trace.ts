@@ -35,3 +35,40 @@ export function parseAzureTrace(csv: string, model: ServiceModel, compress = 1):
   const start = rows[0]?.ms ?? 0;
   return rows.map((r) => ({ atMs: (r.ms - start) / compress, serviceMs: r.serviceMs / compress }));
 }
+
+/** A point of `GET /v1/deployments/{id}/metrics`, the fields a replay needs. */
+interface HistoryPoint {
+  time: string;
+  requests: number;
+  p50_ms: number | null;
+}
+
+/**
+ * Reads Gantry's own request history, the body of `GET /v1/deployments/{id}/metrics` (10-second
+ * points, a day at most): each point's requests arrive evenly over its interval, each worked
+ * on for the interval's median latency (what the gateway measured, so it includes any wait the
+ * deployment had then: a replay of a busy interval is pessimistic). `compress` as above.
+ */
+export function parseGantryHistory(text: string, compress = 1): SimRequest[] {
+  let body: { interval_seconds?: unknown; data?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch {
+    throw new Error('not JSON');
+  }
+  const intervalMs = Number(body.interval_seconds) * 1000;
+  if (!Array.isArray(body.data) || !(intervalMs > 0)) throw new Error('not a metrics history: expected the body of GET /v1/deployments/{id}/metrics');
+  const points = (body.data as HistoryPoint[]).map((p, i) => {
+    const at = Date.parse(p.time);
+    if (!Number.isFinite(at) || !Number.isInteger(p.requests) || p.requests < 0) throw new Error(`point ${i} of the history has no time or request count`);
+    return { at, requests: p.requests, serviceMs: p.p50_ms ?? 0 };
+  });
+  points.sort((a, b) => a.at - b.at);
+  const start = points[0]?.at ?? 0;
+  return points.flatMap((p) =>
+    Array.from({ length: p.requests }, (_, k) => ({
+      atMs: (p.at - start + (k * intervalMs) / p.requests) / compress,
+      serviceMs: p.serviceMs / compress,
+    })),
+  );
+}

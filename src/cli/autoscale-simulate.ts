@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AUTOSCALING_METRICS, type AutoscalingConfig } from '../contract/schemas/deployment.js';
 import { peakFleet, simulate, type SimPolicy, type SimSetup } from '../autoscaler/simulate.js';
-import { parseAzureTrace } from '../autoscaler/trace.js';
+import { parseAzureTrace, parseGantryHistory } from '../autoscaler/trace.js';
 import { ConfigError } from '../config/config.js';
 import { normalizeAutoscaling } from '../domain/autoscaling.js';
 import { DEFAULT_GPU_PRICES } from '../endpoints/hardware.js';
@@ -48,16 +48,17 @@ export async function autoscaleSimulate(o: SimulateOptions, print: (line: string
   const sim = spec.simulation ?? {};
   const c = o.compress;
   if (!(c > 0)) throw new ConfigError(`--compress: must be a number above 0 (got ${o.compress})`);
-  let csv: string;
+  let text: string;
   try {
-    csv = readFileSync(o.trace, 'utf8');
+    text = readFileSync(o.trace, 'utf8');
   } catch (err) {
     throw new ConfigError(`--trace: cannot read ${o.trace}: ${(err as Error).message}`);
   }
   const model = { msPerContextToken: sim.ms_per_context_token ?? 0.05, msPerGeneratedToken: sim.ms_per_generated_token ?? 15 };
   let trace;
   try {
-    trace = parseAzureTrace(csv, model, c);
+    // Gantry's own history is JSON (GET /v1/deployments/{id}/metrics); a recorded trace, CSV.
+    trace = text.trimStart().startsWith('{') ? parseGantryHistory(text, c) : parseAzureTrace(text, model, c);
   } catch (err) {
     throw new ConfigError(`--trace ${o.trace}: ${(err as Error).message}`);
   }

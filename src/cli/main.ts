@@ -57,7 +57,10 @@ program
   .description('autoscaling tools')
   .command('simulate')
   .description("replay a recorded trace against Gantry's autoscaler on a simulated clock, for each policy: wait, rejected requests, replica-seconds, GPU cost")
-  .requiredOption('--trace <file>', 'requests in the Azure LLM trace format: TIMESTAMP,ContextTokens,GeneratedTokens')
+  .requiredOption(
+    '--trace <file>',
+    "requests in the Azure LLM trace format (CSV: TIMESTAMP,ContextTokens,GeneratedTokens), or a deployment's own history (the JSON of GET /v1/deployments/{id}/metrics)",
+  )
   .requiredOption('--deployment-spec <file>', 'a deployment as JSON (min_replicas, max_replicas, gpu_type, gpu_count, autoscaling) with a "simulation" object')
   .option(
     '--policy <policy>',

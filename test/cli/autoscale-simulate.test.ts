@@ -109,6 +109,28 @@ describe('gantry autoscale simulate', () => {
     assert.match(bad.output(), /--policy Fastest:1: expected spec, fixed:N, fixed:peak or METRIC:TARGET/);
     const notATrace = runGantry(['autoscale', 'simulate', '--trace', burst, '--deployment-spec', burst]);
     assert.equal(await notATrace.exited, 2);
-    assert.match(notATrace.output(), /--trace .*not an Azure LLM trace/);
+    assert.match(notATrace.output(), /--trace .*not a metrics history/);
+    const notCsv = runGantry(['autoscale', 'simulate', '--trace', chart, '--deployment-spec', burst]);
+    assert.equal(await notCsv.exited, 2);
+    assert.match(notCsv.output(), /--trace .*not an Azure LLM trace/);
+  });
+
+  test("a deployment's own history (GET /v1/deployments/{id}/metrics) replays as requests spread over each interval", async () => {
+    // 20 requests in one 10 s interval with a median of 1 s: one every 0.5 s, a second of work
+    // each. Two replicas take them in turn and nobody waits; one falls behind by 0.5 s a
+    // request, so the last waits 9.5 s. An interval without requests adds none.
+    const point = (time: string, requests: number, p50: number | null) => ({ time, requests, p50_ms: p50, p99_ms: p50, in_flight: 1 });
+    const history = write(
+      'history.json',
+      JSON.stringify({
+        object: 'list',
+        deployment_id: 'dep_x',
+        interval_seconds: 10,
+        data: [point('2026-12-01T10:00:00.000Z', 20, 1000), point('2026-12-01T10:00:10.000Z', 0, null)],
+      }),
+    );
+    const [two, one] = await simulate(['--trace', history, '--deployment-spec', spec({ min_replicas: 1 }), '--policy', 'fixed:2', '--policy', 'fixed:1']);
+    assert.deepEqual([two!.p50WaitMs, two!.p99WaitMs], [0, 0]);
+    assert.equal(one!.p99WaitMs, 9500);
   });
 });
