@@ -59,13 +59,7 @@ export async function serve(config: Config) {
   const clusterLog = (msg: string, fields: object) => logger.warn(fields, msg);
   const bus =
     deps.store.db.dialect === 'postgres'
-      ? await PostgresBus.open(
-          config.databaseUrl,
-          member,
-          (channel, payload) => deps.store.db.run('SELECT pg_notify($1, $2)', [channel, payload]),
-          deps.clock,
-          clusterLog,
-        )
+      ? await PostgresBus.open(config.databaseUrl, member, (messages) => deps.store.cluster.notify(messages), deps.clock, clusterLog)
       : new LocalBus();
   // The hardware catalog reads the leader's runtime's GPUs (a cluster's nodes) once it has them, else this machine's.
   let runtimeGpus: GpuCapacity | null = null;

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { Batcher } from '../domain/batcher.js';
 import type { Clock } from '../domain/clock.js';
 
 /** The channels instances tell each other things on; payloads are short strings. */
@@ -48,39 +49,54 @@ export class LocalBus implements Bus {
 const PREFIX = 'gantry_';
 export const CHANNELS: Channel[] = ['jobs', 'wake', 'changed', 'observed'];
 
+type Send = (messages: { channel: string; payload: string }[]) => Promise<unknown>;
+/** Copies of one message a notification may stand for. */
+const MAX_COPIES = 10_000;
+
 /**
  * PostgreSQL LISTEN/NOTIFY, as graphile-worker wakes its workers: one dedicated connection
- * listens (reconnecting with backoff when it drops); NOTIFY goes through the store's pool.
- * A message carries its sender, so an instance does not handle its own twice.
+ * listens (reconnecting with backoff when it drops); NOTIFY goes through the store's pool,
+ * batched (what is published while a batch is sent goes in the next one statement). A
+ * notification reads `<sender>*<copies> <payload>`: the sender, so an instance does not handle
+ * its own twice, and how many identical messages it stands for, since PostgreSQL delivers
+ * identical notifications of one statement once (a queue's "a job came" three times wakes
+ * three workers). One without `*<copies>` (an older Gantry's) counts once.
  */
 export class PostgresBus implements Bus {
   private readonly handlers: Handlers = new Map();
   private client: pg.Client | null = null;
   private closed = false;
+  private readonly outbox: Batcher<{ channel: Channel; payload: string }, undefined>;
 
   private constructor(
     private readonly url: string,
     private readonly sender: string,
-    private readonly notify: (channel: string, payload: string) => Promise<unknown>,
+    send: Send,
     private readonly clock: Clock,
     private readonly log: (msg: string, fields: object) => void,
-  ) {}
-
-  static async open(
-    url: string,
-    sender: string,
-    notify: (channel: string, payload: string) => Promise<unknown>,
-    clock: Clock,
-    log: (msg: string, fields: object) => void,
   ) {
-    const bus = new PostgresBus(url, sender, notify, clock, log);
+    this.outbox = new Batcher(async (messages) => {
+      const copies = new Map<string, { channel: Channel; payload: string; n: number }>();
+      for (const m of messages) {
+        const key = `${m.channel} ${m.payload}`;
+        const seen = copies.get(key);
+        if (seen) seen.n++;
+        else copies.set(key, { ...m, n: 1 });
+      }
+      await send([...copies.values()].map((m) => ({ channel: PREFIX + m.channel, payload: `${this.sender}*${m.n} ${m.payload}` })));
+      return messages.map(() => undefined);
+    });
+  }
+
+  static async open(url: string, sender: string, send: Send, clock: Clock, log: (msg: string, fields: object) => void) {
+    const bus = new PostgresBus(url, sender, send, clock, log);
     await bus.connect();
     return bus;
   }
 
   publish(channel: Channel, payload: string) {
     deliverTo(this.handlers, channel, payload);
-    this.notify(PREFIX + channel, `${this.sender} ${payload}`).catch((err: Error) => this.log('notify failed', { channel, error: err.message }));
+    this.outbox.add({ channel, payload }).catch((err: Error) => this.log('notify failed', { channel, error: err.message }));
   }
 
   subscribe(channel: Channel, handler: (payload: string) => void) {
@@ -96,8 +112,11 @@ export class PostgresBus implements Bus {
     const client = new pg.Client({ connectionString: this.url });
     client.on('notification', (n) => {
       const space = n.payload?.indexOf(' ') ?? -1;
-      if (space < 0 || !n.channel.startsWith(PREFIX) || n.payload!.slice(0, space) === this.sender) return;
-      deliverTo(this.handlers, n.channel.slice(PREFIX.length) as Channel, n.payload!.slice(space + 1));
+      if (space < 0 || !n.channel.startsWith(PREFIX)) return;
+      const [from, copies] = n.payload!.slice(0, space).split('*');
+      if (from === this.sender) return;
+      const times = Math.min(Math.max(1, Number(copies) || 1), MAX_COPIES);
+      for (let i = 0; i < times; i++) deliverTo(this.handlers, n.channel.slice(PREFIX.length) as Channel, n.payload!.slice(space + 1));
     });
     client.on('error', (err) => {
       this.log('listen connection lost; reconnecting', { error: err.message });

@@ -54,6 +54,11 @@ const TRAFFIC_BATCH = 500;
 export class ClusterStore {
   constructor(private readonly ex: Executor) {}
 
+  /** Sends PostgreSQL notifications (LISTEN/NOTIFY), a batch in one statement. PostgreSQL only. */
+  async notify(messages: { channel: string; payload: string }[]): Promise<void> {
+    await this.ex.all('SELECT pg_notify(m.channel, m.payload) FROM json_to_recordset($1::json) AS m(channel text, payload text)', [JSON.stringify(messages)]);
+  }
+
   async lease(name: string): Promise<LeaseRecord | undefined> {
     const row = await this.ex.get<LeaseRecord>('SELECT holder, holder_url, term, renewals FROM leader_lease WHERE name = $1', [name]);
     return row && { ...row, term: Number(row.term), renewals: Number(row.renewals) };
