@@ -281,6 +281,14 @@ const STEPS: string[][] = [
     // of the queue on every claim (SQLite: a temporary B-tree for the id term).
     'DROP INDEX jobs_next',
     'CREATE INDEX jobs_next ON jobs (project_id, model, status, priority DESC, id)',
+    // The claim sweep's and the retention's indexes hold only the jobs they look for. Indexed
+    // by status first, they could also find pending jobs, and PostgreSQL, planning the claim
+    // statement once while the table was nearly empty, took jobs_finished for it and sorted
+    // the whole backlog on every claim from then on (50 ms per claim at 40,000 pending).
+    'DROP INDEX jobs_claims',
+    "CREATE INDEX jobs_claims ON jobs (claim_expires_at) WHERE status = 'running'",
+    'DROP INDEX jobs_finished',
+    'CREATE INDEX jobs_finished ON jobs (done_at) WHERE done_at IS NOT NULL',
   ],
 ];
 
