@@ -5,7 +5,7 @@
  * were added, in one run, on SQLite and on PostgreSQL (a throwaway server, or
  * GANTRY_BENCH_POSTGRES_URL). Reports each p99 and the ratio (target: within 1.5×).
  *
- *   npm run build && node --import tsx bench/idle-cost.ts     (BENCH_SECONDS=10 by default)
+ *   npm run build && node --import tsx bench/idle-cost.ts     (BENCH_SECONDS=10, BENCH_ENGINES=sqlite,postgres)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,12 +102,12 @@ end
   }
 }
 
-const postgres = process.env.GANTRY_BENCH_POSTGRES_URL ? null : await startPostgres();
+const engines = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',');
+const postgres = process.env.GANTRY_BENCH_POSTGRES_URL || !engines.includes('postgres') ? null : await startPostgres();
 try {
-  const results = [
-    ['SQLite', await engine('sqlite', undefined)],
-    ['PostgreSQL', await engine('postgres', process.env.GANTRY_BENCH_POSTGRES_URL ?? postgres!.url)],
-  ] as const;
+  const results: [string, WrkRow[][]][] = [];
+  if (engines.includes('sqlite')) results.push(['SQLite', await engine('sqlite', undefined)]);
+  if (engines.includes('postgres')) results.push(['PostgreSQL', await engine('postgres', process.env.GANTRY_BENCH_POSTGRES_URL ?? postgres!.url)]);
   console.log('| engine | route | deployments | requests/s | p50 ms | p99 ms | p99 ratio | non-2xx |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [engineName, [small, big]] of results) {

@@ -1,5 +1,6 @@
 import type { Database, Executor } from './executor.js';
 import type { JobRecord, JobStatus } from '../contract/records.js';
+import { ownedBy } from './owned-by.js';
 
 /** A claim handed to a worker. */
 export interface Claim {
@@ -66,8 +67,8 @@ export class JobStore {
   }
 
   /** A job of the project by its request id, whichever queue it is in. */
-  findById(projectId: string, id: string): Promise<JobRecord | undefined> {
-    return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2', [id, projectId]);
+  async findById(projectId: string, id: string): Promise<JobRecord | undefined> {
+    return ownedBy(projectId, await this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1', [id]));
   }
 
   /** A queue's latest jobs (of one status when given), newest first: ids are UUIDv7, so they sort by submit time. */
@@ -79,8 +80,9 @@ export class JobStore {
     );
   }
 
-  get(projectId: string, model: string, id: string): Promise<JobRecord | undefined> {
-    return this.ex.get<JobRecord>('SELECT * FROM jobs WHERE id = $1 AND project_id = $2 AND model = $3', [id, projectId, model]);
+  async get(projectId: string, model: string, id: string): Promise<JobRecord | undefined> {
+    const job = await this.findById(projectId, id);
+    return job?.model === model ? job : undefined;
   }
 
   /**

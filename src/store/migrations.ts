@@ -276,18 +276,24 @@ const STEPS: string[][] = [
     'CREATE INDEX traffic_reports_by_second ON traffic_reports (second)',
   ],
   [
-    // A claim takes the highest priority first, then the oldest: an index in that order lets
-    // it read one entry. Ascending priority made both engines sort the whole pending backlog
-    // of the queue on every claim (SQLite: a temporary B-tree for the id term).
+    // The queue's indexes, each holding only the jobs its reads look for (issue 16):
+    // - jobs_pending: a claim takes the highest priority first, then the oldest; in that order
+    //   it reads one entry. jobs_next was (…, status, priority, id): SQLite sorted the whole
+    //   backlog of the queue on every claim. Being the smallest index that can answer a claim,
+    //   and the only one in its order, no plan can prefer another: PostgreSQL plans a prepared
+    //   statement once per connection, and a claim planned while the table was nearly empty
+    //   took jobs_finished (status, done_at) and sorted every pending job from then on (50 ms a
+    //   claim at 40,000 pending).
+    // - jobs_active: queue depths and the deployments with work (the autoscaler's read).
+    // - jobs_by_queue: a queue's latest jobs, newest first.
+    // - jobs_claims and jobs_finished: the claim sweep's and the retention's.
     'DROP INDEX jobs_next',
-    'CREATE INDEX jobs_next ON jobs (project_id, model, status, priority DESC, id)',
-    // The claim sweep's and the retention's indexes hold only the jobs they look for. Indexed
-    // by status first, they could also find pending jobs, and PostgreSQL, planning the claim
-    // statement once while the table was nearly empty, took jobs_finished for it and sorted
-    // the whole backlog on every claim from then on (50 ms per claim at 40,000 pending).
     'DROP INDEX jobs_claims',
-    "CREATE INDEX jobs_claims ON jobs (claim_expires_at) WHERE status = 'running'",
     'DROP INDEX jobs_finished',
+    "CREATE INDEX jobs_pending ON jobs (project_id, model, priority DESC, id) WHERE status = 'pending'",
+    "CREATE INDEX jobs_active ON jobs (project_id, model, status) WHERE status IN ('pending', 'running')",
+    'CREATE INDEX jobs_by_queue ON jobs (project_id, model, id)',
+    "CREATE INDEX jobs_claims ON jobs (claim_expires_at) WHERE status = 'running'",
     'CREATE INDEX jobs_finished ON jobs (done_at) WHERE done_at IS NOT NULL',
   ],
 ];

@@ -4,7 +4,11 @@ import { migrate } from './migrations.js';
 
 /** PostgreSQL through a pg pool. Each transaction holds one pooled client from BEGIN to COMMIT. */
 export async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 16 });
+  // A prepared statement's plan (below) is kept for its connection's life, made from the
+  // tables as they were then; closing a connection after so many uses bounds how long a plan
+  // made on a small table outlives its growth (the reads that met this are written so that one
+  // index alone can answer them: see owned-by.ts and the jobs indexes in migrations.ts).
+  const pool = new pg.Pool({ connectionString: url, max: 16, maxUses: 20_000 });
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => {});
   const database = new PostgresDatabase(pool);

@@ -5,6 +5,7 @@ import { UsageStore } from './usage-store.js';
 import { MetricStore } from './metric-store.js';
 import { RevisionStore } from './revision-store.js';
 import { ClusterStore } from './cluster-store.js';
+import { ownedBy } from './owned-by.js';
 import type { ApiKeyRecord, DeploymentRecord, ProjectRecord, SecretRecord, VolumeMountRow, VolumeRecord, VolumeVersionRecord } from '../contract/records.js';
 
 /** The columns that hold sealed values, each bound to its row's id (SecretBox's additional data). */
@@ -290,9 +291,7 @@ export class Store {
     if (!lookupable(idOrName)) return undefined;
     // An id wins over a name that happens to equal it. Two plain index reads cost less than one
     // `id = $2 OR name = $2` (SQLite answers that with two index searches and a sort).
-    const byId = idOrName.startsWith('dep_')
-      ? await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1 AND project_id = $2', [idOrName, projectId])
-      : undefined;
+    const byId = idOrName.startsWith('dep_') ? ownedBy(projectId, await this.findDeploymentRow(idOrName)) : undefined;
     const row = byId ?? (await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE project_id = $1 AND name = $2', [projectId, idOrName]));
     return row && toDeployment(row);
   }
@@ -304,8 +303,12 @@ export class Store {
   }
 
   async findDeploymentById(id: string): Promise<DeploymentRecord | undefined> {
-    const row = await this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
+    const row = await this.findDeploymentRow(id);
     return row && toDeployment(row);
+  }
+
+  private findDeploymentRow(id: string) {
+    return this.ex.get<DeploymentRow>('SELECT * FROM deployments WHERE id = $1', [id]);
   }
 
   async listDeploymentIds(): Promise<string[]> {

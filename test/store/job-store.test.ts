@@ -3,29 +3,12 @@ import assert from 'node:assert/strict';
 import { engines } from '../helpers/engines.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
-import type { JobRecord } from '../../src/contract/records.js';
+import { pendingJob } from '../helpers/jobs.js';
 
 const now = '2026-01-01T00:00:00.000Z';
 
-function job(id: string, priority: number, model = 'q'): JobRecord {
-  return {
-    id,
-    project_id: 'proj_1',
-    model,
-    status: 'pending',
-    priority,
-    payload: JSON.stringify({ id, quote: 'a "b" \\ c' }),
-    info: '{}',
-    outputs: null,
-    retries: 0,
-    claimed_by: null,
-    claim_timeout_s: null,
-    claim_expires_at: null,
-    created_at: now,
-    claimed_at: null,
-    done_at: null,
-  };
-}
+const job = (id: string, priority: number, model = 'q') =>
+  pendingJob(id, { project_id: 'proj_1', model, priority, payload: JSON.stringify({ id, quote: 'a "b" \\ c' }) });
 
 // The queue writes submits, claims and ends in batches (one statement per batch); these are
 // the batches' rules, on both engines, below the HTTP tests that cover one job at a time.

@@ -7,6 +7,7 @@ import { migrate, SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { Store } from '../../src/store/store.js';
 import type { DeploymentRecord } from '../../src/contract/records.js';
 import { draftFromCreate } from '../../src/domain/deployment.js';
+import { pendingJob } from '../helpers/jobs.js';
 
 const now = '2026-01-01T00:00:00.000Z';
 
@@ -59,27 +60,7 @@ for (const engine of engines) {
         for (const d of [autoscaled('running', 2), autoscaled('idle', 0), autoscaled('queued', 0), autoscaled('active', 0), deployment(p.id, 'fixed')]) {
           await store.insertDeployment(d);
         }
-        const job = (id: string, status: 'pending' | 'done') =>
-          store.jobs.insertMany([
-            {
-              id,
-              project_id: p.id,
-              model: 'queued',
-              status,
-              priority: 0,
-              payload: '{}',
-              info: '{}',
-              outputs: null,
-              retries: 0,
-              claimed_by: null,
-              claim_timeout_s: null,
-              claim_expires_at: null,
-              created_at: now,
-              claimed_at: null,
-              done_at: null,
-            },
-          ]);
-        await job('j1', 'pending');
+        await store.jobs.insertMany([pendingJob('j1', { project_id: p.id, model: 'queued' })]);
         const names = async (active: string[] = [], autoscaledOnly = true) =>
           (await store.listBusyDeployments(active, { autoscaledOnly })).map((d) => d.name).sort();
         assert.deepEqual(await names(), ['queued', 'running']);
