@@ -47,6 +47,7 @@ async function gantry(url: string) {
   const store = new Store(await openDatabase(url));
   await store.ensureProject({ id: caller.projectId, name: caller.projectName, created_at: new Date().toISOString() });
   const queue = new JobQueue({ store, clock: systemClock, ids: randomIds, deploymentOf: async () => 'dep_bench' });
+  queue.start(); // its sweep, as gantry serve runs it
   const never = new AbortController().signal;
   const params = { model: 'bench', waitMs: 1000, hostname: 'bench', claimTimeoutS: 60 };
   return {
@@ -74,7 +75,10 @@ async function gantry(url: string) {
       }
       return samples;
     },
-    close: () => store.close(),
+    close: async () => {
+      await queue.stop();
+      await store.close();
+    },
   };
 }
 
