@@ -31,7 +31,7 @@ import { startPostgres } from '../scripts/postgres-server.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WORKERS = Number(process.env.WORKERS ?? 8);
 const SUBMITTERS = 4;
-const LATENCY_SAMPLES = 200;
+const LATENCY_SAMPLES = 1000;
 const caller = { projectId: 'proj_bench', projectName: 'bench', keyId: 'key_bench' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
