@@ -254,7 +254,8 @@ export class JobQueue {
     const key = keyOf(projectId, model);
     let batcher = this.claims.get(key);
     if (!batcher) {
-      batcher = new Batcher((claims) => this.o.store.jobs.claimMany(projectId, model, claims, this.o.clock.now().toISOString()));
+      // At most 64 at once: each batch size is a statement of its own (claimMany).
+      batcher = new Batcher((claims) => this.o.store.jobs.claimMany(projectId, model, claims, this.o.clock.now().toISOString()), 64);
       this.claims.set(key, batcher);
     }
     return batcher;
