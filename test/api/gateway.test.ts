@@ -37,7 +37,7 @@ for (const workers of [1, 2])
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'gantry-gw-'));
-      const args = ['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '5', '--scale-down-window', '1', '--idle-grace', '1'];
+      const args = ['--data-dir', dir, '--hold-max', '2', '--hold-timeout', '15', '--scale-down-window', '1', '--idle-grace', '1'];
       g = await startGantry([...args, '--gateway-workers', String(workers)], {
         GANTRY_ADMIN_KEY: key,
         GANTRY_LOG_LEVEL: 'info',
@@ -161,10 +161,10 @@ for (const workers of [1, 2])
 
     test('with no ready replica a request is held and served once one is ready; past --hold-timeout 503 with Retry-After', async () => {
       assert.equal((await deploy('cold', { min_replicas: 0, max_replicas: 1 })).status, 200);
-      // Held past --hold-timeout 5 s (long enough for a replica to start on a loaded machine, below): 503 with Retry-After.
+      // Held past --hold-timeout 15 s (long enough for a replica to start on a loaded CI machine, below: 5 s was not): 503 with Retry-After.
       const timedOut = await via('cold', '/echo');
       assert.equal(timedOut.status, 503);
-      assert.equal(timedOut.headers.get('retry-after'), '5');
+      assert.equal(timedOut.headers.get('retry-after'), '15');
       assert.equal((await timedOut.json()).error.code, 'no_ready_replica');
 
       // A client that leaves frees its place; the others are served once a replica is ready.
