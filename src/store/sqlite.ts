@@ -1,6 +1,8 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { StoreConstraintError, type Database, type Executor, type Param } from './executor.js';
 import { migrate } from './migrations.js';
 
@@ -19,9 +21,38 @@ export async function openSqlite(path: string): Promise<Database> {
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  const database = new SqliteDatabase(db);
+  const database = new SqliteDatabase(db, path === ':memory:' ? null : checkpointer(db, path));
   await migrate(database);
   return database;
+}
+
+/** How often the WAL is copied back into the database file, off the event loop. */
+const CHECKPOINT_EVERY_MS = 500;
+
+/**
+ * SQLite copies the WAL back into the database file (a checkpoint, with an fsync) inside
+ * whichever commit crosses 1,000 pages, on the thread that commits: here the event loop,
+ * stalled for milliseconds while every request waits (a waiting worker's claim p99 was
+ * 4.5–4.8 ms with it, 1.5–2.1 ms without). So checkpoints run on a thread of their own, on a
+ * connection of their own, every half second; PASSIVE never blocks the main connection's
+ * readers or writer. Should that thread fail, the main connection checkpoints itself again.
+ */
+function checkpointer(db: BetterSqlite3.Database, path: string): Worker {
+  db.pragma('wal_autocheckpoint = 0');
+  const worker = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const db = new (require(workerData.module))(workerData.path);
+     db.pragma('busy_timeout = 5000');
+     setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), workerData.everyMs);`,
+    { eval: true, workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path, everyMs: CHECKPOINT_EVERY_MS } },
+  );
+  worker.unref();
+  const fallBack = () => {
+    if (db.open) db.pragma('wal_autocheckpoint = 1000');
+  };
+  worker.on('error', fallBack);
+  worker.on('exit', fallBack);
+  return worker;
 }
 
 const PLACEHOLDER = /\$(\d+)/g;
@@ -32,7 +63,10 @@ class SqliteDatabase implements Database {
   private lock: Promise<void> | null = null;
   private readonly direct: Executor;
 
-  constructor(private readonly db: BetterSqlite3.Database) {
+  constructor(
+    private readonly db: BetterSqlite3.Database,
+    private readonly checkpoints: Worker | null,
+  ) {
     this.direct = {
       all: async <T>(sql: string, params?: readonly Param[]) => this.prepare(sql).all(bind(params)) as T[],
       get: async <T>(sql: string, params?: readonly Param[]) => this.prepare(sql).get(bind(params)) as T | undefined,
@@ -76,6 +110,7 @@ class SqliteDatabase implements Database {
 
   async close() {
     while (this.lock) await this.lock;
+    await this.checkpoints?.terminate();
     this.db.close();
   }
 
