@@ -279,11 +279,11 @@ const STEPS: string[][] = [
     // The queue's indexes, each holding only the jobs its reads look for (issue 16):
     // - jobs_pending: a claim takes the highest priority first, then the oldest; in that order
     //   it reads one entry. jobs_next was (…, status, priority, id): SQLite sorted the whole
-    //   backlog of the queue on every claim. Being the smallest index that can answer a claim,
-    //   and the only one in its order, no plan can prefer another: PostgreSQL plans a prepared
-    //   statement once per connection, and a claim planned while the table was nearly empty
-    //   took jobs_finished (status, done_at) and sorted every pending job from then on (50 ms a
-    //   claim at 40,000 pending).
+    //   backlog of the queue on every claim. On PostgreSQL a claim planned while the table was
+    //   nearly empty took jobs_finished (status, done_at) and sorted every pending job (50 ms
+    //   a claim at 40,000 pending); the indexes below cannot be read for pending jobs except
+    //   jobs_active, which stale statistics can still make look as cheap: the queue's sweep
+    //   refreshes them (JobStore.refreshStatisticsIfGrown).
     // - jobs_active: queue depths and the deployments with work (the autoscaler's read).
     // - jobs_by_queue: a queue's latest jobs, newest first.
     // - jobs_claims and jobs_finished: the claim sweep's and the retention's.

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../helpers/engines.js';
+import { statSync } from 'node:fs';
+import { engines, sqlite } from '../helpers/engines.js';
 import { openDatabase } from '../../src/store/database.js';
 import { Store } from '../../src/store/store.js';
 import { pendingJob } from '../helpers/jobs.js';
@@ -105,3 +106,26 @@ for (const engine of engines) {
     });
   });
 }
+
+// SQLite's checkpoints run on a thread of their own (store/sqlite.ts), not inside a commit on
+// the event loop: what is committed still reaches the database file while Gantry runs.
+test('SQLite: committed rows reach the database file while it is open, copied from the WAL off the event loop', async () => {
+  const db = await sqlite.create();
+  const path = db.url.slice('sqlite:'.length);
+  const store = new Store(await openDatabase(db.url));
+  try {
+    await store.ensureProject({ id: 'proj_1', name: 'p', created_at: now });
+    const before = statSync(path).size;
+    await store.jobs.insertMany(Array.from({ length: 3000 }, (_, i) => job(`j${i}`, 0)));
+    assert.equal((await store.db.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'))?.wal_autocheckpoint, 0, 'no checkpoint inside a commit');
+    let grown = false;
+    for (let i = 0; i < 100 && !grown; i++) {
+      grown = statSync(path).size > before + 500_000;
+      if (!grown) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(grown, `the database file grew from ${before} bytes to ${statSync(path).size}`);
+  } finally {
+    await store.close();
+    await db.drop();
+  }
+});
