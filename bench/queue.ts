@@ -22,6 +22,7 @@ import PgBoss from 'pg-boss';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { JobQueue } from '../src/queue/job-queue.js';
 import { systemClock } from '../src/domain/clock.js';
+import { every } from '../src/domain/periodic.js';
 import { randomIds } from '../src/domain/ids.js';
 import { openDatabase } from '../src/store/database.js';
 import { Store } from '../src/store/store.js';
@@ -47,7 +48,14 @@ async function gantry(url: string) {
   const store = new Store(await openDatabase(url));
   await store.ensureProject({ id: caller.projectId, name: caller.projectName, created_at: new Date().toISOString() });
   const queue = new JobQueue({ store, clock: systemClock, ids: randomIds, deploymentOf: async () => 'dep_bench' });
-  queue.start(); // its sweep, as gantry serve runs it
+  // Its sweep and the statistics refresh, as gantry serve's leader runs them.
+  queue.start();
+  const stopStatistics = every(
+    systemClock,
+    1000,
+    () => store.refreshStatistics(),
+    () => {},
+  );
   const never = new AbortController().signal;
   const params = { model: 'bench', waitMs: 1000, hostname: 'bench', claimTimeoutS: 60 };
   return {
@@ -76,6 +84,7 @@ async function gantry(url: string) {
       return samples;
     },
     close: async () => {
+      stopStatistics();
       await queue.stop();
       await store.close();
     },

@@ -18,6 +18,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { SecretBox } from '../domain/secret-box.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import { openDriver } from './runtime-deps.js';
+import { every } from '../domain/periodic.js';
 
 export interface LeaderDutiesOptions {
   config: Config;
@@ -127,11 +128,28 @@ export async function startDuties(o: LeaderDutiesOptions): Promise<Duties> {
   });
   meter.start();
   queue.start();
+  let analyzing = false;
+  const stopStatistics = every(
+    ctx.clock,
+    1000,
+    async () => {
+      if (analyzing) return;
+      analyzing = true;
+      try {
+        const tables = await ctx.store.refreshStatistics();
+        if (tables.length) logger.info({ tables }, 'table statistics refreshed: the tables outgrew them');
+      } finally {
+        analyzing = false;
+      }
+    },
+    (err) => logger.warn({ error: err.message }, 'refreshing table statistics failed'),
+  );
   return {
     driver,
     controller,
     autoscaler,
     async stop() {
+      stopStatistics();
       inactivity.stop();
       meter.stop();
       await autoscaler.stop();

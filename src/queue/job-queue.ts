@@ -278,7 +278,6 @@ export class JobQueue {
         }
       }
       await this.deleteExpired(now.getTime());
-      if (await this.o.store.jobs.refreshStatisticsIfGrown()) this.o.log?.('queue table statistics refreshed: it outgrew them', {});
     })().finally(() => (this.sweeping = null));
     return this.sweeping;
   }

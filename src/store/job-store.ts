@@ -181,25 +181,6 @@ export class JobStore {
     );
   }
 
-  /**
-   * PostgreSQL plans a claim from the table's statistics, and autovacuum refreshes them at most
-   * once a minute: a queue that went from empty to thousands of pending jobs in seconds was
-   * planned as if still empty (another index read in full, then sorted: 10–50 ms a claim, a
-   * quarter of the throughput, until autovacuum came). When the table holds over twice the
-   * rows its statistics last counted (and over a thousand), this analyzes it; steady churn
-   * never triggers it. Answers whether it did. SQLite plans without statistics: nothing to do.
-   */
-  async refreshStatisticsIfGrown(): Promise<boolean> {
-    if (this.dialect !== 'postgres') return false;
-    const t = await this.ex.get<{ counted: number; live: string }>(
-      `SELECT c.reltuples AS counted, s.n_live_tup AS live FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'jobs'::regclass`,
-    );
-    const live = Number(t?.live ?? 0);
-    if (live <= 1000 || live <= 2 * Math.max(Number(t?.counted ?? 0), 0)) return false;
-    await this.ex.run('ANALYZE jobs');
-    return true;
-  }
-
   /** Cancels a pending job. False if it was not pending. */
   async cancel(id: string, atIso: string): Promise<boolean> {
     return (await this.ex.run(`UPDATE jobs SET status = 'canceled', done_at = $2 WHERE id = $1 AND status = 'pending'`, [id, atIso])) > 0;

@@ -282,8 +282,8 @@ const STEPS: string[][] = [
     //   backlog of the queue on every claim. On PostgreSQL a claim planned while the table was
     //   nearly empty took jobs_finished (status, done_at) and sorted every pending job (50 ms
     //   a claim at 40,000 pending); the indexes below cannot be read for pending jobs except
-    //   jobs_active, which stale statistics can still make look as cheap: the queue's sweep
-    //   refreshes them (JobStore.refreshStatisticsIfGrown).
+    //   jobs_active, which stale statistics can still make look as cheap: the leader refreshes
+    //   them (Store.refreshStatistics).
     // - jobs_active: queue depths and the deployments with work (the autoscaler's read).
     // - jobs_by_queue: a queue's latest jobs, newest first.
     // - jobs_claims and jobs_finished: the claim sweep's and the retention's.
