@@ -32,6 +32,10 @@ for (const workers of [1, 2])
       );
       assert.equal(d.ready_replicas, n, JSON.stringify(d));
     };
+    /** Requests the gateway holds now, every process's (from /metrics). */
+    const heldNow = async () => Number(/gantry_gateway_held_requests (\d+)/.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1]);
+    /** Waits until the gateway has seen a client leave (its place freed), however loaded the machine. */
+    const heldCount = (n: number) => eventually(heldNow, (held) => held === n, 15000);
     const via = (name: string, path: string, init: RequestInit = {}) =>
       fetch(`${g.url}/v1/deployment-request/${name}${path}`, { ...init, headers: { ...auth, ...(init.headers as object) } });
 
@@ -171,9 +175,10 @@ for (const workers of [1, 2])
       const leaving = new AbortController();
       const left = via('cold', '/echo', { signal: leaving.signal }).catch(() => 'aborted');
       const held = via('cold', '/echo?held=1');
-      await new Promise((r) => setTimeout(r, 200));
+      await heldCount(2);
       leaving.abort();
       assert.equal(await left, 'aborted');
+      assert.equal(await heldCount(1), 1, 'the client that left is no longer held');
       const another = via('cold', '/echo?held=2');
       await new Promise((r) => setTimeout(r, 100));
 
@@ -198,14 +203,14 @@ for (const workers of [1, 2])
         const leaving = new AbortController();
         const left = via('full', '/echo', { signal: leaving.signal }).catch(() => 'aborted');
         const held = via('full', '/echo?held=1');
-        await new Promise((r) => setTimeout(r, 200));
+        await heldCount(2);
         const third = await via('full', '/echo');
         assert.equal(third.status, 503);
         assert.equal(third.headers.get('retry-after'), '1');
         await third.arrayBuffer();
         leaving.abort();
         assert.equal(await left, 'aborted');
-        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(await heldCount(1), 1, 'the client that left is no longer held');
         const another = via('full', '/echo?held=2');
         await new Promise((r) => setTimeout(r, 100));
         assert.equal((await call('PATCH', '/v1/deployments/full', { min_replicas: 1 })).status, 200);
